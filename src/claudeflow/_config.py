@@ -1,0 +1,73 @@
+"""Frozen configuration objects, validated at construction."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ._errors import ConfigError
+
+__all__ = ["RateLimits", "Timeouts", "check_positive"]
+
+
+def check_positive(argument: str, value: float | None, *, allow_none: bool = True) -> None:
+    """Raise :class:`ConfigError` naming ``argument`` unless ``value`` is a finite number > 0."""
+    if value is None:
+        if allow_none:
+            return
+        raise ConfigError(argument, "is required")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(argument, f"must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(argument, f"must be a finite number > 0, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per-minute limits of one model class, as the account's tier grants them.
+
+    Any dimension left ``None`` is unlimited (or, with header learning on, learned from
+    the server). ``window_s`` is the length of the "minute": 60 for the real API, a few
+    seconds for a time-scaled simulator. ``burst`` is the bucket capacity as a fraction of
+    one window's worth: 1.0 lets a full minute's quota go at once; the API may enforce
+    per-minute limits over shorter windows, so a smaller burst is safer at startup.
+
+    >>> RateLimits(rpm=50, input_tpm=30_000, output_tpm=8_000).per_second("rpm")
+    0.8333333333333334
+    """
+
+    rpm: float | None = None
+    input_tpm: float | None = None
+    output_tpm: float | None = None
+    window_s: float = 60.0
+    burst: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("rpm", "input_tpm", "output_tpm"):
+            check_positive(name, getattr(self, name))
+        check_positive("window_s", self.window_s, allow_none=False)
+        check_positive("burst", self.burst, allow_none=False)
+        if self.burst > 1.0:
+            raise ConfigError("burst", f"must be in (0, 1], got {self.burst!r}")
+
+    def per_second(self, dimension: str) -> float | None:
+        """Refill rate of ``dimension`` (``rpm``, ``input_tpm`` or ``output_tpm``) per second."""
+        limit: float | None = getattr(self, dimension)
+        return None if limit is None else limit / self.window_s
+
+    def capacity(self, dimension: str) -> float | None:
+        """Bucket capacity of ``dimension``: ``burst`` times one window's worth."""
+        limit: float | None = getattr(self, dimension)
+        return None if limit is None else limit * self.burst
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """HTTP timeouts in seconds: ``connect`` to open a connection, ``total`` per attempt."""
+
+    connect: float = 10.0
+    total: float = 600.0
+
+    def __post_init__(self) -> None:
+        check_positive("connect", self.connect, allow_none=False)
+        check_positive("total", self.total, allow_none=False)

@@ -1,0 +1,250 @@
+"""The one error tree of claudeflow.
+
+::
+
+    ClaudeflowError
+    ├── ConfigError (ValueError)          invalid configuration; names the argument
+    ├── RequestRejected                    refused before any HTTP call
+    │   ├── CapacityError (ValueError)     can never fit the configured limits
+    │   ├── QueueFullError                 bounded queue is full (back-pressure)
+    │   ├── DeadlineExceededError          could not start before its deadline
+    │   ├── BudgetExceededError            the Flow's spending budget is used up
+    │   └── FlowClosedError                the Flow is closed or closing
+    ├── TransportError                     no HTTP response (aiohttp errors end here)
+    │   ├── APIConnectionError             connect/reset/protocol failures
+    │   └── APITimeoutError                the request timed out
+    └── APIError                           the API answered with an error
+        ├── APIStatusError                 non-2xx status (status_code, type, request_id)
+        │   ├── BadRequestError            400
+        │   ├── AuthenticationError        401
+        │   ├── BillingError               402
+        │   ├── PermissionDeniedError      403
+        │   ├── NotFoundError              404
+        │   ├── RequestTooLargeError       413
+        │   ├── RateLimitError             429 (also spend caps, see ``error_code``)
+        │   ├── InternalServerError        >= 500
+        │   └── OverloadedError            529
+        └── StreamError                    an ``error`` event after the stream began
+
+Every error carries a readable message. None carries the API key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BillingError",
+    "BudgetExceededError",
+    "CapacityError",
+    "ClaudeflowError",
+    "ConfigError",
+    "DeadlineExceededError",
+    "FlowClosedError",
+    "InternalServerError",
+    "NotFoundError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "QueueFullError",
+    "RateLimitError",
+    "RequestRejected",
+    "RequestTooLargeError",
+    "StreamError",
+    "TransportError",
+    "status_error",
+]
+
+
+class ClaudeflowError(Exception):
+    """Root of every error claudeflow raises."""
+
+
+class ConfigError(ClaudeflowError, ValueError):
+    """Invalid configuration, raised at construction; the message names the argument."""
+
+    def __init__(self, argument: str, problem: str) -> None:
+        super().__init__(f"{argument}: {problem}")
+        self.argument = argument
+
+
+class RequestRejected(ClaudeflowError):
+    """The request was refused locally and never sent."""
+
+
+class CapacityError(RequestRejected, ValueError):
+    """The request can never fit the limits (e.g. estimate above the bucket's capacity)."""
+
+
+class QueueFullError(RequestRejected):
+    """The Flow's queue is full; ``retry_after`` is a hint in seconds, when known."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DeadlineExceededError(RequestRejected):
+    """The request could not start before its deadline."""
+
+
+class BudgetExceededError(RequestRejected):
+    """The Flow's spending budget is used up."""
+
+
+class FlowClosedError(RequestRejected):
+    """The Flow is closed or closing and takes no new work (or cancelled this job)."""
+
+
+class TransportError(ClaudeflowError):
+    """No usable HTTP response: the connection failed or timed out."""
+
+
+class APIConnectionError(TransportError):
+    """Connecting, sending or reading failed (aiohttp's errors are mapped to this)."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+
+class APIError(ClaudeflowError):
+    """The API answered with an error.
+
+    :ivar type: the API's ``error.type`` (e.g. ``rate_limit_error``), or ``None``
+    :ivar request_id: the ``request-id`` of the response, when known
+    :ivar error_code: ``error.details.error_code`` (e.g. ``enforced_spend_limit_reached``)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str | None = None,
+        request_id: str | None = None,
+        error_code: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.type = type
+        self.request_id = request_id
+        self.error_code = error_code
+        self.body = body
+
+
+class APIStatusError(APIError):
+    """A non-2xx HTTP status. ``headers`` holds the response headers (lower-case keys)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        headers: Mapping[str, str] | None = None,
+        type: str | None = None,
+        request_id: str | None = None,
+        error_code: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(
+            message, type=type, request_id=request_id, error_code=error_code, body=body
+        )
+        self.status_code = status_code
+        self.headers: dict[str, str] = {k.lower(): v for k, v in (headers or {}).items()}
+
+    def __str__(self) -> str:
+        rid = f", request_id={self.request_id}" if self.request_id else ""
+        kind = f" {self.type}" if self.type else ""
+        return f"HTTP {self.status_code}{kind}: {self.message}{rid}"
+
+
+class BadRequestError(APIStatusError):
+    """400 ``invalid_request_error``."""
+
+
+class AuthenticationError(APIStatusError):
+    """401 ``authentication_error``."""
+
+
+class BillingError(APIStatusError):
+    """402 ``billing_error``."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403 ``permission_error``."""
+
+
+class NotFoundError(APIStatusError):
+    """404 ``not_found_error``."""
+
+
+class RequestTooLargeError(APIStatusError):
+    """413 ``request_too_large``."""
+
+
+class RateLimitError(APIStatusError):
+    """429 ``rate_limit_error``; ``error_code`` tells spend caps and ramp limits apart."""
+
+
+class InternalServerError(APIStatusError):
+    """A 5xx status other than 529."""
+
+
+class OverloadedError(InternalServerError):
+    """529 ``overloaded_error``: the API is busy for everyone; not a quota signal."""
+
+
+class StreamError(APIError):
+    """An ``error`` event arrived after the stream had started (HTTP status was 200)."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: BillingError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    413: RequestTooLargeError,
+    429: RateLimitError,
+    529: OverloadedError,
+}
+
+
+def status_error(status: int, headers: Mapping[str, str], body: bytes | str) -> APIStatusError:
+    """Build the typed error for an error response from its status, headers and raw body."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    parsed = _parse_body(body)
+    err = parsed.get("error") if isinstance(parsed.get("error"), dict) else {}
+    details = err.get("details") if isinstance(err.get("details"), dict) else {}
+    message = err.get("message") or _short(body) or f"HTTP {status}"
+    cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
+    return cls(
+        str(message),
+        status_code=status,
+        headers=lower,
+        type=err.get("type"),
+        request_id=lower.get("request-id") or parsed.get("request_id"),
+        error_code=details.get("error_code"),
+        body=parsed or None,
+    )
+
+
+def _parse_body(body: bytes | str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _short(body: bytes | str, limit: int = 200) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return text.strip()[:limit]

@@ -1,0 +1,86 @@
+"""The transport seam: how a request's bytes reach the API and come back.
+
+A transport sends one HTTP request and returns what the server said; it never retries
+and never raises for an HTTP status (the caller decides what a 429 means). Failures with
+no response (connect errors, resets, timeouts) are raised as
+:class:`claudeflow.TransportError` subclasses; no foreign exception leaves a transport.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["ApiResponse", "SseEvent", "StreamResponse", "Transport"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResponse:
+    """A complete HTTP response. ``headers`` keys are lower-case."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+    def json(self) -> Any:
+        return _json.loads(self.body)
+
+
+@dataclass(frozen=True, slots=True)
+class SseEvent:
+    """One server-sent event: its ``event:`` name and its (joined) ``data:`` lines."""
+
+    event: str
+    data: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        return _json.loads(self.data)
+
+
+class StreamResponse(Protocol):
+    """An open streaming response. Read ``events()`` on a 200, ``read()`` otherwise."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    def events(self) -> AsyncIterator[SseEvent]:
+        """The server-sent events in order; ends when the server closes the stream."""
+        ...
+
+    async def read(self) -> bytes:
+        """The whole remaining body (used for error responses)."""
+        ...
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Sends requests to the API. ``path`` is relative to the transport's base URL."""
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        json: Any = None,
+        timeout: float | None = None,
+    ) -> ApiResponse: ...
+
+    def open_stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        json: Any = None,
+        timeout: float | None = None,
+    ) -> AbstractAsyncContextManager[StreamResponse]: ...
+
+    async def aclose(self) -> None: ...
