@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "LoopClock", "wall_time"]
+__all__ = ["Clock", "LoopClock", "TimerHandle", "wall_time"]
+
+
+class TimerHandle(Protocol):
+    """What :meth:`Clock.call_later` returns: a timer that can be cancelled."""
+
+    def cancel(self) -> object: ...
 
 
 @runtime_checkable
@@ -25,6 +32,13 @@ class Clock(Protocol):
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of this clock's time (returns at once for ``seconds <= 0``)."""
+        ...
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> TimerHandle:
+        """Run ``callback`` after ``seconds`` (in the running loop); cancel with the handle.
+
+        Cheaper than a task around :meth:`sleep`: the scheduler arms one per wait.
+        """
         ...
 
 
@@ -42,6 +56,9 @@ class LoopClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> TimerHandle:
+        return asyncio.get_running_loop().call_later(max(0.0, seconds), callback)
 
     def __repr__(self) -> str:
         return "LoopClock()"

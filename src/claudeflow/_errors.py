@@ -5,6 +5,7 @@
     ClaudeflowError
     ├── ConfigError (ValueError)          invalid configuration; names the argument
     ├── RequestRejected                    refused before any HTTP call
+    │   ├── InvalidRequestError (ValueError)  the body is not a valid Messages request
     │   ├── CapacityError (ValueError)     can never fit the configured limits
     │   ├── QueueFullError                 bounded queue is full (back-pressure)
     │   ├── DeadlineExceededError          could not start before its deadline
@@ -50,6 +51,7 @@ __all__ = [
     "DeadlineExceededError",
     "FlowClosedError",
     "InternalServerError",
+    "InvalidRequestError",
     "NotFoundError",
     "OverloadedError",
     "PermissionDeniedError",
@@ -77,6 +79,10 @@ class ConfigError(ClaudeflowError, ValueError):
 
 class RequestRejected(ClaudeflowError):
     """The request was refused locally and never sent."""
+
+
+class InvalidRequestError(RequestRejected, ValueError):
+    """The request body is not a valid Messages API request (checked before sending)."""
 
 
 class CapacityError(RequestRejected, ValueError):

@@ -1,0 +1,9 @@
+"""Who goes next: the priority line, the dispatcher and the Flow."""
+
+from __future__ import annotations
+
+from ._flow import Flow as Flow
+from ._result import FlowStats as FlowStats
+from ._result import Result as Result
+
+__all__ = ["Flow", "FlowStats", "Result"]

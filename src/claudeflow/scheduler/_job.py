@@ -1,0 +1,44 @@
+"""One submitted request on its way through the Flow."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._clock import TimerHandle
+from .._types import Cost
+
+__all__ = ["Job"]
+
+
+@dataclass(eq=False, slots=True)
+class Job:
+    """A request plus everything the scheduler learns about it while it waits and runs.
+
+    ``key`` is assigned the first time the job is queued and never changes, so a retry
+    re-enters the line at its original place. ``deadline`` is the latest clock time at
+    which the first attempt may start (``None``: no limit).
+    """
+
+    body: dict[str, Any]
+    headers: dict[str, str]
+    model: str
+    priority: int
+    cost: Cost
+    estimate: int
+    future: asyncio.Future[Any]
+    submitted_at: float
+    deadline: float | None = None
+    key: tuple[float, int] | None = None
+    queued: bool = False
+    attempts: int = 0
+    queued_since: float = 0.0
+    queue_wait_s: float = 0.0
+    retry_wait_s: float = 0.0
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+    timer: TimerHandle | None = field(default=None, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.future.done()

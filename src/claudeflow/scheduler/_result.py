@@ -1,0 +1,79 @@
+"""What a caller gets back: per-request results and Flow-wide statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .._message import Message
+from .._types import Cost
+from ..limiter import BucketState
+from ..retry import ServerLimits
+from ..tokens import CalibrationStats, Usage
+
+__all__ = ["FlowStats", "Result"]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One successful request.
+
+    :ivar message: the API's response (attribute or key access, SDK field names)
+    :ivar usage: token counts the server reported
+    :ivar estimated_input_tokens: the local estimate made before sending
+    :ivar reserved: what admission reserved (requests, input, output tokens)
+    :ivar attempts: HTTP attempts made (1 = no retry)
+    :ivar queue_wait_s: time spent waiting in line for admission, over all attempts
+    :ivar retry_wait_s: time spent in retry back-off
+    :ivar latency_s: duration of the successful HTTP attempt
+    :ivar cost_usd: price of this request, ``None`` if the model is unpriced
+    """
+
+    message: Message
+    usage: Usage
+    estimated_input_tokens: int
+    reserved: Cost
+    attempts: int
+    queue_wait_s: float
+    retry_wait_s: float
+    latency_s: float
+    cost_usd: float | None
+    request_id: str | None
+    priority: int
+
+    @property
+    def text(self) -> str:
+        """The concatenated text blocks of the response."""
+        return self.message.text
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStats:
+    """A snapshot of a Flow's counters, queue and limiter state."""
+
+    submitted: int
+    completed: int
+    failed: int
+    cancelled: int
+    queued: int
+    in_flight: int
+    attempts: int
+    retries: int
+    rate_limited: int
+    statuses: Mapping[int, int]
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+    cost_usd: float
+    unpriced_requests: int
+    queue_by_priority: Mapping[int, int]
+    buckets: Mapping[str, BucketState]
+    paused_for_s: float
+    server: ServerLimits | None
+    calibration: Mapping[str, CalibrationStats] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-friendly values (for logs, the CLI and benchmark reports)."""
+        return asdict(self)

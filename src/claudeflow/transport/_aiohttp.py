@@ -1,0 +1,269 @@
+"""The production transport: aiohttp, one pooled session per event loop.
+
+aiohttp's exceptions stop here: :func:`map_aiohttp_errors` turns every one of them (and
+the timeouts and ``OSError`` they may let through) into :class:`APIConnectionError` or
+:class:`APITimeoutError`, chained with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from .._config import Timeouts, check_positive
+from .._errors import APIConnectionError, APITimeoutError, ConfigError
+from ._base import ApiResponse, SseEvent, StreamResponse
+from ._sse import SseParser
+
+__all__ = ["AiohttpTransport", "map_aiohttp_errors"]
+
+
+@contextmanager
+def map_aiohttp_errors() -> Iterator[None]:
+    """Re-raise aiohttp, timeout and socket failures as claudeflow transport errors.
+
+    :raises APITimeoutError: for any timeout (connect, read or total)
+    :raises APIConnectionError: for every other aiohttp client error or ``OSError``
+    """
+    try:
+        yield
+    # TimeoutError first: aiohttp's timeout classes are also ClientErrors, and
+    # TimeoutError itself is an OSError.
+    except TimeoutError as exc:
+        raise APITimeoutError(_describe("request timed out", exc)) from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise APIConnectionError(_describe("connection failed", exc)) from exc
+
+
+def _describe(what: str, exc: BaseException) -> str:
+    # str(), never repr(): a ClientResponseError's repr includes the request headers,
+    # and with them the API key.
+    detail = str(exc)
+    return f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else "")
+
+
+def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Lower-case keys; repeated headers are joined with ", " as HTTP allows."""
+    out: dict[str, str] = {}
+    for key, value in headers.items():
+        name = key.lower()
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+class _AiohttpStream:
+    """A :class:`StreamResponse` over an open aiohttp response."""
+
+    __slots__ = ("_response", "headers", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = _lower_headers(response.headers)
+
+    async def events(self) -> AsyncIterator[SseEvent]:
+        parser = SseParser()
+        while True:
+            with map_aiohttp_errors():
+                chunk = await self._response.content.readany()
+            if not chunk:
+                break
+            for event in parser.feed(chunk):
+                yield event
+        for event in parser.close():
+            yield event
+
+    async def read(self) -> bytes:
+        with map_aiohttp_errors():
+            return await self._response.read()
+
+
+class AiohttpTransport:
+    """Sends requests with aiohttp; loop-safe and lazily connected.
+
+    Nothing is opened at construction. The first call inside a running loop opens a
+    pooled ``aiohttp.ClientSession`` bound to that loop; a call from another loop (for
+    example a second ``asyncio.run``) opens a fresh session there. ``path`` arguments are
+    joined to ``base_url``; an absolute ``http(s)://`` URL is used as is.
+
+    :param base_url: e.g. ``"https://api.anthropic.com"`` (a trailing ``/`` is optional)
+    :param timeouts: connect and per-attempt total timeouts (``Timeouts()`` by default)
+    :param max_connections: size of the connection pool
+    :param default_headers: sent with every request; per-call headers win
+    :raises ConfigError: for a bad argument, naming it
+
+    >>> transport = AiohttpTransport("http://127.0.0.1:8765")
+    >>> transport
+    AiohttpTransport(base_url='http://127.0.0.1:8765')
+    """
+
+    __slots__ = ("_base_url", "_default_headers", "_limit", "_loop", "_session", "_timeouts")
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeouts: Timeouts | None = None,
+        max_connections: int = 100,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self._base_url = _check_base_url(base_url)
+        if timeouts is not None and not isinstance(timeouts, Timeouts):
+            raise ConfigError("timeouts", f"must be a Timeouts, got {type(timeouts).__name__}")
+        self._timeouts = timeouts or Timeouts()
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise ConfigError("max_connections", "must be an int")
+        if max_connections < 1:
+            raise ConfigError("max_connections", f"must be >= 1, got {max_connections}")
+        self._limit = max_connections
+        self._default_headers = dict(default_headers or {})
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        json: Any = None,
+        timeout: float | None = None,
+    ) -> ApiResponse:
+        """Send one request and read the whole response body (any status)."""
+        session = await self._current_session()
+        with map_aiohttp_errors():
+            async with session.request(
+                method, self._url(path), **self._request_kwargs(headers, json, timeout)
+            ) as response:
+                body = await response.read()
+                return ApiResponse(response.status, _lower_headers(response.headers), body)
+
+    def open_stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        json: Any = None,
+        timeout: float | None = None,
+    ) -> AbstractAsyncContextManager[StreamResponse]:
+        """Open a streaming response; leaving the context releases the connection."""
+        return self._stream(method, path, headers, json, timeout)
+
+    @asynccontextmanager
+    async def _stream(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        json: Any,
+        timeout: float | None,
+    ) -> AsyncIterator[StreamResponse]:
+        session = await self._current_session()
+        with map_aiohttp_errors():
+            response = await session.request(
+                method, self._url(path), **self._request_kwargs(headers, json, timeout)
+            )
+        # The yield is outside map_aiohttp_errors: the caller's own exceptions are theirs.
+        try:
+            yield _AiohttpStream(response)
+        except BaseException:
+            response.close()  # abandoned mid-body (error or cancellation): drop the socket
+            raise
+        else:
+            response.release()  # back to the pool (aiohttp closes it if the body is unread)
+
+    async def aclose(self) -> None:
+        """Close the session; a later call opens a new one."""
+        session, loop = self._session, self._loop
+        self._session = self._loop = None
+        if session is not None and loop is not None:
+            await _close_session(session, loop)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        # base_url only: default headers carry the API key.
+        return f"{type(self).__name__}(base_url={self._base_url!r})"
+
+    async def _current_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is not None and self._loop is loop and not session.closed:
+            return session
+        old_loop = self._loop
+        # Swap before awaiting so concurrent callers in this loop share the new session.
+        self._session, self._loop = self._new_session(), loop
+        if session is not None and old_loop is not None:
+            await _close_session(session, old_loop)
+        return self._session
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        # sock_connect, not connect: aiohttp's ``connect`` also counts the wait for a free
+        # pooled connection, which is our own queueing, not a network failure.
+        timeout = aiohttp.ClientTimeout(
+            total=self._timeouts.total, sock_connect=self._timeouts.connect
+        )
+        connector = aiohttp.TCPConnector(limit=self._limit)
+        return aiohttp.ClientSession(connector=connector, timeout=timeout)
+
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self._base_url}/{path.lstrip('/')}"
+
+    def _request_kwargs(
+        self, headers: Mapping[str, str], json: Any, timeout: float | None
+    ) -> dict[str, Any]:
+        check_positive("timeout", timeout)
+        kwargs: dict[str, Any] = {"headers": {**self._default_headers, **headers}}
+        if json is not None:
+            kwargs["json"] = json
+        if timeout is not None:
+            kwargs["timeout"] = aiohttp.ClientTimeout(
+                total=timeout, sock_connect=self._timeouts.connect
+            )
+        return kwargs
+
+
+async def _close_session(session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop) -> None:
+    """Close ``session``, which was opened in ``loop`` (maybe not the running one)."""
+    if loop is asyncio.get_running_loop() or loop.is_closed():
+        # On a closed loop aiohttp only marks the pool closed, which is safe from here.
+        await session.close()
+    elif loop.is_running():
+        # Another thread's loop: let it close its own sockets.
+        asyncio.run_coroutine_threadsafe(session.close(), loop)
+    # else: an idle loop that is still open; its futures cannot be awaited from here,
+    # so the session is left for the garbage collector (aiohttp warns about it).
+
+
+def _check_base_url(base_url: str) -> str:
+    if not isinstance(base_url, str):
+        raise ConfigError("base_url", f"must be a str, got {type(base_url).__name__}")
+    try:
+        url = urlsplit(base_url)
+    except ValueError as exc:
+        raise ConfigError("base_url", f"is not a URL: {exc}") from exc
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError("base_url", f"must be an http(s) URL with a host, got {base_url!r}")
+    return base_url.rstrip("/")

@@ -1,0 +1,171 @@
+"""A transport that calls a function instead of the network: the seam for unit tests.
+
+The handler sees a :class:`MockRequest` and returns an :class:`ApiResponse` (a complete
+response) or a :class:`MockStream` (a streaming one), directly or as an awaitable; it may
+also raise a :class:`claudeflow.TransportError` to simulate a network failure.
+Either kind of answer works for both ``send`` and ``open_stream``: a stream sent to
+``send`` is encoded as an SSE body, and a complete response opened as a stream is parsed
+as one, so one handler can serve both call styles.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self, TypeAlias
+
+from .._errors import ConfigError
+from ._base import ApiResponse, SseEvent, StreamResponse
+from ._sse import SseParser, encode_event
+
+__all__ = ["MockHandler", "MockRequest", "MockStream", "MockTransport"]
+
+
+@dataclass(frozen=True, slots=True)
+class MockRequest:
+    """What the code under test sent. ``headers`` keys are lower-cased."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    json: Any = None
+    timeout: float | None = None
+    stream: bool = False  #: True when sent through ``open_stream``
+
+
+@dataclass(frozen=True, slots=True)
+class MockStream:
+    """A streaming answer: ``events`` (a list, or an async iterator read once) or ``body``."""
+
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+    events: Sequence[SseEvent] | AsyncIterator[SseEvent] = ()
+    body: bytes = b""
+
+
+MockResult: TypeAlias = ApiResponse | MockStream
+MockHandler: TypeAlias = Callable[[MockRequest], MockResult | Awaitable[MockResult]]
+
+
+class _Stream:
+    """The :class:`StreamResponse` handed out by :meth:`MockTransport.open_stream`."""
+
+    __slots__ = ("_body", "_events", "headers", "status")
+
+    def __init__(self, result: MockResult) -> None:
+        self.status = result.status
+        self.headers: Mapping[str, str] = _lower(result.headers)
+        if isinstance(result, MockStream):
+            self._events = result.events
+            self._body = result.body
+        else:
+            self._events = _parse_body(result.body)
+            self._body = result.body
+
+    async def events(self) -> AsyncIterator[SseEvent]:
+        if isinstance(self._events, Sequence):
+            for event in self._events:
+                yield event
+        else:
+            async for event in self._events:
+                yield event
+
+    async def read(self) -> bytes:
+        return self._body
+
+
+class MockTransport:
+    """A :class:`Transport` whose answers come from ``handler``; records every request.
+
+    >>> transport = MockTransport(lambda request: ApiResponse(200, {}, b"{}"))
+    >>> transport.requests
+    []
+    """
+
+    __slots__ = ("_handler", "closed", "requests")
+
+    def __init__(self, handler: MockHandler) -> None:
+        if not callable(handler):
+            raise ConfigError("handler", "must be callable")
+        self._handler = handler
+        self.requests: list[MockRequest] = []
+        self.closed = False
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        json: Any = None,
+        timeout: float | None = None,
+    ) -> ApiResponse:
+        result = await self._call(MockRequest(method, path, _lower(headers), json, timeout))
+        if isinstance(result, ApiResponse):
+            return ApiResponse(result.status, _lower(result.headers), result.body)
+        return ApiResponse(result.status, _lower(result.headers), await _stream_body(result))
+
+    def open_stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        json: Any = None,
+        timeout: float | None = None,
+    ) -> AbstractAsyncContextManager[StreamResponse]:
+        request = MockRequest(method, path, _lower(headers), json, timeout, stream=True)
+        return self._stream(request)
+
+    @asynccontextmanager
+    async def _stream(self, request: MockRequest) -> AsyncIterator[StreamResponse]:
+        yield _Stream(await self._call(request))
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _call(self, request: MockRequest) -> MockResult:
+        self.requests.append(request)
+        result = self._handler(request)
+        if inspect.isawaitable(result):
+            result = await result
+        if not isinstance(result, ApiResponse | MockStream):
+            raise TypeError(
+                f"MockTransport handler must return ApiResponse or MockStream, "
+                f"got {type(result).__name__}"
+            )
+        return result
+
+    def __repr__(self) -> str:
+        return f"MockTransport(requests={len(self.requests)}, closed={self.closed})"
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {key.lower(): value for key, value in headers.items()}
+
+
+def _parse_body(body: bytes) -> list[SseEvent]:
+    parser = SseParser()
+    return parser.feed(body) + parser.close()
+
+
+async def _stream_body(stream: MockStream) -> bytes:
+    if stream.body:
+        return stream.body
+    if isinstance(stream.events, Sequence):
+        return b"".join(encode_event(event) for event in stream.events)
+    return b"".join([encode_event(event) async for event in stream.events])
