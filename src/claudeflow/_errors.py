@@ -228,8 +228,8 @@ def status_error(status: int, headers: Mapping[str, str], body: bytes | str) -> 
     """Build the typed error for an error response from its status, headers and raw body."""
     lower = {k.lower(): v for k, v in headers.items()}
     parsed = _parse_body(body)
-    err = parsed.get("error") if isinstance(parsed.get("error"), dict) else {}
-    details = err.get("details") if isinstance(err.get("details"), dict) else {}
+    err = _dict(parsed.get("error"))
+    details = _dict(err.get("details"))
     message = err.get("message") or _short(body) or f"HTTP {status}"
     cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
     return cls(
@@ -249,6 +249,10 @@ def _parse_body(body: bytes | str) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         return {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _short(body: bytes | str, limit: int = 200) -> str:

@@ -82,13 +82,16 @@ def test_release_gives_everything_back() -> None:
     assert admission.in_flight == 0
 
 
-def test_adjust_returns_known_unused_reservation_early() -> None:
-    admission, _ = make(RateLimits(output_tpm=1000))
-    permit = admission.admit(Cost(1, 0, 900))
-    permit.adjust(Cost(1, 0, 100))
+def test_adjust_squares_one_dimension_early() -> None:
+    admission, _ = make(RateLimits(input_tpm=1000, output_tpm=1000))
+    permit = admission.admit(Cost(1, 300, 900))
+    permit.adjust(input_tokens=350)  # input known (message_start): debit 50 more
+    assert admission.buckets()["input_tokens"].level == 650
+    permit.adjust(output_tokens=100)  # output known (last message_delta): refund 800
     assert admission.buckets()["output_tokens"].level == 900
-    permit.settle(Cost(1, 0, 150))  # final usage a little higher: debit the difference
-    assert admission.buckets()["output_tokens"].level == 850
+    permit.settle(Cost(1, 350, 100))  # already square: nothing moves, slot freed
+    assert admission.buckets()["output_tokens"].level == 900
+    assert admission.in_flight == 0
 
 
 @pytest.mark.parametrize(
@@ -147,6 +150,8 @@ def test_clamp_lowers_to_server_remaining() -> None:
         pytest.param({"rpm": "50"}, "rpm", id="string"),
     ],
 )
-def test_rate_limits_validate_and_name_the_argument(kwargs: dict[str, object], argument: str) -> None:
+def test_rate_limits_validate_and_name_the_argument(
+    kwargs: dict[str, object], argument: str
+) -> None:
     with pytest.raises(ConfigError, match=f"^{argument}:"):
         RateLimits(**kwargs)  # type: ignore[arg-type]

@@ -168,18 +168,19 @@ class Permit:
         self.reserved = reserved
         self.settled = False
 
-    def adjust(self, used_so_far: Cost) -> None:
-        """Return reservation already known to be unused (e.g. from a stream's usage).
+    def adjust(self, *, input_tokens: int | None = None, output_tokens: int | None = None) -> None:
+        """Square one dimension early, as soon as its final count is known.
 
-        Only ever lowers the reservation; the final :meth:`settle` squares the rest.
+        A stream reports its input count in ``message_start`` and its output count in
+        the last ``message_delta``: settling each then returns unused reservation before
+        the stream ends. The final :meth:`settle` squares whatever is left.
         """
         if self.settled:
             return
         target = Cost(
-            *(
-                min(r, u)
-                for r, u in zip(_amounts(self.reserved), _amounts(used_so_far), strict=True)
-            )
+            self.reserved.requests,
+            self.reserved.input_tokens if input_tokens is None else input_tokens,
+            self.reserved.output_tokens if output_tokens is None else output_tokens,
         )
         if target != self.reserved:
             self._admission._give_back(self.reserved - target, slot=False)

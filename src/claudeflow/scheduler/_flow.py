@@ -15,13 +15,14 @@ import contextlib
 import os
 import random
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from .._clock import Clock, LoopClock, TimerHandle, wall_time
 from .._config import RateLimits, Timeouts, check_positive
 from .._errors import (
+    APIConnectionError,
     BudgetExceededError,
     ClaudeflowError,
     ConfigError,
@@ -29,19 +30,21 @@ from .._errors import (
     FlowClosedError,
     QueueFullError,
     RateLimitError,
+    status_error,
 )
 from .._types import Cost, Priority
 from ..limiter import DIMENSIONS, Admission, Permit
 from ..retry import RetryPolicy, ServerLimits, parse_rate_limits
 from ..tokens import Calibrator, OutputReservation, PriceTable, TokenEstimator, Usage
 from ..transport import AiohttpTransport, Transport
-from ._attempt import Answer, consumed_by_failure, send_message
+from ._attempt import MESSAGES_PATH, Answer, consumed_by_failure, send_message
 from ._job import Job
 from ._queue import WaitingLine
 from ._request import validate_body
 from ._result import FlowStats, Result
+from ._stream import FlowStream, MessageAccumulator, stream_error
 
-__all__ = ["Flow"]
+__all__ = ["Estimator", "Flow"]
 
 DEFAULT_BASE_URL: Final = "https://api.anthropic.com"
 DEFAULT_API_VERSION: Final = "2023-06-01"
@@ -49,6 +52,12 @@ DEFAULT_API_VERSION: Final = "2023-06-01"
 # larger than that means someone else is spending from the same key.
 _TOKEN_ROUNDING = 500.0
 _UNSET: Final[Any] = object()
+
+
+class Estimator(Protocol):
+    """Anything that estimates a request's input tokens (:class:`TokenEstimator` does)."""
+
+    async def estimate_async(self, body: Mapping[str, Any]) -> int: ...
 
 
 class Flow:
@@ -87,7 +96,7 @@ class Flow:
         learn_limits: bool = True,
         count_cache_reads: bool = False,
         output_reservation: OutputReservation | None = None,
-        estimator: TokenEstimator | None = None,
+        estimator: Estimator | None = None,
         calibrate: bool = True,
         prices: PriceTable | None = None,
         budget_usd: float | None = None,
@@ -105,7 +114,7 @@ class Flow:
             raise ConfigError("budget_usd", f"must be >= 0, got {budget_usd!r}")
         if limits is not None and not isinstance(limits, RateLimits):
             raise ConfigError("limits", f"must be a RateLimits, got {type(limits).__name__}")
-        self.__api_key = _api_key(api_key)
+        self._api_key = _Secret(_api_key(api_key))
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         self.limits = limits
         self.concurrency = concurrency
@@ -118,7 +127,7 @@ class Flow:
         self.budget_usd = budget_usd
         self._clock = clock or LoopClock()
         self._rng = rng or random.Random()
-        self._estimator = estimator or TokenEstimator()
+        self._estimator: Estimator = estimator or TokenEstimator()
         self._calibrator = Calibrator() if calibrate else None
         self._reservation = output_reservation or OutputReservation()
         self._prices = prices or PriceTable.default()
@@ -127,7 +136,6 @@ class Flow:
             self.base_url, timeouts=self.timeouts
         )
         self._headers = {
-            "x-api-key": self.__api_key,
             "anthropic-version": anthropic_version,
             "content-type": "application/json",
             **(default_headers or {}),
@@ -244,6 +252,40 @@ class Flow:
             self._abandon(job)
             raise
         return result
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        *,
+        priority: int = Priority.NORMAL,
+        queue_timeout: float | None = _UNSET,
+        wait_for_space: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+        **params: Any,
+    ) -> AsyncIterator[FlowStream]:
+        """Stream one request through the same admission, priority and retry path.
+
+        >>> async with flow.stream(model=..., max_tokens=..., messages=...) as stream:
+        ...     async for text in stream.text_stream():  # doctest: +SKIP
+        ...         print(text, end="")
+        ...     result = await stream.result()
+
+        Retries happen only before the first content event; after it, an ``error``
+        event is raised as :class:`StreamError`. Leaving the block early (or being
+        cancelled) stops the request and releases everything it held.
+        """
+        self._check_open()
+        params.pop("stream", None)
+        body = validate_body(params)
+        job = await self._new_job(body, int(priority), queue_timeout, extra_headers)
+        job.channel = FlowStream(job.future)
+        job.future.add_done_callback(_consume_outcome)
+        await self._enqueue(job, wait_for_space)
+        try:
+            yield job.channel
+        finally:
+            if not job.future.done():
+                self._abandon(job)
 
     async def _new_job(
         self,
@@ -401,10 +443,14 @@ class Flow:
     # -- running ---------------------------------------------------------------------
 
     async def _attempt(self, job: Job, permit: Permit) -> None:
+        if job.channel is not None:
+            await self._attempt_stream(job, permit, job.channel)
+            return
         started = self._clock.now()
         try:
+            headers = {**job.headers, "x-api-key": self._api_key.value}
             response, outcome = await send_message(
-                self._transport, job.body, job.headers, self.timeouts.total
+                self._transport, job.body, headers, self.timeouts.total
             )
         except ClaudeflowError as error:
             permit.settle(consumed_by_failure(error, job.cost))
@@ -427,6 +473,88 @@ class Flow:
         else:
             permit.settle(consumed_by_failure(outcome, job.cost))
             await self._after_failure(job, outcome)
+
+    async def _attempt_stream(self, job: Job, permit: Permit, channel: FlowStream) -> None:
+        started = self._clock.now()
+        acc = MessageAccumulator()
+        headers = {**job.headers, "x-api-key": self._api_key.value}
+        try:
+            async with self._transport.open_stream(
+                "POST",
+                MESSAGES_PATH,
+                headers=headers,
+                json={**job.body, "stream": True},
+                timeout=self.timeouts.total,
+            ) as response:
+                self._observe_server(response.headers)
+                self._statuses[response.status] += 1
+                if response.status >= 300:
+                    body = await response.read()
+                    raise status_error(response.status, response.headers, body)
+                await self._pump(job, permit, channel, acc, response.events())
+                answer_headers = response.headers
+        except ClaudeflowError as error:
+            if acc.content_started:
+                # Content already reached the caller: no retry; settle what was used.
+                permit.settle(self._used_so_far(acc))
+                self._finish(job, error=error)
+                return
+            permit.settle(consumed_by_failure(error, job.cost))
+            await self._after_failure(job, error)
+            return
+        except asyncio.CancelledError as cancelled:
+            permit.settle(self._used_so_far(acc))
+            self._cancelled(job, cancelled)
+            raise
+        except Exception as unexpected:
+            permit.settle(self._used_so_far(acc))
+            self._finish(job, error=unexpected)
+            return
+        answer = Answer(acc.final(), Usage.from_api(acc.usage), answer_headers)
+        self._succeed(job, permit, answer, self._clock.now() - started)
+
+    async def _pump(
+        self,
+        job: Job,
+        permit: Permit,
+        channel: FlowStream,
+        acc: MessageAccumulator,
+        events: AsyncIterator[Any],
+    ) -> None:
+        """Read events into ``acc``, forward them once content has begun, settle early."""
+        held: list[dict[str, Any]] = []
+        async for event in events:
+            if event.event == "ping":
+                continue
+            data = event.json()
+            if event.event == "error" or data.get("type") == "error":
+                raise stream_error(data)
+            acc.apply(data)
+            self._settle_progress(permit, acc, data)
+            if not acc.content_started:
+                held.append(data)
+                continue
+            for early in held:
+                channel.put(early)
+            held.clear()
+            channel.put(data)
+        if not acc.finished:
+            raise APIConnectionError("the stream ended before message_stop")
+
+    def _settle_progress(self, permit: Permit, acc: MessageAccumulator, data: Any) -> None:
+        kind = data.get("type")
+        if kind == "message_start":
+            permit.adjust(
+                input_tokens=Usage.from_api(acc.usage).itpm_tokens(self.count_cache_reads)
+            )
+        elif kind == "message_delta" and (data.get("delta") or {}).get("stop_reason"):
+            permit.adjust(output_tokens=Usage.from_api(acc.usage).output_tokens)
+
+    def _used_so_far(self, acc: MessageAccumulator) -> Cost:
+        if not acc.message:
+            return Cost(1, 0, 0)
+        usage = Usage.from_api(acc.usage)
+        return Cost(1, usage.itpm_tokens(self.count_cache_reads), usage.output_tokens)
 
     def _succeed(self, job: Job, permit: Permit, answer: Answer, latency: float) -> None:
         usage = answer.usage
@@ -488,6 +616,8 @@ class Flow:
     def _finish(
         self, job: Job, *, result: Result | None = None, error: BaseException | None = None
     ) -> None:
+        if job.channel is not None:
+            job.channel.close()
         if job.future.done():
             return
         if error is not None:
@@ -567,6 +697,24 @@ class Flow:
             f"Flow(base_url={self.base_url!r}, limits={self.limits!r}, "
             f"concurrency={self.concurrency!r}, state={self._state!r})"
         )
+
+
+class _Secret:
+    """Holds the API key; its repr never shows it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "_Secret('***')"
+
+
+def _consume_outcome(future: asyncio.Future[Any]) -> None:
+    """Mark a stream job's error as seen; the caller meets it through the FlowStream."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._clock import TimerHandle
 from .._types import Cost
+
+if TYPE_CHECKING:
+    from ._stream import FlowStream
 
 __all__ = ["Job"]
 
@@ -22,7 +25,7 @@ class Job:
     """
 
     body: dict[str, Any]
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)
     model: str
     priority: int
     cost: Cost
@@ -38,6 +41,7 @@ class Job:
     retry_wait_s: float = 0.0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     timer: TimerHandle | None = field(default=None, repr=False)
+    channel: FlowStream | None = field(default=None, repr=False)  # set for streamed jobs
 
     @property
     def done(self) -> bool:

@@ -8,7 +8,7 @@ the timeouts and ``OSError`` they may let through) into :class:`APIConnectionErr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -44,7 +44,10 @@ def map_aiohttp_errors() -> Iterator[None]:
 def _describe(what: str, exc: BaseException) -> str:
     # str(), never repr(): a ClientResponseError's repr includes the request headers,
     # and with them the API key.
-    detail = str(exc)
+    try:
+        detail = str(exc)
+    except Exception:  # a broken __str__ must not replace the error we are reporting
+        detail = ""
     return f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else "")
 
 
@@ -103,7 +106,15 @@ class AiohttpTransport:
     AiohttpTransport(base_url='http://127.0.0.1:8765')
     """
 
-    __slots__ = ("_base_url", "_default_headers", "_limit", "_loop", "_session", "_timeouts")
+    __slots__ = (
+        "_base_url",
+        "_default_headers",
+        "_guard",
+        "_limit",
+        "_loop",
+        "_session",
+        "_timeouts",
+    )
 
     def __init__(
         self,
@@ -124,6 +135,7 @@ class AiohttpTransport:
         self._limit = max_connections
         self._default_headers = dict(default_headers or {})
         self._session: aiohttp.ClientSession | None = None
+        self._guard: AsyncGenerator[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -185,10 +197,10 @@ class AiohttpTransport:
 
     async def aclose(self) -> None:
         """Close the session; a later call opens a new one."""
-        session, loop = self._session, self._loop
-        self._session = self._loop = None
-        if session is not None and loop is not None:
-            await _close_session(session, loop)
+        guard, loop = self._guard, self._loop
+        self._session = self._guard = self._loop = None
+        if guard is not None and loop is not None:
+            await _close_guard(guard, loop)
 
     async def __aenter__(self) -> Self:
         return self
@@ -207,15 +219,18 @@ class AiohttpTransport:
 
     async def _current_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        session = self._session
-        if session is not None and self._loop is loop and not session.closed:
-            return session
-        old_loop = self._loop
-        # Swap before awaiting so concurrent callers in this loop share the new session.
-        self._session, self._loop = self._new_session(), loop
-        if session is not None and old_loop is not None:
-            await _close_session(session, old_loop)
-        return self._session
+        if self._session is not None and self._loop is loop and not self._session.closed:
+            return self._session
+        old_guard, old_loop = self._guard, self._loop
+        session = self._new_session()
+        guard = _close_at_loop_shutdown(session)
+        # Assigned before any await, so concurrent callers in this loop share the session;
+        # starting the guard runs straight to its ``yield`` without suspending.
+        self._session, self._guard, self._loop = session, guard, loop
+        await anext(guard)
+        if old_guard is not None and old_loop is not None:
+            await _close_guard(old_guard, old_loop)
+        return session
 
     def _new_session(self) -> aiohttp.ClientSession:
         # sock_connect, not connect: aiohttp's ``connect`` also counts the wait for a free
@@ -245,16 +260,30 @@ class AiohttpTransport:
         return kwargs
 
 
-async def _close_session(session: aiohttp.ClientSession, loop: asyncio.AbstractEventLoop) -> None:
-    """Close ``session``, which was opened in ``loop`` (maybe not the running one)."""
+async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None]:
+    """Keep ``session`` until this generator is closed, then close the session.
+
+    The generator is started in the session's loop, so the loop tracks it; ``asyncio.run``
+    (and ``asyncio.Runner``) close such generators before closing the loop. A session the
+    caller forgot to ``aclose()`` thus still closes its sockets in its own loop, instead of
+    leaking them when a later ``asyncio.run`` starts a new loop (principle 10).
+    """
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+async def _close_guard(guard: AsyncGenerator[None], loop: asyncio.AbstractEventLoop) -> None:
+    """Close a session through its guard; ``loop`` (the session's) may not be running."""
     if loop is asyncio.get_running_loop() or loop.is_closed():
         # On a closed loop aiohttp only marks the pool closed, which is safe from here.
-        await session.close()
+        await guard.aclose()
     elif loop.is_running():
         # Another thread's loop: let it close its own sockets.
-        asyncio.run_coroutine_threadsafe(session.close(), loop)
-    # else: an idle loop that is still open; its futures cannot be awaited from here,
-    # so the session is left for the garbage collector (aiohttp warns about it).
+        asyncio.run_coroutine_threadsafe(guard.aclose(), loop)
+    # else: an idle loop that is still open; its futures cannot be awaited from here, and
+    # its own shutdown_asyncgens() will close the guard.
 
 
 def _check_base_url(base_url: str) -> str:

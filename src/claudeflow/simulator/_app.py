@@ -1,0 +1,157 @@
+"""The thin aiohttp adapter over :class:`SimulatedAPI`.
+
+Handlers read the request, call one core method, and write the :class:`Reply` back:
+a JSON body after its latency, or an SSE body chunk by chunk. A reply marked ``drop``
+ends by aborting the connection, which is what a client sees when the API's
+connection breaks.
+"""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from typing import Any
+
+from aiohttp import web
+
+from ._core import SimulatedAPI
+from ._reply import ConnectionDropped, Reply
+from ._wire import dumps
+
+__all__ = ["API_KEY", "create_app"]
+
+API_KEY = web.AppKey("claudeflow_simulated_api", SimulatedAPI)
+
+# Batches may be up to 256 MB (api doc §3.2); every other endpoint allows 32 MB.
+_MAX_BODY = 256 * 1024 * 1024
+
+
+def create_app(api: SimulatedAPI) -> web.Application:
+    """An aiohttp application serving ``api`` (stored under :data:`API_KEY`)."""
+    app = web.Application(client_max_size=_MAX_BODY)
+    app[API_KEY] = api
+    router = app.router
+    router.add_post("/v1/messages", _messages)
+    router.add_post("/v1/messages/count_tokens", _count_tokens)
+    router.add_post("/v1/messages/batches", _create_batch)
+    router.add_get("/v1/messages/batches", _list_batches)
+    router.add_get("/v1/messages/batches/{batch_id}", _retrieve_batch)
+    router.add_delete("/v1/messages/batches/{batch_id}", _delete_batch)
+    router.add_post("/v1/messages/batches/{batch_id}/cancel", _cancel_batch)
+    router.add_get("/v1/messages/batches/{batch_id}/results", _batch_results)
+    router.add_get("/_stats", _stats)
+    router.add_post("/_reset", _reset)
+    router.add_route("*", "/{tail:.*}", _unknown)
+    app.on_cleanup.append(_close)
+    return app
+
+
+async def _close(app: web.Application) -> None:
+    await app[API_KEY].aclose()
+
+
+async def _messages(request: web.Request) -> web.StreamResponse:
+    api = request.app[API_KEY]
+    reply = api.messages(request.headers, await request.read())
+    if reply.chunks is not None:
+        return await _send_stream(request, api, reply)
+    return await _send(request, api, reply)
+
+
+async def _count_tokens(request: web.Request) -> web.StreamResponse:
+    api = request.app[API_KEY]
+    return await _send(request, api, api.count_tokens(request.headers, await request.read()))
+
+
+async def _create_batch(request: web.Request) -> web.StreamResponse:
+    api = request.app[API_KEY]
+    body = await request.read()
+    return await _send(
+        request, api, api.create_batch(request.headers, body, base_url=_base(request))
+    )
+
+
+async def _list_batches(request: web.Request) -> web.StreamResponse:
+    api = request.app[API_KEY]
+    reply = api.list_batches(request.headers, request.query, base_url=_base(request))
+    return await _send(request, api, reply)
+
+
+async def _retrieve_batch(request: web.Request) -> web.StreamResponse:
+    api = request.app[API_KEY]
+    batch_id = request.match_info["batch_id"]
+    reply = api.retrieve_batch(request.headers, batch_id, base_url=_base(request))
+    return await _send(request, api, reply)
+
+
+async def _cancel_batch(request: web.Request) -> web.StreamResponse:
+    api = request.app[API_KEY]
+    batch_id = request.match_info["batch_id"]
+    reply = api.cancel_batch(request.headers, batch_id, base_url=_base(request))
+    return await _send(request, api, reply)
+
+
+async def _delete_batch(request: web.Request) -> web.StreamResponse:
+    api = request.app[API_KEY]
+    reply = api.delete_batch(request.headers, request.match_info["batch_id"])
+    return await _send(request, api, reply)
+
+
+async def _batch_results(request: web.Request) -> web.StreamResponse:
+    api = request.app[API_KEY]
+    reply = api.batch_results(request.headers, request.match_info["batch_id"])
+    return await _send(request, api, reply)
+
+
+async def _stats(request: web.Request) -> web.StreamResponse:
+    return _json(request.app[API_KEY].stats())
+
+
+async def _reset(request: web.Request) -> web.StreamResponse:
+    request.app[API_KEY].reset()
+    return _json({"reset": True})
+
+
+async def _unknown(request: web.Request) -> web.StreamResponse:
+    api = request.app[API_KEY]
+    return await _send(request, api, api.unknown_route(request.method, request.path))
+
+
+def _json(data: dict[str, Any]) -> web.Response:
+    return web.Response(body=dumps(data), content_type="application/json")
+
+
+def _base(request: web.Request) -> str:
+    """The simulator's own base URL as the client reached it (for ``results_url``)."""
+    return f"{request.scheme}://{request.host}"
+
+
+async def _send(request: web.Request, api: SimulatedAPI, reply: Reply) -> web.StreamResponse:
+    response = web.Response(status=reply.status, body=reply.body, headers=reply.headers)
+    if reply.pending:
+        try:
+            await api.deliver(reply)
+        except ConnectionDropped:
+            _abort(request)
+            return response  # aiohttp finds the transport closed and gives up quietly
+        response.headers.update(reply.headers)  # rate-limit headers refreshed at send time
+    return response
+
+
+async def _send_stream(request: web.Request, api: SimulatedAPI, reply: Reply) -> web.StreamResponse:
+    response = web.StreamResponse(status=reply.status, headers=reply.headers)
+    await response.prepare(request)
+    async with aclosing(api.stream(reply)) as pieces:
+        try:
+            async for piece in pieces:
+                await response.write(piece)
+        except ConnectionDropped:
+            _abort(request)
+            return response
+    await response.write_eof()
+    return response
+
+
+def _abort(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        transport.abort()

@@ -1,0 +1,411 @@
+"""The pure core of the simulated Anthropic API.
+
+:class:`SimulatedAPI` turns (headers, body) into a :class:`Reply` synchronously:
+authentication, validation, fault injection, prompt caching, admission against the
+token buckets, and the response itself. Time comes from an injected :class:`Clock`;
+timestamps shown to clients are ``clock.now() + wall_offset``. Waiting (latency) and
+settling happen in :meth:`SimulatedAPI.deliver` / :meth:`SimulatedAPI.stream`, which
+only sleep on that clock, so the whole core runs in virtual time under a FakeClock.
+The aiohttp layer (:mod:`._app`) is a thin adapter over these methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import Any
+
+from .._clock import Clock, LoopClock, wall_time
+from .._errors import ConfigError
+from ._admission import Admission
+from ._batches import BatchService, PreparedRequest
+from ._cache import CachePlan, PromptCache
+from ._config import SimulatorConfig
+from ._faults import Fault, FaultInjector, fault_error
+from ._limits import Cost, LimitSet
+from ._models import ModelClasses
+from ._output import Plan, build_message, plan_output
+from ._reply import Reply, Settlement, deliver_json, stream_body
+from ._sse import StreamTiming, stream_chunks
+from ._stats import Stats
+from ._tokenizer import Prompt, measure_prompt
+from ._validate import (
+    api_version,
+    authenticate,
+    parse_body,
+    validate_count_tokens,
+    validate_messages,
+)
+from ._wire import IdFactory, SimError, dumps, error_body, invalid
+
+__all__ = ["SimulatedAPI"]
+
+_JSON = "application/json"
+_SSE = "text/event-stream; charset=utf-8"
+_JSONL = "application/x-jsonl"
+# A batch endpoint's work: (api_key, anthropic-version) -> JSON object or JSONL bytes
+BatchCall = Callable[[str, str], "dict[str, Any] | bytes"]
+
+
+class SimulatedAPI:
+    """The simulated Messages, Token Counting and Message Batches APIs.
+
+    :param config: what to simulate (default: :class:`SimulatorConfig` defaults)
+    :param clock: source of time (default :class:`~claudeflow.LoopClock`)
+    :param wall_offset: ``clock.now() + wall_offset`` is Unix time in headers and
+        bodies; by default it matches the real wall clock at construction
+
+    >>> api = SimulatedAPI(SimulatorConfig(rpm=50))
+    >>> api.stats()["received"]
+    0
+    """
+
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        clock: Clock | None = None,
+        *,
+        wall_offset: float | None = None,
+    ) -> None:
+        if config is not None and not isinstance(config, SimulatorConfig):
+            raise ConfigError("config", f"must be a SimulatorConfig, got {type(config).__name__}")
+        self.config = config if config is not None else SimulatorConfig()
+        self.clock: Clock = clock if clock is not None else LoopClock()
+        self.wall_offset = wall_time() - self.clock.now() if wall_offset is None else wall_offset
+        cfg = self.config
+        self._ids = IdFactory(cfg.seed)  # kept across reset(): ids never repeat
+        self._classes = ModelClasses(cfg.model_classes)
+        self._reserve = cfg.otpm_mode == "reserve_max_tokens"
+        self._timing = StreamTiming(cfg.ttft_s, cfg.per_token_s, cfg.stream_chunk_tokens)
+        self._build_state()
+
+    def _build_state(self) -> None:
+        cfg, scale = self.config, self.config.minute_seconds
+        self._cache = PromptCache(
+            min_tokens=cfg.cache_min_tokens, minute_seconds=scale, ttl_minutes=cfg.cache_ttl_minutes
+        )
+        self._faults = FaultInjector(cfg.faults, cfg.seed)
+        self._stats = Stats()
+        self._admission = Admission(
+            cfg,
+            clock=self.clock,
+            wall_offset=self.wall_offset,
+            org_id=self._ids.org_id,
+            stats=self._stats,
+            classes=self._classes,
+        )
+        self._batches = BatchService(
+            cfg.batch,
+            clock=self.clock,
+            ids=self._ids,
+            wall=self.wall,
+            minute_seconds=scale,
+            prepare=self._prepare_batch_request,
+        )
+        self._started = self.clock.now()
+
+    # -- public surface ----------------------------------------------------------------
+
+    def wall(self) -> float:
+        """Unix time as the simulator shows it."""
+        return self.clock.now() + self.wall_offset
+
+    def messages(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        """``POST /v1/messages``. ``headers`` must be case-insensitive or lower-case."""
+        rid = self._received("messages")
+        try:
+            reply = self._messages(headers, body, rid)
+        except SimError as exc:
+            reply = self._error(exc, rid)
+        self._stats.by_status[reply.status] += 1
+        return reply
+
+    def count_tokens(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        """``POST /v1/messages/count_tokens`` (its own RPM bucket, no rate-limit headers)."""
+        rid = self._received("count_tokens")
+        try:
+            key = authenticate(headers, self.config.api_keys)
+            version = api_version(headers)
+            parsed = parse_body(body)
+            validate_count_tokens(parsed, version, models=self.config.models)
+            self._admission.admit_requests(self._admission.count_tokens, key, "count_tokens")
+            total = self._measure(parsed).total
+            reply = Reply(200, self._headers(rid), dumps({"input_tokens": total}))
+        except SimError as exc:
+            reply = self._error(exc, rid)
+        self._stats.by_status[reply.status] += 1
+        return reply
+
+    def create_batch(self, headers: Mapping[str, str], body: bytes, *, base_url: str) -> Reply:
+        """``POST /v1/messages/batches``; processing starts in the background."""
+
+        def call(key: str, version: str) -> dict[str, Any]:
+            batch = self._batches.create(key, parse_body(body), version)
+            return self._batches.to_json(batch, base_url)
+
+        return self._batch_call(headers, "batches.create", call)
+
+    def retrieve_batch(self, headers: Mapping[str, str], batch_id: str, *, base_url: str) -> Reply:
+        def call(key: str, _: str) -> dict[str, Any]:
+            return self._batches.to_json(self._batches.get(key, batch_id), base_url)
+
+        return self._batch_call(headers, "batches.retrieve", call)
+
+    def list_batches(
+        self, headers: Mapping[str, str], query: Mapping[str, str], *, base_url: str
+    ) -> Reply:
+        def call(key: str, _: str) -> dict[str, Any]:
+            page, has_more = self._batches.page(key, query)
+            return {
+                "data": [self._batches.to_json(b, base_url) for b in page],
+                "has_more": has_more,
+                "first_id": page[0].id if page else None,
+                "last_id": page[-1].id if page else None,
+            }
+
+        return self._batch_call(headers, "batches.list", call)
+
+    def cancel_batch(self, headers: Mapping[str, str], batch_id: str, *, base_url: str) -> Reply:
+        def call(key: str, _: str) -> dict[str, Any]:
+            return self._batches.to_json(self._batches.cancel(key, batch_id), base_url)
+
+        return self._batch_call(headers, "batches.cancel", call)
+
+    def delete_batch(self, headers: Mapping[str, str], batch_id: str) -> Reply:
+        return self._batch_call(
+            headers, "batches.delete", lambda key, _: self._batches.delete(key, batch_id)
+        )
+
+    def batch_results(self, headers: Mapping[str, str], batch_id: str) -> Reply:
+        """The results as JSONL (one line per request, in submission order)."""
+        return self._batch_call(
+            headers, "batches.results", lambda key, _: self._batches.results(key, batch_id)
+        )
+
+    def unknown_route(self, method: str, path: str) -> Reply:
+        rid = self._received("unknown")
+        reply = self._error(SimError(404, "not_found_error", "Not found"), rid)
+        self._stats.by_status[404] += 1
+        return reply
+
+    async def deliver(self, reply: Reply) -> None:
+        """Wait out a JSON reply's latency and settle it (raises ConnectionDropped)."""
+        await deliver_json(reply, self.clock)
+
+    def stream(self, reply: Reply) -> AsyncGenerator[bytes, None]:
+        """The timed SSE body of a streamed reply (raises ConnectionDropped)."""
+        return stream_body(reply, self.clock)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters, token totals and bucket levels (the ``GET /_stats`` body)."""
+        now = self.clock.now()
+        data = self._stats.snapshot()
+        data["uptime_s"] = round(now - self._started, 6)
+        data["buckets"] = self._admission.messages.levels(now)
+        data["cache_entries"] = len(self._cache)
+        data["batches"] = self._batches.stats()
+        return data
+
+    def reset(self) -> None:
+        """Forget all state: buckets full, caches, counters, batches, fault RNGs."""
+        self._batches.clear()
+        self._build_state()
+
+    async def aclose(self) -> None:
+        """Stop background batch processing."""
+        await self._batches.aclose()
+
+    # -- messages ----------------------------------------------------------------------
+
+    def _messages(self, headers: Mapping[str, str], raw: bytes, rid: str) -> Reply:
+        cfg = self.config
+        key = authenticate(headers, cfg.api_keys)
+        version = api_version(headers)
+        body = parse_body(raw)
+        validate_messages(body, version, models=cfg.models, max_output_tokens=cfg.max_output_tokens)
+        prompt = self._measure(body)
+        model: str = body["model"]
+        streaming = body.get("stream") is True
+        fault = self._draw_fault(streaming)
+        if fault is not None and fault.before_admission:
+            return self._fault_reply(fault, key, model, rid)
+        now = self.clock.now()
+        plan = self._cache.plan(prompt, f"{key}\x00{model}", now)
+        max_tokens: int = body["max_tokens"]
+        limits = self._admission.admit_message(key, model, plan, max_tokens, now)
+        if plan.entries:
+            self._cache.commit(plan, now)
+        self._stats.admitted += 1
+        self._stats.in_flight += 1
+        self._stats.record_input(plan.input_tokens, plan.cache_creation, plan.cache_read)
+        output = plan_output(
+            body, seed=cfg.seed, low=cfg.output_tokens_min, high=cfg.output_tokens_max
+        )
+        message = self._message(model, plan, output, "standard")
+        if fault is not None:
+            self._stats.faults[fault.value] += 1
+        if streaming:
+            return self._stream_reply(message, limits, max_tokens, fault, rid)
+        return self._json_reply(message, limits, max_tokens, fault, rid)
+
+    def _json_reply(
+        self,
+        message: dict[str, Any],
+        limits: LimitSet | None,
+        max_tokens: int,
+        fault: Fault | None,
+        rid: str,
+    ) -> Reply:
+        cfg = self.config
+        tokens: int = message["usage"]["output_tokens"]
+        reply = Reply(200, self._headers(rid), dumps(message))
+        reply.drop = fault is Fault.CONNECTION_DROP
+        if cfg.has_latency:
+            reply.delay = cfg.ttft_s + cfg.per_token_s * max(0, tokens - 1)
+        if limits is None and not reply.pending:
+            self._done(tokens)  # the hot path: nothing to wait for, nothing to settle
+            return reply
+        reply.settlement = self._settlement(limits, tokens, max_tokens)
+        if limits is not None:
+            reply.refresh = lambda: self._admission.headers(limits)
+        if reply.delay == 0 and not reply.drop:
+            reply.settlement.produced(tokens)
+            reply.settlement.finish()
+            reply.settlement = None
+            if reply.refresh is not None:
+                reply.headers.update(reply.refresh())
+                reply.refresh = None
+        return reply
+
+    def _stream_reply(
+        self,
+        message: dict[str, Any],
+        limits: LimitSet | None,
+        max_tokens: int,
+        fault: Fault | None,
+        rid: str,
+    ) -> Reply:
+        headers = self._headers(rid, _SSE)
+        headers["cache-control"] = "no-cache"
+        if limits is not None:
+            headers.update(self._admission.headers(limits))
+        chunks = stream_chunks(message, self._timing, fail_half_way=fault is Fault.STREAM_ERROR)
+        reply = Reply(200, headers, chunks=chunks)
+        if fault is Fault.CONNECTION_DROP:
+            reply.chunks = chunks[: max(1, len(chunks) // 2)]
+            reply.drop = True
+        reply.settlement = self._settlement(limits, message["usage"]["output_tokens"], max_tokens)
+        return reply
+
+    def _message(self, model: str, plan: CachePlan, output: Plan, tier: str) -> dict[str, Any]:
+        return build_message(self._ids.make("msg"), model, plan, output, tier)
+
+    # -- faults ------------------------------------------------------------------------
+
+    def _draw_fault(self, streaming: bool) -> Fault | None:
+        if not self._faults.enabled:
+            return None
+        elapsed = self.clock.now() - self._started
+        return self._faults.draw(
+            elapsed=elapsed, admitted=self._stats.admitted, streaming=streaming
+        )
+
+    def _fault_reply(self, fault: Fault, key: str, model: str, rid: str) -> Reply:
+        self._stats.faults[fault.value] += 1
+        if fault is Fault.ERROR_504:
+            reply = self._error(SimError(504, "timeout_error", "Request timed out"), rid)
+            reply.headers["x-should-retry"] = "true"
+            reply.delay = self.config.ttft_s
+            return reply
+        headers = self._admission.scope_headers(key, model)
+        retry_after = self._admission.retry_after(self.config.faults.ramp_retry_after_s)
+        raise fault_error(fault, headers, retry_after, self.wall())
+
+    # -- batches -----------------------------------------------------------------------
+
+    def _batch_call(self, headers: Mapping[str, str], endpoint: str, call: BatchCall) -> Reply:
+        rid = self._received(endpoint)
+        try:
+            key = authenticate(headers, self.config.api_keys)
+            version = api_version(headers)
+            self._admission.admit_requests(self._admission.batches, key, "batches")
+            result = call(key, version)
+            if isinstance(result, bytes):
+                reply = Reply(200, self._headers(rid, _JSONL), result)
+            else:
+                reply = Reply(200, self._headers(rid), dumps(result))
+        except SimError as exc:
+            reply = self._error(exc, rid)
+        self._stats.by_status[reply.status] += 1
+        return reply
+
+    def _prepare_batch_request(self, key: str, params: Any, version: str) -> PreparedRequest:
+        cfg = self.config
+        try:
+            if params.get("stream") is True:
+                raise invalid("stream: Message Batches do not support streaming requests")
+            validate_messages(
+                params, version, models=cfg.models, max_output_tokens=cfg.max_output_tokens
+            )
+            prompt = self._measure(params)
+        except SimError as exc:
+            error = {"type": "error", "error": {"type": exc.error_type, "message": exc.message}}
+            result = {"type": "errored", "error": error}
+            return PreparedRequest(Cost(0), lambda: result)
+        output = plan_output(
+            params, seed=cfg.seed, low=cfg.output_tokens_min, high=cfg.output_tokens_max
+        )
+
+        def run() -> dict[str, Any]:
+            now = self.clock.now()
+            plan = self._cache.plan(prompt, f"{key}\x00{params['model']}", now)
+            self._cache.commit(plan, now)
+            self._stats.record_input(plan.input_tokens, plan.cache_creation, plan.cache_read)
+            self._stats.output_tokens += output.tokens
+            return {
+                "type": "succeeded",
+                "message": self._message(params["model"], plan, output, "batch"),
+            }
+
+        return PreparedRequest(Cost(1, prompt.total, output.tokens), run)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _received(self, endpoint: str) -> str:
+        self._stats.received += 1
+        self._stats.by_endpoint[endpoint] += 1
+        return self._ids.make("req")
+
+    def _measure(self, body: dict[str, Any]) -> Prompt:
+        prompt = measure_prompt(body)
+        window = self.config.context_window
+        if prompt.total > window:
+            raise invalid(f"prompt is too long: {prompt.total} tokens > {window} maximum")
+        return prompt
+
+    def _settlement(self, limits: LimitSet | None, tokens: int, max_tokens: int) -> Settlement:
+        return Settlement(
+            limits,
+            total=tokens,
+            reserved=max_tokens if self._reserve and limits is not None else 0,
+            actual=not self._reserve,
+            clock=self.clock,
+            on_done=self._done,
+        )
+
+    def _done(self, produced: int) -> None:
+        self._stats.output_tokens += produced
+        self._stats.in_flight -= 1
+        self._stats.completed += 1
+
+    def _headers(self, rid: str, content_type: str = _JSON) -> dict[str, str]:
+        return {
+            "content-type": content_type,
+            "request-id": rid,
+            "anthropic-organization-id": self._ids.org_id,
+        }
+
+    def _error(self, exc: SimError, rid: str) -> Reply:
+        headers = self._headers(rid)
+        headers.update(exc.headers)
+        body = error_body(exc.error_type, exc.message, rid, exc.error_code)
+        return Reply(exc.status, headers, dumps(body))

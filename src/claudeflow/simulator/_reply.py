@@ -1,0 +1,151 @@
+"""A reply of the pure core, and how it is delivered in (injected) time.
+
+The core decides everything synchronously and returns a :class:`Reply`: status,
+headers, a JSON body or a list of stream chunks, how long to wait, and a
+:class:`Settlement` that settles the output tokens as they are produced. Delivery
+(:func:`deliver_json`, :func:`stream_body`) only sleeps on the :class:`Clock` and
+settles, so it runs the same under a :class:`~claudeflow.testing.FakeClock` as over a
+socket. Settling happens in ``finally``: a client that disconnects still pays for what
+was generated, and a reservation is always returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
+
+from .._clock import Clock
+from ._limits import Cost, LimitSet
+
+__all__ = ["Chunk", "ConnectionDropped", "Reply", "Settlement", "deliver_json", "stream_body"]
+
+# (seconds to wait before it, bytes, output tokens produced once it is sent)
+Chunk = tuple[float, bytes, int]
+
+
+class ConnectionDropped(Exception):
+    """Raised by delivery when the reply must end by closing the connection."""
+
+
+class Settlement:
+    """Output-token accounting of one admitted request.
+
+    ``actual`` mode debits tokens as they are produced (the bucket may go into debt);
+    ``reserve`` mode reserved ``max_tokens`` at admission and refunds the unused part
+    when the request ends. :meth:`finish` is idempotent.
+    """
+
+    __slots__ = (
+        "_actual",
+        "_clock",
+        "_done",
+        "_limits",
+        "_on_done",
+        "_produced",
+        "_reserved",
+        "total",
+    )
+
+    def __init__(
+        self,
+        limits: LimitSet | None,
+        *,
+        total: int,
+        reserved: int,
+        actual: bool,
+        clock: Clock,
+        on_done: Callable[[int], None],
+    ) -> None:
+        self._limits = limits
+        self._actual = actual
+        self._reserved = reserved
+        self._clock = clock
+        self._on_done = on_done
+        self._produced = 0
+        self._done = False
+        self.total = total
+
+    @property
+    def produced_tokens(self) -> int:
+        return self._produced
+
+    def produced(self, tokens: int) -> None:
+        """``tokens`` output tokens exist so far (cumulative)."""
+        if self._done or tokens <= self._produced:
+            return
+        if self._actual and self._limits is not None:
+            self._limits.take(Cost(0, 0, tokens - self._produced), self._clock.now())
+        self._produced = tokens
+
+    def finish(self) -> None:
+        """The request ended: refund the unused reservation and record the usage."""
+        if self._done:
+            return
+        self._done = True
+        unused = self._reserved - self._produced
+        if not self._actual and self._limits is not None and unused > 0:
+            self._limits.give(Cost(0, 0, unused), self._clock.now())
+        self._on_done(self._produced)
+
+
+@dataclass(slots=True, eq=False)
+class Reply:
+    """What to send back. ``chunks`` is set for a streamed (SSE) body.
+
+    :ivar delay: seconds to wait before sending a JSON body (the latency model)
+    :ivar drop: close the connection instead of finishing the reply
+    :ivar refresh: recomputes the rate-limit headers at send time (JSON replies)
+    """
+
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    chunks: list[Chunk] | None = None
+    delay: float = 0.0
+    drop: bool = False
+    settlement: Settlement | None = None
+    refresh: Callable[[], dict[str, str]] | None = field(default=None, repr=False)
+
+    @property
+    def pending(self) -> bool:
+        """Whether :func:`deliver_json` still has to wait or settle."""
+        return self.settlement is not None or self.delay > 0 or self.drop
+
+
+async def deliver_json(reply: Reply, clock: Clock) -> None:
+    """Wait out the latency, settle, and refresh headers (raises on a dropped reply)."""
+    settlement = reply.settlement
+    try:
+        if reply.delay > 0:
+            await clock.sleep(reply.delay)
+    finally:
+        if settlement is not None:
+            settlement.produced(settlement.total)
+            settlement.finish()
+    if reply.refresh is not None:
+        reply.headers.update(reply.refresh())
+    if reply.drop:
+        raise ConnectionDropped
+
+
+async def stream_body(reply: Reply, clock: Clock) -> AsyncGenerator[bytes, None]:
+    """Yield the SSE body in timed pieces; chunks without delay go out together."""
+    settlement = reply.settlement
+    pending: list[bytes] = []
+    try:
+        for delay, data, tokens in reply.chunks or ():
+            if delay > 0:
+                if pending:
+                    yield b"".join(pending)
+                    pending.clear()
+                await clock.sleep(delay)
+            pending.append(data)
+            if settlement is not None:
+                settlement.produced(tokens)
+        if pending:
+            yield b"".join(pending)
+        if reply.drop:
+            raise ConnectionDropped
+    finally:
+        if settlement is not None:
+            settlement.finish()

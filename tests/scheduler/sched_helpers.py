@@ -1,0 +1,74 @@
+"""Shared pieces for Flow tests: a scripted fake API behind MockTransport, in virtual time."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from claudeflow.transport import ApiResponse, MockRequest
+
+API_KEY = "sk-ant-test-SECRET-0123456789"
+
+
+class FixedEstimator:
+    """Estimates ``metadata.tokens`` if given, else 10: exact numbers for exact tests."""
+
+    async def estimate_async(self, body: Mapping[str, Any]) -> int:
+        return int(body.get("metadata", {}).get("tokens", 10))
+
+
+def ok(
+    request: MockRequest,
+    *,
+    input_tokens: int | None = None,
+    output_tokens: int = 5,
+    headers: Mapping[str, str] | None = None,
+    text: str = "hello",
+) -> ApiResponse:
+    body = request.json or {}
+    usage = {
+        "input_tokens": input_tokens
+        if input_tokens is not None
+        else int(body.get("metadata", {}).get("tokens", 10)),
+        "output_tokens": output_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+    }
+    message = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "claude-haiku-4-5"),
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": usage,
+    }
+    return ApiResponse(
+        200, {"request-id": "req_abc", **(headers or {})}, json.dumps(message).encode()
+    )
+
+
+def error(
+    status: int, kind: str, message: str, headers: Mapping[str, str] | None = None
+) -> ApiResponse:
+    body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_err"}
+    return ApiResponse(status, dict(headers or {}), json.dumps(body).encode())
+
+
+def body(name: str = "x", tokens: int = 10, max_tokens: int = 5, **extra: Any) -> dict[str, Any]:
+    return {
+        "model": "claude-haiku-4-5",
+        "max_tokens": max_tokens,
+        "messages": [{"role": "user", "content": name}],
+        "metadata": {"tokens": tokens},
+        **extra,
+    }
+
+
+def name_of(request: MockRequest) -> str:
+    return str(request.json["messages"][0]["content"])
+
+
+Handler = Callable[[MockRequest], Awaitable[ApiResponse]]

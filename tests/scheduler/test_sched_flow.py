@@ -1,0 +1,380 @@
+"""The Flow end to end over MockTransport, in virtual time: exact instants, no sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+from sched_helpers import API_KEY, FixedEstimator, body, error, name_of, ok
+
+from claudeflow import (
+    BadRequestError,
+    CapacityError,
+    ConfigError,
+    DeadlineExceededError,
+    FlowClosedError,
+    InvalidRequestError,
+    Priority,
+    QueueFullError,
+    RateLimitError,
+    RateLimits,
+)
+from claudeflow.scheduler import Flow
+from claudeflow.testing import FakeClock, settle
+from claudeflow.transport import ApiResponse, MockRequest, MockTransport
+
+
+def make_flow(clock: FakeClock, handler: Any, **kwargs: Any) -> tuple[Flow, MockTransport]:
+    transport = MockTransport(handler)
+    kwargs.setdefault("learn_limits", False)
+    flow = Flow(
+        api_key=API_KEY,
+        transport=transport,
+        clock=clock,
+        estimator=FixedEstimator(),
+        calibrate=False,
+        rng=random.Random(7),
+        **kwargs,
+    )
+    return flow, transport
+
+
+def slow(clock: FakeClock, seconds: float, starts: list[tuple[str, float]]) -> Any:
+    async def handler(request: MockRequest) -> ApiResponse:
+        starts.append((name_of(request), clock.now()))
+        await clock.sleep(seconds)
+        return ok(request)
+
+    return handler
+
+
+async def test_create_returns_result_with_usage_and_sends_the_body(clock: FakeClock) -> None:
+    flow, transport = make_flow(clock, ok)
+    async with flow:
+        result = await flow.create(**body("hi", tokens=12), temperature=0.5, top_k=3)
+    assert result.text == "hello"
+    assert result.message.content[0].text == "hello"
+    assert result.usage.input_tokens == 12
+    assert result.estimated_input_tokens == 12
+    assert result.attempts == 1
+    assert result.request_id == "req_abc"
+    assert result.cost_usd is not None and result.cost_usd > 0
+    sent = transport.requests[0]
+    assert sent.path == "/v1/messages"
+    assert sent.headers["x-api-key"] == API_KEY
+    assert sent.headers["anthropic-version"] == "2023-06-01"
+    assert sent.json["temperature"] == 0.5 and sent.json["top_k"] == 3  # passed through
+    stats = flow.stats()
+    assert (stats.submitted, stats.completed, stats.failed) == (1, 1, 0)
+    assert stats.input_tokens == 12 and stats.output_tokens == 5
+
+
+async def test_rpm_spacing_is_exact_in_virtual_time(clock: FakeClock) -> None:
+    starts: list[tuple[str, float]] = []
+    limits = RateLimits(rpm=60, burst=1 / 60)  # one request of capacity, one per second
+    flow, _ = make_flow(clock, slow(clock, 0.0, starts), limits=limits)
+    async with flow:
+        tasks = [asyncio.create_task(flow.create(**body(str(i)))) for i in range(5)]
+        await clock.run_until(10)
+        await asyncio.gather(*tasks)
+    assert [t for _, t in starts] == pytest.approx([0.0, 1.0, 2.0, 3.0, 4.0])
+
+
+async def test_high_priority_goes_first_and_fifo_within_class(clock: FakeClock) -> None:
+    starts: list[tuple[str, float]] = []
+    flow, _ = make_flow(clock, slow(clock, 1.0, starts), concurrency=1)
+    async with flow:
+        tasks = [asyncio.create_task(flow.create(**body("first"), priority=Priority.LOW))]
+        await settle()
+        for name, prio in [("low1", 2), ("norm", 1), ("high1", 0), ("low2", 2), ("high2", 0)]:
+            tasks.append(asyncio.create_task(flow.create(**body(name), priority=prio)))
+        await settle()
+        await clock.run_until(20)
+        await asyncio.gather(*tasks)
+    assert [n for n, _ in starts] == ["first", "high1", "high2", "norm", "low1", "low2"]
+
+
+async def test_large_request_at_head_is_not_overtaken_by_small_ones(clock: FakeClock) -> None:
+    starts: list[tuple[str, float]] = []
+    limits = RateLimits(input_tpm=600)  # 10 tokens/s, capacity 600
+    flow, _ = make_flow(clock, slow(clock, 0.0, starts), limits=limits)
+    async with flow:
+        first = asyncio.create_task(flow.create(**body("drain", tokens=590)))
+        await settle()
+        big = asyncio.create_task(flow.create(**body("big", tokens=500)))
+        await settle()
+        smalls = [asyncio.create_task(flow.create(**body(f"s{i}", tokens=10))) for i in range(3)]
+        await clock.run_until(100)
+        await asyncio.gather(first, big, *smalls)
+    names = [n for n, _ in starts]
+    assert names == ["drain", "big", "s0", "s1", "s2"]
+    # 10 left after "drain": big needs 490 more at 10/s = 49 s, not a moment later.
+    assert dict(starts)["big"] == pytest.approx(49.0)
+
+
+async def test_429_pauses_everyone_and_retries_after_retry_after(clock: FakeClock) -> None:
+    starts: list[tuple[str, float]] = []
+    seen: set[str] = set()
+
+    async def handler(request: MockRequest) -> ApiResponse:
+        name = name_of(request)
+        starts.append((name, clock.now()))
+        if name == "a" and name not in seen:
+            seen.add(name)
+            return error(429, "rate_limit_error", "slow down", {"retry-after": "3"})
+        return ok(request)
+
+    flow, _ = make_flow(clock, handler, concurrency=1)
+    async with flow:
+        a = asyncio.create_task(flow.create(**body("a")))
+        await settle()
+        b = asyncio.create_task(flow.create(**body("b")))
+        await clock.run_until(10)
+        ra, rb = await asyncio.gather(a, b)
+    # b may not start during the 3 s pause; a keeps its place in line ahead of b.
+    assert starts[0] == ("a", 0.0)
+    assert all(t >= 3.0 for _, t in starts[1:])
+    assert [n for n, _ in starts] == ["a", "a", "b"]
+    assert ra.attempts == 2 and ra.retry_wait_s >= 3.0
+    assert rb.attempts == 1
+    assert flow.stats().rate_limited == 1 and flow.stats().retries == 1
+
+
+async def test_non_retryable_error_raises_typed_error_once(clock: FakeClock) -> None:
+    flow, transport = make_flow(clock, lambda r: error(400, "invalid_request_error", "bad field"))
+    async with flow:
+        with pytest.raises(BadRequestError, match="bad field") as info:
+            await flow.create(**body())
+    assert info.value.status_code == 400 and info.value.request_id == "req_err"
+    assert len(transport.requests) == 1
+    assert flow.stats().failed == 1
+
+
+async def test_spend_cap_429_is_not_retried(clock: FakeClock) -> None:
+    def handler(request: MockRequest) -> ApiResponse:
+        resp = error(429, "rate_limit_error", "You have reached your API usage limits")
+        payload = resp.json()
+        payload["error"]["details"] = {"error_code": "enforced_spend_limit_reached"}
+        import json
+
+        return ApiResponse(429, {"x-should-retry": "false"}, json.dumps(payload).encode())
+
+    flow, transport = make_flow(clock, handler)
+    async with flow:
+        with pytest.raises(RateLimitError) as info:
+            await flow.create(**body())
+    assert info.value.error_code == "enforced_spend_limit_reached"
+    assert len(transport.requests) == 1
+
+
+async def test_request_that_can_never_fit_raises_at_once(clock: FakeClock) -> None:
+    flow, transport = make_flow(clock, ok, limits=RateLimits(input_tpm=1000, output_tpm=100))
+    async with flow:
+        with pytest.raises(CapacityError, match="input tokens"):
+            await flow.create(**body(tokens=1001))
+        with pytest.raises(CapacityError, match="output tokens"):
+            await flow.create(**body(max_tokens=101))
+    assert transport.requests == []
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        pytest.param(
+            {"max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+            "model",
+            id="no-model",
+        ),
+        pytest.param(
+            {"model": "m", "messages": [{"role": "user", "content": "x"}]},
+            "max_tokens",
+            id="no-max-tokens",
+        ),
+        pytest.param(
+            {"model": "m", "max_tokens": "5", "messages": [{"role": "user", "content": "x"}]},
+            "max_tokens",
+            id="str-max-tokens",
+        ),
+        pytest.param({"model": "m", "max_tokens": 5, "messages": []}, "messages", id="no-messages"),
+        pytest.param(
+            {"model": "m", "max_tokens": 5, "messages": [{"role": "bot", "content": "x"}]},
+            "role",
+            id="bad-role",
+        ),
+        pytest.param({**body(), "stream": True}, "flow.stream", id="stream"),
+    ],
+)
+async def test_invalid_requests_fail_before_queueing(
+    clock: FakeClock, params: dict[str, Any], match: str
+) -> None:
+    flow, transport = make_flow(clock, ok)
+    async with flow:
+        with pytest.raises(InvalidRequestError, match=match):
+            await flow.create(**params)
+    assert transport.requests == [] and flow.stats().submitted == 0
+
+
+async def test_queue_full_raises_immediately_or_waits_when_asked(clock: FakeClock) -> None:
+    starts: list[tuple[str, float]] = []
+    flow, _ = make_flow(clock, slow(clock, 1.0, starts), concurrency=1, max_queue=1)
+    async with flow:
+        running = asyncio.create_task(flow.create(**body("running")))
+        await settle()
+        queued = asyncio.create_task(flow.create(**body("queued")))
+        await settle()
+        with pytest.raises(QueueFullError, match="queue is full"):
+            await flow.create(**body("rejected"))
+        waiting = asyncio.create_task(flow.create(**body("waiter"), wait_for_space=True))
+        await clock.run_until(5)
+        await asyncio.gather(running, queued, waiting)
+    assert [n for n, _ in starts] == ["running", "queued", "waiter"]
+
+
+async def test_queue_timeout_fails_at_the_deadline_and_releases_everything(
+    clock: FakeClock,
+) -> None:
+    starts: list[tuple[str, float]] = []
+    flow, _ = make_flow(clock, slow(clock, 10.0, starts), concurrency=1)
+    async with flow:
+        busy = asyncio.create_task(flow.create(**body("busy")))
+        await settle()
+        late = asyncio.create_task(flow.create(**body("late"), queue_timeout=2.5))
+        await clock.run_until(2.5)
+        assert late.done()
+        with pytest.raises(DeadlineExceededError, match="queue timeout"):
+            late.result()
+        assert flow.stats().queued == 0
+        await clock.run_until(20)
+        await busy
+    assert [n for n, _ in starts] == ["busy"]
+    assert flow.stats().in_flight == 0
+
+
+async def test_cancelling_a_queued_caller_consumes_nothing(clock: FakeClock) -> None:
+    starts: list[tuple[str, float]] = []
+    limits = RateLimits(rpm=10, input_tpm=1000, output_tpm=1000)
+    flow, _ = make_flow(clock, slow(clock, 1.0, starts), limits=limits, concurrency=1)
+    async with flow:
+        busy = asyncio.create_task(flow.create(**body("busy")))
+        await settle()
+        before = {k: v.level for k, v in flow.stats().buckets.items()}
+        waiting = asyncio.create_task(flow.create(**body("gone", tokens=500)))
+        await settle()
+        waiting.cancel()
+        await settle()
+        after = {k: v.level for k, v in flow.stats().buckets.items()}
+        assert after == before
+        await clock.run_until(5)
+        await busy
+    assert [n for n, _ in starts] == ["busy"]
+    assert flow.stats().cancelled == 1 and flow.stats().queued == 0
+
+
+async def test_cancelling_in_flight_frees_the_slot_and_refunds_output(clock: FakeClock) -> None:
+    starts: list[tuple[str, float]] = []
+    limits = RateLimits(output_tpm=1000)
+    flow, _ = make_flow(clock, slow(clock, 100.0, starts), limits=limits, concurrency=1)
+    async with flow:
+        call = asyncio.create_task(flow.create(**body("a", max_tokens=400)))
+        await settle()
+        assert flow.stats().in_flight == 1
+        assert flow.stats().buckets["output_tokens"].level == 600
+        call.cancel()
+        await settle()
+        assert flow.stats().in_flight == 0
+        assert flow.stats().buckets["output_tokens"].level == 1000
+        follow = asyncio.create_task(flow.create(**body("b")))
+        await settle()
+        assert [n for n, _ in starts] == ["a", "b"]
+        await clock.run_until(200)
+        await follow
+
+
+async def test_close_drains_queued_work_by_default(clock: FakeClock) -> None:
+    starts: list[tuple[str, float]] = []
+    flow, transport = make_flow(clock, slow(clock, 1.0, starts), concurrency=1)
+    await flow.start()
+    tasks = [asyncio.create_task(flow.create(**body(str(i)))) for i in range(3)]
+    await settle()
+    closing = asyncio.create_task(flow.aclose())
+    await settle()
+    with pytest.raises(FlowClosedError):
+        await flow.create(**body("too late"))
+    await clock.run_until(10)
+    await closing
+    results = await asyncio.gather(*tasks)
+    assert len(results) == 3 and len(starts) == 3
+    assert transport.closed is False  # a transport we were given is the caller's to close
+
+
+async def test_close_with_cancel_ends_every_request_with_flow_closed(clock: FakeClock) -> None:
+    starts: list[tuple[str, float]] = []
+    flow, _ = make_flow(clock, slow(clock, 5.0, starts), concurrency=1)
+    await flow.start()
+    tasks = [asyncio.create_task(flow.create(**body(str(i)))) for i in range(3)]
+    await settle()
+    await flow.aclose(cancel=True)
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(o, FlowClosedError) for o in outcomes)
+    assert flow.stats().in_flight == 0 and flow.stats().queued == 0
+
+
+async def test_server_headers_teach_unset_limits_after_a_single_probe(clock: FakeClock) -> None:
+    starts: list[tuple[str, float]] = []
+    headers = {
+        "anthropic-ratelimit-requests-limit": "120",
+        "anthropic-ratelimit-requests-remaining": "119",
+        "anthropic-ratelimit-requests-reset": "1970-01-01T00:00:00Z",
+    }
+
+    async def handler(request: MockRequest) -> ApiResponse:
+        starts.append((name_of(request), clock.now()))
+        await clock.sleep(1.0)
+        return ok(request, headers=headers)
+
+    flow, _ = make_flow(clock, handler, learn_limits=True, concurrency=8)
+    async with flow:
+        tasks = [asyncio.create_task(flow.create(**body(str(i)))) for i in range(4)]
+        await settle()
+        assert len(starts) == 1  # the probe goes alone
+        await clock.run_until(1.0)
+        assert len(starts) == 4  # then the rest at once
+        await clock.run_until(5)
+        await asyncio.gather(*tasks)
+    stats = flow.stats()
+    assert stats.buckets["requests"].capacity == 120 and stats.buckets["requests"].learned
+    assert stats.server is not None and stats.server.requests.limit == 120
+
+
+def test_api_key_never_shows_and_missing_key_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flow = Flow(api_key=API_KEY, base_url="http://127.0.0.1:1")
+    assert API_KEY not in repr(flow) and API_KEY not in str(vars(flow))
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(ConfigError, match=r"^api_key:"):
+        Flow()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        pytest.param({"concurrency": 0}, "concurrency", id="concurrency"),
+        pytest.param({"max_queue": -1}, "max_queue", id="max_queue"),
+        pytest.param({"aging_s": 0}, "aging_s", id="aging"),
+        pytest.param({"queue_timeout": -1}, "queue_timeout", id="queue_timeout"),
+        pytest.param({"budget_usd": -1}, "budget_usd", id="budget"),
+        pytest.param({"limits": {"rpm": 5}}, "limits", id="limits-dict"),
+    ],
+)
+def test_bad_configuration_names_the_argument(kwargs: dict[str, Any], argument: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{argument}:"):
+        Flow(api_key=API_KEY, **kwargs)
+
+
+async def test_create_before_start_explains_how_to_start() -> None:
+    flow = Flow(api_key=API_KEY, base_url="http://127.0.0.1:1")
+    with pytest.raises(FlowClosedError, match="async with"):
+        await flow.create(**body())
