@@ -6,15 +6,11 @@ from ._headers import DimensionView as DimensionView
 from ._headers import ServerLimits as ServerLimits
 from ._headers import parse_rate_limits as parse_rate_limits
 from ._headers import parse_retry_after as parse_retry_after
-from ._policy import DEFAULT_RETRY_STATUSES as DEFAULT_RETRY_STATUSES
-from ._policy import NEVER_RETRY_STATUSES as NEVER_RETRY_STATUSES
 from ._policy import RetryPolicy as RetryPolicy
 from ._policy import is_retryable as is_retryable
 
 __all__ = [
-    "DEFAULT_RETRY_STATUSES",
     "DimensionView",
-    "NEVER_RETRY_STATUSES",
     "RetryPolicy",
     "ServerLimits",
     "is_retryable",
