@@ -1,4 +1,8 @@
-"""claudeflow: call the Claude Messages API at the full speed your limits allow."""
+"""claudeflow: call the Claude Messages API at the full speed your limits allow.
+
+The names most users need are here; the subpackages (``limiter``, ``tokens``,
+``retry``, ``transport``, ``scheduler``, ``simulator``, ``testing``) hold the rest.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +12,92 @@ from ._clock import Clock as Clock
 from ._clock import LoopClock as LoopClock
 from ._config import RateLimits as RateLimits
 from ._config import Timeouts as Timeouts
-from ._errors import *  # noqa: F403  (the tree's own __all__ is re-exported below)
-from ._errors import __all__ as _error_names
+from ._errors import APIConnectionError as APIConnectionError
+from ._errors import APIError as APIError
+from ._errors import APIStatusError as APIStatusError
+from ._errors import APITimeoutError as APITimeoutError
+from ._errors import AuthenticationError as AuthenticationError
+from ._errors import BadRequestError as BadRequestError
+from ._errors import BillingError as BillingError
+from ._errors import BudgetExceededError as BudgetExceededError
+from ._errors import CapacityError as CapacityError
+from ._errors import ClaudeflowError as ClaudeflowError
+from ._errors import ConfigError as ConfigError
+from ._errors import DeadlineExceededError as DeadlineExceededError
+from ._errors import FlowClosedError as FlowClosedError
+from ._errors import InternalServerError as InternalServerError
+from ._errors import InvalidRequestError as InvalidRequestError
+from ._errors import NotFoundError as NotFoundError
+from ._errors import OverloadedError as OverloadedError
+from ._errors import PermissionDeniedError as PermissionDeniedError
+from ._errors import QueueFullError as QueueFullError
+from ._errors import RateLimitError as RateLimitError
+from ._errors import RequestRejected as RequestRejected
+from ._errors import RequestTooLargeError as RequestTooLargeError
+from ._errors import StreamError as StreamError
+from ._errors import TransportError as TransportError
+from ._message import ApiObject as ApiObject
+from ._message import Message as Message
 from ._types import Cost as Cost
 from ._types import Priority as Priority
+from .retry import RetryPolicy as RetryPolicy
+from .retry import ServerLimits as ServerLimits
+from .scheduler import Flow as Flow
+from .scheduler import FlowStats as FlowStats
+from .scheduler import FlowStream as FlowStream
+from .scheduler import Result as Result
+from .tokens import OutputReservation as OutputReservation
+from .tokens import PriceTable as PriceTable
+from .tokens import TokenEstimator as TokenEstimator
+from .tokens import Usage as Usage
 
 try:
     __version__ = version("claudeflow")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = sorted(
-    [
-        *_error_names,
-        "Clock",
-        "Cost",
-        "LoopClock",
-        "Priority",
-        "RateLimits",
-        "Timeouts",
-        "__version__",
-    ]
-)
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ApiObject",
+    "AuthenticationError",
+    "BadRequestError",
+    "BillingError",
+    "BudgetExceededError",
+    "CapacityError",
+    "ClaudeflowError",
+    "Clock",
+    "ConfigError",
+    "Cost",
+    "DeadlineExceededError",
+    "Flow",
+    "FlowClosedError",
+    "FlowStats",
+    "FlowStream",
+    "InternalServerError",
+    "InvalidRequestError",
+    "LoopClock",
+    "Message",
+    "NotFoundError",
+    "OutputReservation",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "PriceTable",
+    "Priority",
+    "QueueFullError",
+    "RateLimitError",
+    "RateLimits",
+    "RequestRejected",
+    "RequestTooLargeError",
+    "Result",
+    "RetryPolicy",
+    "ServerLimits",
+    "StreamError",
+    "Timeouts",
+    "TokenEstimator",
+    "TransportError",
+    "Usage",
+    "__version__",
+]

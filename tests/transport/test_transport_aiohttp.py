@@ -256,9 +256,8 @@ async def test_stream_read_returns_an_error_body(
 async def test_stream_open_failures_become_transport_errors(
     mocked: aioresponses, transport: AiohttpTransport
 ) -> None:
-    cause = aiohttp.ClientConnectorError(
-        SimpleNamespace(host="api.test", port=80, ssl=False), OSError(111, "refused")
-    )
+    conn_key = SimpleNamespace(host="api.test", port=80, ssl=False, is_ssl=False)
+    cause = aiohttp.ClientConnectorError(conn_key, OSError(111, "refused"))  # type: ignore[arg-type]
     mocked.post(MESSAGES, exception=cause)
     with pytest.raises(APIConnectionError) as info:
         async with transport.open_stream("POST", "/v1/messages", headers={}):
@@ -279,7 +278,8 @@ async def test_caller_errors_inside_the_stream_context_are_not_mapped(
 
 
 def _subclasses(cls: type) -> Iterator[type]:
-    for sub in cls.__subclasses__():
+    subclasses: list[type] = cls.__subclasses__()
+    for sub in subclasses:
         yield sub
         yield from _subclasses(sub)
 

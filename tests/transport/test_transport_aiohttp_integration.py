@@ -97,7 +97,8 @@ def make_app() -> web.Application:
 @pytest.fixture
 async def server() -> AsyncIterator[TestServer]:
     app = make_app()
-    async with TestServer(app, host="127.0.0.1") as test_server:
+    test_server = TestServer(app, host="127.0.0.1")
+    async with test_server:
         yield test_server
         app[RELEASE].set()  # let hanging handlers finish so shutdown is quick
 

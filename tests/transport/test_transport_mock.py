@@ -130,7 +130,8 @@ async def test_send_drains_an_async_iterator_stream() -> None:
 
 async def test_aclose_and_context_manager_mark_it_closed() -> None:
     async with MockTransport(ok) as t:
-        assert not t.closed
+        open_inside = not t.closed
+    assert open_inside
     assert t.closed
     assert repr(t) == "MockTransport(requests=0, closed=True)"
 

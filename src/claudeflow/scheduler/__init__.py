@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ._flow import Flow as Flow
+from ._flow import Estimator as Estimator
 from ._result import FlowStats as FlowStats
 from ._result import Result as Result
+from ._stream import FlowStream as FlowStream
 
-__all__ = ["Flow", "FlowStats", "Result"]
+__all__ = ["Estimator", "Flow", "FlowStats", "FlowStream", "Result"]

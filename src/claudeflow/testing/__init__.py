@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from ._fake_clock import FakeClock as FakeClock
 from ._fake_clock import settle as settle
+from ._simulator import simulator as simulator
 
-__all__ = ["FakeClock", "settle"]
+__all__ = ["FakeClock", "settle", "simulator"]

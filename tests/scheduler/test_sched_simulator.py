@@ -1,0 +1,111 @@
+"""The Flow over real HTTP against the simulator enforcing the same limits.
+
+These tests count outcomes (completions, server-side 429s, errors), never wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from typing import Any
+
+import pytest
+
+from claudeflow import Flow, Priority, RateLimits, RetryPolicy
+from claudeflow.simulator import FaultConfig
+from claudeflow.testing import simulator
+
+pytestmark = pytest.mark.integration
+
+MODEL = "claude-haiku-4-5"
+WINDOW = 2.0  # one simulated minute lasts two real seconds
+
+
+def request(i: int, words: int = 40, out: int | None = None) -> dict[str, Any]:
+    directive = f" [[output_tokens={out}]]" if out is not None else ""
+    return {
+        "model": MODEL,
+        "max_tokens": 64,
+        "messages": [
+            {"role": "user", "content": f"request {i}: " + "lorem ipsum " * words + directive}
+        ],
+    }
+
+
+async def run_all(flow: Flow, bodies: list[dict[str, Any]]) -> list[Any]:
+    return await asyncio.gather(
+        *(flow.create(priority=Priority(i % 3), **b) for i, b in enumerate(bodies)),
+        return_exceptions=True,
+    )
+
+
+async def test_mixed_workload_completes_with_no_429_when_limits_match() -> None:
+    limits = dict(rpm=240, input_tpm=12_000, output_tpm=3_000)
+    async with simulator(minute_seconds=WINDOW, burst=1.0, **limits) as sim:
+        flow_limits = RateLimits(window_s=WINDOW, **limits)
+        async with Flow(api_key="sk-test", base_url=sim.url, limits=flow_limits) as flow:
+            bodies = [request(i, words=10 + (i * 37) % 120) for i in range(120)]
+            outcomes = await run_all(flow, bodies)
+        server = sim.stats()
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    assert failures == []
+    assert server["rate_limited"] == 0
+    assert server["completed"] == 120
+    stats = flow.stats()
+    assert stats.completed == 120 and stats.rate_limited == 0 and stats.in_flight == 0
+    # Local accounting agrees with the server's own token counts.
+    assert stats.input_tokens == server["tokens"]["input"]
+    assert stats.output_tokens == server["tokens"]["output"]
+
+
+async def test_unknown_limits_are_learned_with_at_most_one_percent_429() -> None:
+    async with simulator(minute_seconds=WINDOW, rpm=300, input_tpm=15_000, output_tpm=4_000) as sim:
+        # No limits given, only the length of the simulator's "minute".
+        unknown = RateLimits(window_s=WINDOW)
+        async with Flow(api_key="sk-test", base_url=sim.url, limits=unknown) as flow:
+            outcomes = await run_all(flow, [request(i) for i in range(150)])
+            stats = flow.stats()
+        server = sim.stats()
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    assert server["rate_limited"] <= 1  # 1 % of 150
+    assert stats.buckets["requests"].learned and stats.buckets["requests"].capacity == 300
+    assert stats.buckets["input_tokens"].capacity == 15_000
+    assert stats.buckets["output_tokens"].capacity == 4_000
+
+
+async def test_calibration_brings_median_estimate_error_within_five_percent() -> None:
+    async with simulator() as sim:
+        async with Flow(api_key="sk-test", base_url=sim.url, concurrency=4) as flow:
+            for i in range(60):
+                await flow.create(**request(i, words=5 + (i * 13) % 200))
+            calibration = flow.stats().calibration[MODEL]
+    assert calibration.samples == 60
+    assert calibration.raw_median_error > 0.05  # the simulator's tokenizer differs...
+    assert calibration.corrected_median_error <= 0.05  # ...and calibration closes the gap
+
+
+async def test_streamed_and_plain_results_match_on_the_same_requests() -> None:
+    async with simulator(seed=3) as sim:
+        async with Flow(api_key="sk-test", base_url=sim.url, calibrate=False) as flow:
+            for i in range(5):
+                plain = await flow.create(**request(i, out=20 + i))
+                async with flow.stream(**request(i, out=20 + i)) as stream:
+                    streamed = await stream.result()
+                assert streamed.text == plain.text
+                assert streamed.usage == plain.usage
+                assert streamed.cost_usd == plain.cost_usd
+                assert streamed.message.stop_reason == plain.message.stop_reason
+
+
+async def test_injected_faults_are_retried_and_nothing_is_lost() -> None:
+    faults = FaultConfig(error_529=0.2, error_500=0.1, connection_drop=0.05)
+    async with simulator(seed=11, faults=faults) as sim:
+        retry = RetryPolicy(base_delay=0.01, max_delay=0.05, max_retries=10)
+        async with Flow(api_key="sk-test", base_url=sim.url, retry=retry) as flow:
+            outcomes = await run_all(flow, [request(i) for i in range(80)])
+            stats = flow.stats()
+        server = sim.stats()
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    assert stats.retries > 0 and stats.retries == stats.attempts - 80
+    assert statistics.mean(o.attempts for o in outcomes) > 1.0
+    assert server["by_status"].get("529", 0) > 0

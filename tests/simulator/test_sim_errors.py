@@ -1,0 +1,229 @@
+"""Every error path of the core, with the API's status, type and message."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sim_helpers import MODEL, body, hdrs, make_api, parse
+
+from claudeflow.simulator import SimulatorConfig
+
+OK_MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def _raw(**fields: Any) -> bytes:
+    return json.dumps(fields).encode()
+
+
+def _error(reply_body: bytes) -> tuple[str, str]:
+    error = json.loads(reply_body)["error"]
+    return error["type"], error["message"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "message"),
+    [
+        pytest.param(b"{not json", 400, "There was an error parsing the body", id="bad-json"),
+        pytest.param(b"[1, 2]", 400, "Input should be a valid dictionary", id="not-object"),
+        pytest.param(_raw(max_tokens=5, messages=OK_MESSAGES), 400, "model: Field required", id="no-model"),
+        pytest.param(_raw(model=MODEL, messages=OK_MESSAGES), 400, "max_tokens: Field required", id="no-max"),
+        pytest.param(_raw(model=MODEL, max_tokens=5), 400, "messages: Field required", id="no-messages"),
+        pytest.param(
+            _raw(model=MODEL, max_tokens="5", messages=OK_MESSAGES),
+            400,
+            "max_tokens: Input should be a valid integer",
+            id="max-not-int",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=2.5, messages=OK_MESSAGES),
+            400,
+            "max_tokens: Input should be a valid integer",
+            id="max-float",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=-1, messages=OK_MESSAGES),
+            400,
+            "max_tokens: Input should be greater than or equal to 0",
+            id="max-negative",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=999_999, messages=OK_MESSAGES),
+            400,
+            "max_tokens: 999999 > 128000, which is the maximum allowed number of output tokens",
+            id="max-too-big",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=5, messages=[]),
+            400,
+            "messages: at least one message is required",
+            id="empty-messages",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=5, messages=[{"role": "system", "content": "x"}]),
+            400,
+            "messages.0.role: Input should be 'user' or 'assistant'",
+            id="bad-role",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=5, messages=[{"content": "x"}]),
+            400,
+            "messages.0.role: Field required",
+            id="no-role",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=5, messages=[{"role": "user"}]),
+            400,
+            "messages.0.content: Field required",
+            id="no-content",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": ""}]),
+            400,
+            "messages.0: all messages must have non-empty content",
+            id="empty-content",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": [{"text": "x"}]}]),
+            400,
+            "messages.0.content.0.type: Field required",
+            id="block-no-type",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=5, messages=OK_MESSAGES, stream="yes"),
+            400,
+            "stream: Input should be a valid boolean",
+            id="stream-not-bool",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=5, messages=OK_MESSAGES, system=5),
+            400,
+            "system: Input should be a valid list",
+            id="bad-system",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=5, messages=OK_MESSAGES, tools=[{"description": "x"}]),
+            400,
+            "tools.0.name: Field required",
+            id="tool-no-name",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=5, messages=OK_MESSAGES, temperature=1.5),
+            400,
+            "temperature: Input should be less than or equal to 1",
+            id="temperature-range",
+        ),
+    ],
+)
+def test_invalid_messages_bodies(raw: bytes, status: int, message: str) -> None:
+    api, _ = make_api()
+    reply = api.messages(hdrs(), raw)
+    assert reply.status == status
+    error_type, text = _error(reply.body)
+    assert error_type == "invalid_request_error"
+    assert text.startswith(message)
+    assert json.loads(reply.body)["request_id"] == reply.headers["request-id"]
+    assert reply.headers["request-id"].startswith("req_")
+
+
+def test_assistant_prefill_may_be_empty_only_at_the_end() -> None:
+    api, _ = make_api()
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}]
+    assert api.messages(hdrs(), _raw(model=MODEL, max_tokens=5, messages=messages)).status == 200
+
+
+@pytest.mark.parametrize("name", ["temperature", "top_p", "top_k"])
+def test_sampling_parameters_removed_in_api_version_2026(name: str) -> None:
+    api, _ = make_api()
+    raw = _raw(model=MODEL, max_tokens=5, messages=OK_MESSAGES, **{name: 1})
+    reply = api.messages(hdrs(version="2026-10-21"), raw)
+    assert reply.status == 400
+    assert _error(reply.body) == ("invalid_request_error", f"{name}: Extra inputs are not permitted")
+    assert api.messages(hdrs(version="2023-06-01"), raw).status == 200
+
+
+def test_missing_api_key() -> None:
+    api, _ = make_api()
+    reply = api.messages(hdrs(key=None), body())
+    assert reply.status == 401
+    assert _error(reply.body) == ("authentication_error", "x-api-key header is required")
+
+
+def test_unknown_api_key_is_rejected_without_echoing_it() -> None:
+    secret = "sk-ant-super-secret-value"
+    api, _ = make_api(api_keys=frozenset({"sk-good"}))
+    reply = api.messages(hdrs(key=secret), body())
+    assert reply.status == 401
+    assert _error(reply.body) == ("authentication_error", "invalid x-api-key")
+    assert secret not in reply.body.decode()
+    assert secret not in json.dumps(api.stats())
+    assert api.messages(hdrs(key="sk-good"), body()).status == 200
+
+
+def test_api_keys_never_appear_in_config_repr() -> None:
+    config = SimulatorConfig(api_keys=frozenset({"sk-hidden-key"}))
+    assert "sk-hidden-key" not in repr(config)
+
+
+def test_bearer_auth_and_x_api_key_precedence() -> None:
+    api, _ = make_api(api_keys=frozenset({"sk-good"}))
+    bearer = {"authorization": "Bearer sk-good", "anthropic-version": "2026-10-21"}
+    assert api.messages(bearer, body()).status == 200
+    both = {**bearer, "x-api-key": "sk-bad"}  # x-api-key wins
+    assert api.messages(both, body()).status == 401
+    assert api.messages({"authorization": "Basic sk-good", "anthropic-version": "x"}, body()).status == 401
+
+
+def test_missing_version_header() -> None:
+    api, _ = make_api()
+    reply = api.messages(hdrs(version=None), body())
+    assert reply.status == 400
+    assert _error(reply.body) == ("invalid_request_error", "anthropic-version: header is required")
+
+
+def test_unknown_model_with_a_model_list() -> None:
+    api, _ = make_api(models=frozenset({MODEL}))
+    reply = api.messages(hdrs(), body(model="claude-nonexistent-9"))
+    assert reply.status == 404
+    assert _error(reply.body) == ("not_found_error", "model: claude-nonexistent-9")
+    assert api.messages(hdrs(), body()).status == 200
+
+
+def test_prompt_too_long() -> None:
+    api, _ = make_api(context_window=50)
+    reply = api.messages(hdrs(), body("word " * 100))
+    assert reply.status == 400
+    assert _error(reply.body)[1].startswith("prompt is too long: ")
+    assert _error(reply.body)[1].endswith(" tokens > 50 maximum")
+
+
+def test_count_tokens_errors_and_success() -> None:
+    api, _ = make_api()
+    with_max = _raw(model=MODEL, max_tokens=5, messages=OK_MESSAGES)
+    reply = api.count_tokens(hdrs(), with_max)
+    assert reply.status == 400
+    assert _error(reply.body)[1] == "max_tokens: Extra inputs are not permitted"
+    assert api.count_tokens(hdrs(key=None), _raw(model=MODEL, messages=OK_MESSAGES)).status == 401
+    ok = api.count_tokens(hdrs(), _raw(model=MODEL, messages=OK_MESSAGES))
+    assert ok.status == 200
+    assert parse(ok) == {"input_tokens": 3 + 4 + 1}  # request + message overhead + "hi"
+
+
+def test_unknown_route_is_a_json_404() -> None:
+    api, _ = make_api()
+    reply = api.unknown_route("GET", "/v1/nothing")
+    assert reply.status == 404
+    assert _error(reply.body) == ("not_found_error", "Not found")
+    assert api.stats()["by_status"] == {"404": 1}
+
+
+def test_errors_are_counted_by_status() -> None:
+    api, _ = make_api()
+    api.messages(hdrs(key=None), body())
+    api.messages(hdrs(), b"{")
+    api.messages(hdrs(), body())
+    stats = api.stats()
+    assert stats["by_status"] == {"200": 1, "400": 1, "401": 1}
+    assert stats["received"] == 3
+    assert stats["admitted"] == 1
