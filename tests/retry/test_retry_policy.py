@@ -23,8 +23,8 @@ from claudeflow import (
     QueueFullError,
     StreamError,
     TransportError,
-    status_error,
 )
+from claudeflow._errors import status_error
 from claudeflow.retry import RetryPolicy, is_retryable
 
 NOW = float(timegm((2026, 2, 27, 12, 52, 7)))

@@ -40,7 +40,7 @@ async def run_all(flow: Flow, bodies: list[dict[str, Any]]) -> list[Any]:
 
 
 async def test_mixed_workload_completes_with_no_429_when_limits_match() -> None:
-    limits = dict(rpm=240, input_tpm=12_000, output_tpm=3_000)
+    limits: dict[str, float] = {"rpm": 240, "input_tpm": 12_000, "output_tpm": 3_000}
     async with simulator(minute_seconds=WINDOW, burst=1.0, **limits) as sim:
         flow_limits = RateLimits(window_s=WINDOW, **limits)
         async with Flow(api_key="sk-test", base_url=sim.url, limits=flow_limits) as flow:

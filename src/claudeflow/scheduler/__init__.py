@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._flow import Flow as Flow
 from ._flow import Estimator as Estimator
+from ._flow import Flow as Flow
 from ._result import FlowStats as FlowStats
 from ._result import Result as Result
 from ._stream import FlowStream as FlowStream
