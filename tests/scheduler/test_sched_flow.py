@@ -378,3 +378,38 @@ async def test_create_before_start_explains_how_to_start() -> None:
     flow = Flow(api_key=API_KEY, base_url="http://127.0.0.1:1")
     with pytest.raises(FlowClosedError, match="async with"):
         await flow.create(**body())
+
+
+async def test_cancelling_during_retry_backoff_leaves_nothing_behind(clock: FakeClock) -> None:
+    flow, transport = make_flow(
+        clock,
+        lambda r: error(529, "overloaded_error", "Overloaded"),
+        limits=RateLimits(rpm=10, input_tpm=1000, output_tpm=1000),
+    )
+    async with flow:
+        call = asyncio.create_task(flow.create(**body("a")))
+        await settle()
+        assert len(transport.requests) == 1 and flow.stats().in_flight == 0  # backing off
+        call.cancel()
+        await settle()
+        stats = flow.stats()
+        assert call.cancelled() and stats.cancelled == 1 and stats.queued == 0
+        await clock.run_until_idle()
+    assert len(transport.requests) == 1  # the cancelled job never came back
+
+
+async def test_cancelling_a_caller_waiting_for_space_frees_its_turn(clock: FakeClock) -> None:
+    starts: list[tuple[str, float]] = []
+    flow, _ = make_flow(clock, slow(clock, 1.0, starts), concurrency=1, max_queue=1)
+    async with flow:
+        running = asyncio.create_task(flow.create(**body("running")))
+        await settle()
+        queued = asyncio.create_task(flow.create(**body("queued")))
+        await settle()
+        gone = asyncio.create_task(flow.create(**body("gone"), wait_for_space=True))
+        later = asyncio.create_task(flow.create(**body("later"), wait_for_space=True))
+        await settle()
+        gone.cancel()
+        await clock.run_until(10)
+        await asyncio.gather(running, queued, later)
+    assert [n for n, _ in starts] == ["running", "queued", "later"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from claudeflow import Flow, Priority, RateLimits, RetryPolicy
+from claudeflow import BudgetExceededError, Flow, Priority, RateLimits, RetryPolicy
 from claudeflow.simulator import FaultConfig
 from claudeflow.testing import simulator
 
@@ -109,3 +109,24 @@ async def test_injected_faults_are_retried_and_nothing_is_lost() -> None:
     assert stats.retries > 0 and stats.retries == stats.attempts - 80
     assert statistics.mean(o.attempts for o in outcomes) > 1.0
     assert server["by_status"].get("529", 0) > 0
+
+
+async def test_server_token_counting_is_exact_and_cached() -> None:
+    async with simulator() as sim:
+        async with Flow(api_key="sk-test", base_url=sim.url, token_counting="server") as flow:
+            bodies = [request(1), request(2), request(1), request(3, words=300)]
+            results = [await flow.create(**b) for b in bodies]
+        server = sim.stats()
+    for result in results:
+        assert result.estimated_input_tokens == result.usage.input_tokens
+    assert server["by_endpoint"]["count_tokens"] == 3  # the repeated prompt hit the cache
+
+
+async def test_budget_refuses_new_work_once_spent() -> None:
+    async with simulator() as sim:
+        async with Flow(api_key="sk-test", base_url=sim.url, budget_usd=1e-9) as flow:
+            first = await flow.create(**request(1))
+            assert first.cost_usd is not None and first.cost_usd > 1e-9
+            with pytest.raises(BudgetExceededError, match="budget"):
+                await flow.create(**request(2))
+            assert flow.stats().cost_usd == first.cost_usd

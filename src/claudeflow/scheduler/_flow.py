@@ -17,7 +17,7 @@ import random
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from .._clock import Clock, LoopClock, TimerHandle, wall_time
 from .._config import RateLimits, Timeouts, check_positive
@@ -35,7 +35,14 @@ from .._errors import (
 from .._types import Cost, Priority
 from ..limiter import DIMENSIONS, Admission, Permit
 from ..retry import RetryPolicy, ServerLimits, parse_rate_limits
-from ..tokens import Calibrator, OutputReservation, PriceTable, TokenEstimator, Usage
+from ..tokens import (
+    Calibrator,
+    OutputReservation,
+    PriceTable,
+    ServerTokenCounter,
+    TokenEstimator,
+    Usage,
+)
 from ..transport import AiohttpTransport, Transport
 from ._attempt import MESSAGES_PATH, Answer, consumed_by_failure, send_message
 from ._job import Job
@@ -78,6 +85,14 @@ class Flow:
         :class:`QueueFullError` (or waits for space with ``wait_for_space=True``).
     :param aging_s: seconds of waiting worth one priority class (``None``: strict classes).
     :param queue_timeout: default limit on how long a request may wait before it starts.
+    :param token_counting: ``"local"`` (tiktoken, calibrated online against the server's
+        counts) or ``"server"`` (exact counts from ``/v1/messages/count_tokens``, within
+        ``count_tokens_rpm`` and cached by content; the local estimate is the fallback).
+    :param output_reservation: how many output tokens to reserve per request (default:
+        ``max_tokens``; ``OutputReservation(mode="adaptive")`` for accounts whose OTPM
+        counts actual output only).
+    :param count_cache_reads: count cache reads toward input tokens per minute (only a few
+        older models do).
     :param budget_usd: refuse new work once this much has been spent.
     """
 
@@ -97,6 +112,8 @@ class Flow:
         count_cache_reads: bool = False,
         output_reservation: OutputReservation | None = None,
         estimator: Estimator | None = None,
+        token_counting: Literal["local", "server"] = "local",
+        count_tokens_rpm: float = 5_000,
         calibrate: bool = True,
         prices: PriceTable | None = None,
         budget_usd: float | None = None,
@@ -112,6 +129,11 @@ class Flow:
         check_positive("queue_timeout", queue_timeout)
         if budget_usd is not None and budget_usd < 0:
             raise ConfigError("budget_usd", f"must be >= 0, got {budget_usd!r}")
+        if token_counting not in ("local", "server"):
+            raise ConfigError(
+                "token_counting", f"must be 'local' or 'server', got {token_counting!r}"
+            )
+        check_positive("count_tokens_rpm", count_tokens_rpm, allow_none=False)
         if limits is not None and not isinstance(limits, RateLimits):
             raise ConfigError("limits", f"must be a RateLimits, got {type(limits).__name__}")
         self._api_key = _Secret(_api_key(api_key))
@@ -140,6 +162,14 @@ class Flow:
             "content-type": "application/json",
             **(default_headers or {}),
         }
+        if token_counting == "server" and estimator is None:
+            self._estimator = ServerTokenCounter(
+                self._transport,
+                {**self._headers, "x-api-key": self._api_key.value},
+                self._clock,
+                rpm=count_tokens_rpm,
+                window_s=(limits or RateLimits()).window_s,
+            )
         self._aging_s = aging_s
         self._state = "new"
         self._reset_runtime()

@@ -20,6 +20,7 @@ from ._prices import PriceTable as PriceTable
 from ._prices import normalize_model_id as normalize_model_id
 from ._reservation import OutputReservation as OutputReservation
 from ._reservation import ReservationMode as ReservationMode
+from ._server_count import ServerTokenCounter as ServerTokenCounter
 from ._usage import Usage as Usage
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "OutputReservation",
     "PriceTable",
     "ReservationMode",
+    "ServerTokenCounter",
     "TokenEstimator",
     "Usage",
     "count_text",
