@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -20,7 +21,9 @@ async def test_json_reply_headers_and_stats() -> None:
     async with simulator(rpm=100, input_tpm=50_000, output_tpm=10_000) as sim:
         assert sim.url.startswith("http://127.0.0.1:") and not sim.url.endswith("/")
         async with aiohttp.ClientSession() as http:
-            async with http.post(f"{sim.url}/v1/messages", headers=HEADERS, data=body(out=9)) as resp:
+            async with http.post(
+                f"{sim.url}/v1/messages", headers=HEADERS, data=body(out=9)
+            ) as resp:
                 assert resp.status == 200
                 assert resp.headers["Content-Type"] == "application/json"
                 assert resp.headers["request-id"].startswith("req_")
@@ -88,7 +91,11 @@ async def test_batch_results_url_points_back_at_the_simulator() -> None:
     requests = [
         {
             "custom_id": "one",
-            "params": {"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]},
+            "params": {
+                "model": MODEL,
+                "max_tokens": 10,
+                "messages": [{"role": "user", "content": "x"}],
+            },
         }
     ]
     async with simulator() as sim, aiohttp.ClientSession() as http:
@@ -106,9 +113,14 @@ async def test_batch_results_url_points_back_at_the_simulator() -> None:
             assert (await resp.json())["processing_status"] == "ended"
         async with http.delete(f"{url}/{batch['id']}", headers=HEADERS) as resp:
             assert (await resp.json())["type"] == "message_batch_deleted"
-        async with http.post(f"{sim.url}/v1/messages/count_tokens", headers=HEADERS, json={
-            "model": MODEL, "messages": [{"role": "user", "content": "hi"}],
-        }) as resp:
+        async with http.post(
+            f"{sim.url}/v1/messages/count_tokens",
+            headers=HEADERS,
+            json={
+                "model": MODEL,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+        ) as resp:
             assert await resp.json() == {"input_tokens": 8}
 
 
@@ -118,6 +130,24 @@ async def test_server_shuts_down_cleanly() -> None:
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.ClientConnectionError):
             await http.get(f"{url}/_stats")
+
+
+async def test_exit_with_a_reply_in_flight_settles_it() -> None:
+    async with aiohttp.ClientSession() as http:
+        async with simulator(ttft_s=60.0) as sim:
+            call = asyncio.create_task(
+                http.post(f"{sim.url}/v1/messages", headers=HEADERS, data=body())
+            )
+            for _ in range(2_000):  # until the server holds it (bounded)
+                if sim.stats()["in_flight"]:
+                    break
+                await asyncio.sleep(0.005)
+            assert sim.stats()["in_flight"] == 1
+            api = sim.api
+        with pytest.raises(aiohttp.ClientError):
+            await call
+    assert api.stats()["in_flight"] == 0
+    assert api.stats()["completed"] == 1
 
 
 async def test_simulator_helper_rejects_config_and_kwargs() -> None:

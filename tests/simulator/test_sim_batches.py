@@ -56,7 +56,11 @@ async def test_lifecycle_paced_by_processing_limits() -> None:
     batch = _get(api, created["id"])
     # Until the whole batch ends, everything is "processing".
     assert batch["request_counts"] == {
-        "processing": 5, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0,
+        "processing": 5,
+        "succeeded": 0,
+        "errored": 0,
+        "canceled": 0,
+        "expired": 0,
     }
     assert api.batch_results(hdrs(), created["id"]).status == 400
     await clock.advance(1.0)
@@ -66,7 +70,11 @@ async def test_lifecycle_paced_by_processing_limits() -> None:
     assert batch["processing_status"] == "ended"
     assert batch["ended_at"] == rfc3339(OFFSET + 2.0)
     assert batch["request_counts"] == {
-        "processing": 0, "succeeded": 4, "errored": 1, "canceled": 0, "expired": 0,
+        "processing": 0,
+        "succeeded": 4,
+        "errored": 1,
+        "canceled": 0,
+        "expired": 0,
     }
     assert batch["results_url"] == f"{BASE}/v1/messages/batches/{created['id']}/results"
     results = _results(api, created["id"])
@@ -153,8 +161,14 @@ async def test_list_pagination_newest_first() -> None:
     [
         ({}, "requests: Field required"),
         ({"requests": []}, "requests: List should have at least 1 item"),
-        ({"requests": [_request("a"), _request("b"), _request("c")]}, "requests: List should have at most 2"),
-        ({"requests": [{"custom_id": "no spaces!", "params": {}}]}, "requests.0.custom_id: String should match"),
+        (
+            {"requests": [_request("a"), _request("b"), _request("c")]},
+            "requests: List should have at most 2",
+        ),
+        (
+            {"requests": [{"custom_id": "no spaces!", "params": {}}]},
+            "requests.0.custom_id: String should match",
+        ),
         ({"requests": [_request("a"), _request("a")]}, "requests.1.custom_id: duplicate custom_id"),
         ({"requests": [{"custom_id": "a"}]}, "requests.0.params: Field required"),
     ],

@@ -30,6 +30,7 @@ from claudeflow.simulator import BatchConfig, FaultConfig, SimulatedAPI, Simulat
         ({"count_tokens_rpm": 0}, "count_tokens_rpm"),
         ({"faults": "none"}, "faults"),
         ({"seed": 1.5}, "seed"),
+        ({"model_classes": {"claude-opus-4-6": ""}}, "model_classes"),
     ],
 )
 def test_simulator_config_rejects(kwargs: dict[str, Any], argument: str) -> None:
@@ -46,6 +47,7 @@ def test_simulator_config_rejects(kwargs: dict[str, Any], argument: str) -> None
         ({"spend_cap_after": -1}, "spend_cap_after"),
         ({"overload_window": (5.0, 5.0)}, "overload_window"),
         ({"ramp_retry_after_s": 0}, "ramp_retry_after_s"),
+        ({"overload_retry_after_s": -1.0}, "overload_retry_after_s"),
     ],
 )
 def test_fault_config_rejects(kwargs: dict[str, Any], argument: str) -> None:

@@ -27,9 +27,15 @@ def _error(reply_body: bytes) -> tuple[str, str]:
     [
         pytest.param(b"{not json", 400, "There was an error parsing the body", id="bad-json"),
         pytest.param(b"[1, 2]", 400, "Input should be a valid dictionary", id="not-object"),
-        pytest.param(_raw(max_tokens=5, messages=OK_MESSAGES), 400, "model: Field required", id="no-model"),
-        pytest.param(_raw(model=MODEL, messages=OK_MESSAGES), 400, "max_tokens: Field required", id="no-max"),
-        pytest.param(_raw(model=MODEL, max_tokens=5), 400, "messages: Field required", id="no-messages"),
+        pytest.param(
+            _raw(max_tokens=5, messages=OK_MESSAGES), 400, "model: Field required", id="no-model"
+        ),
+        pytest.param(
+            _raw(model=MODEL, messages=OK_MESSAGES), 400, "max_tokens: Field required", id="no-max"
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=5), 400, "messages: Field required", id="no-messages"
+        ),
         pytest.param(
             _raw(model=MODEL, max_tokens="5", messages=OK_MESSAGES),
             400,
@@ -85,7 +91,9 @@ def _error(reply_body: bytes) -> tuple[str, str]:
             id="empty-content",
         ),
         pytest.param(
-            _raw(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": [{"text": "x"}]}]),
+            _raw(
+                model=MODEL, max_tokens=5, messages=[{"role": "user", "content": [{"text": "x"}]}]
+            ),
             400,
             "messages.0.content.0.type: Field required",
             id="block-no-type",
@@ -139,7 +147,10 @@ def test_sampling_parameters_removed_in_api_version_2026(name: str) -> None:
     raw = _raw(model=MODEL, max_tokens=5, messages=OK_MESSAGES, **{name: 1})
     reply = api.messages(hdrs(version="2026-10-21"), raw)
     assert reply.status == 400
-    assert _error(reply.body) == ("invalid_request_error", f"{name}: Extra inputs are not permitted")
+    assert _error(reply.body) == (
+        "invalid_request_error",
+        f"{name}: Extra inputs are not permitted",
+    )
     assert api.messages(hdrs(version="2023-06-01"), raw).status == 200
 
 
@@ -172,7 +183,10 @@ def test_bearer_auth_and_x_api_key_precedence() -> None:
     assert api.messages(bearer, body()).status == 200
     both = {**bearer, "x-api-key": "sk-bad"}  # x-api-key wins
     assert api.messages(both, body()).status == 401
-    assert api.messages({"authorization": "Basic sk-good", "anthropic-version": "x"}, body()).status == 401
+    assert (
+        api.messages({"authorization": "Basic sk-good", "anthropic-version": "x"}, body()).status
+        == 401
+    )
 
 
 def test_missing_version_header() -> None:

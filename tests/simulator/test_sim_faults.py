@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from sim_helpers import body, hdrs, make_api, parse
@@ -11,6 +12,10 @@ from claudeflow.simulator import FaultConfig
 
 N = 200
 SEED = 7
+
+
+def _rates(kind: str, rate: float) -> dict[str, Any]:
+    return {kind: rate}
 
 
 def _expected(kind: str, rate: float) -> int:
@@ -30,7 +35,7 @@ def _expected(kind: str, rate: float) -> int:
     ],
 )
 def test_status_faults_fire_an_exact_seeded_number_of_times(kind: str, status: int) -> None:
-    api, _ = make_api(seed=SEED, faults=FaultConfig(**{kind: 0.3}))
+    api, _ = make_api(seed=SEED, faults=FaultConfig(**_rates(kind, 0.3)))
     statuses = [api.messages(hdrs(), body()).status for _ in range(N)]
     expected = _expected(kind, 0.3)
     assert 40 <= expected <= 80  # sanity: the rate is roughly honoured
@@ -40,8 +45,10 @@ def test_status_faults_fire_an_exact_seeded_number_of_times(kind: str, status: i
 
 
 @pytest.mark.parametrize(("kind", "stream"), [("connection_drop", False), ("stream_error", True)])
-def test_post_admission_faults_fire_an_exact_seeded_number_of_times(kind: str, stream: bool) -> None:
-    api, _ = make_api(seed=SEED, faults=FaultConfig(**{kind: 0.25}))
+def test_post_admission_faults_fire_an_exact_seeded_number_of_times(
+    kind: str, stream: bool
+) -> None:
+    api, _ = make_api(seed=SEED, faults=FaultConfig(**_rates(kind, 0.25)))
     replies = [api.messages(hdrs(), body(stream=stream)) for _ in range(N)]
     assert all(reply.status == 200 for reply in replies)
     assert api.stats()["faults"] == {kind: _expected(kind, 0.25)}
@@ -117,3 +124,12 @@ async def test_overload_window_in_real_seconds_since_start_consumes_nothing() ->
     assert reply.status == 200
     assert reply.headers["anthropic-ratelimit-requests-remaining"] == "0"  # 2 - 2, no 529 counted
     assert api.stats()["faults"] == {"overload_window": 4}
+
+
+def test_529_retry_after_is_opt_in() -> None:
+    api, _ = make_api(faults=FaultConfig(error_529=1.0, overload_retry_after_s=4.2))
+    reply = api.messages(hdrs(), body())
+    assert reply.status == 529
+    assert reply.headers["retry-after"] == "5"
+    api, _ = make_api(faults=FaultConfig(error_500=1.0, overload_retry_after_s=4.2))
+    assert "retry-after" not in api.messages(hdrs(), body()).headers

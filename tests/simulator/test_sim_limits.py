@@ -172,6 +172,10 @@ def test_count_tokens_has_its_own_request_bucket() -> None:
     assert [api.count_tokens(hdrs(), count_body).status for _ in range(3)] == [200, 200, 429]
     denied = api.count_tokens(hdrs(), count_body)
     assert denied.headers["retry-after"] == "3"  # 1 request at 2 per 6 s
+    assert (
+        "rate limit of 2 requests per minute for token counting"
+        in parse(denied)["error"]["message"]
+    )
     assert api.messages(hdrs(), body()).status == 429  # messages bucket unaffected, still empty
 
 

@@ -94,8 +94,7 @@ async def test_streamed_tokens_are_debited_as_they_are_produced() -> None:
     pieces: list[float] = []
 
     async def consume() -> None:
-        async for _ in api.stream(reply):
-            pieces.append(clock.now())
+        pieces.extend([clock.now() async for _ in api.stream(reply)])
 
     task = asyncio.create_task(consume())
     await clock.advance(1.0)

@@ -14,7 +14,9 @@ from claudeflow.testing._simulator import simulator
 pytestmark = pytest.mark.integration
 
 MODEL = "claude-sonnet-4-6"
-HI = [{"role": "user", "content": "Say hello [[output_tokens=12]]"}]
+HI: list[anthropic.types.MessageParam] = [
+    {"role": "user", "content": "Say hello [[output_tokens=12]]"}
+]
 
 
 def _client(url: str, retries: int = 0) -> anthropic.AsyncAnthropic:
@@ -102,7 +104,9 @@ async def test_sdk_retries_succeed_after_retry_after() -> None:
     # rpm=1 per 0.5 s: the second request needs ~0.5 s, retry-after says 1.
     async with simulator(rpm=1, minute_seconds=0.5) as sim, _client(sim.url, retries=2) as client:
         await client.messages.create(model=MODEL, max_tokens=20, messages=HI)
-        raw = await client.messages.with_raw_response.create(model=MODEL, max_tokens=20, messages=HI)
+        raw = await client.messages.with_raw_response.create(
+            model=MODEL, max_tokens=20, messages=HI
+        )
         message = await raw.parse()
         stats = sim.stats()
     assert raw.retries_taken == 1

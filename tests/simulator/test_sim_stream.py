@@ -50,8 +50,12 @@ async def test_chunks_arrive_on_the_latency_schedule() -> None:
     arrivals: list[tuple[float, list[str]]] = []
 
     async def consume() -> None:
-        async for piece in api.stream(reply):
-            arrivals.append((clock.now(), [name for name, _ in parse_sse(piece)]))
+        arrivals.extend(
+            [
+                (clock.now(), [name for name, _ in parse_sse(piece)])
+                async for piece in api.stream(reply)
+            ]
+        )
 
     task = asyncio.create_task(consume())
     await clock.run_until_idle()
@@ -59,7 +63,10 @@ async def test_chunks_arrive_on_the_latency_schedule() -> None:
     assert arrivals == [
         (0.5, ["message_start", "content_block_start", "content_block_delta"]),
         (1.5, ["content_block_delta"]),  # 4 tokens x 0.25 s
-        (2.0, ["content_block_delta", "content_block_stop", "ping", "message_delta", "message_stop"]),
+        (
+            2.0,
+            ["content_block_delta", "content_block_stop", "ping", "message_delta", "message_stop"],
+        ),
     ]
 
 
@@ -93,10 +100,11 @@ async def test_stream_error_fault_does_not_touch_json_replies() -> None:
 async def test_connection_drop_cuts_a_stream_half_way() -> None:
     api, _ = make_api(faults=FaultConfig(connection_drop=1.0), stream_chunk_tokens=2, ttft_s=0.0)
     reply = api.messages(hdrs(), body(out=8, stream=True))
-    received = []
+    received: list[bytes] = []
+    stream = api.stream(reply)
     with pytest.raises(ConnectionDropped):
-        async for piece in api.stream(reply):
-            received.append(piece)
+        while True:
+            received.append(await anext(stream))
     names = [name for name, _ in parse_sse(b"".join(received))]
     assert "message_stop" not in names and "message_start" in names
     assert api.stats()["in_flight"] == 0

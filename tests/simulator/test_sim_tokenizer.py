@@ -60,8 +60,14 @@ def test_measure_counts_system_tools_blocks_and_overheads() -> None:
         "tools": [tool],
         "messages": [
             {"role": "user", "content": [{"type": "text", "text": "Look this up"}]},
-            {"role": "assistant", "content": [{"type": "tool_use", "name": "lookup", "input": {"q": 1}}]},
-            {"role": "user", "content": [{"type": "tool_result", "content": "found it"}, {"type": "image"}]},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "name": "lookup", "input": {"q": 1}}],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "content": "found it"}, {"type": "image"}],
+            },
         ],
     }
     prompt = measure_prompt(body)

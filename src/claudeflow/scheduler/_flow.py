@@ -14,50 +14,35 @@ import asyncio
 import contextlib
 import os
 import random
-from collections import Counter, deque
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, Final, Literal, Protocol
 
-from .._clock import Clock, LoopClock, TimerHandle, wall_time
+from .._clock import Clock, LoopClock
 from .._config import RateLimits, Timeouts, check_positive
-from .._errors import (
-    APIConnectionError,
-    BudgetExceededError,
-    ClaudeflowError,
-    ConfigError,
-    DeadlineExceededError,
-    FlowClosedError,
-    QueueFullError,
-    RateLimitError,
-    status_error,
-)
+from .._errors import BudgetExceededError, ConfigError, FlowClosedError
 from .._types import Cost, Priority
-from ..limiter import DIMENSIONS, Admission, Permit
-from ..retry import RetryPolicy, ServerLimits, parse_rate_limits
+from ..limiter import Admission
+from ..retry import RetryPolicy
 from ..tokens import (
     Calibrator,
     OutputReservation,
     PriceTable,
     ServerTokenCounter,
     TokenEstimator,
-    Usage,
 )
 from ..transport import AiohttpTransport, Transport
-from ._attempt import MESSAGES_PATH, Answer, consumed_by_failure, send_message
+from ._dispatcher import Dispatcher
 from ._job import Job
-from ._queue import WaitingLine
 from ._request import validate_body
 from ._result import FlowStats, Result
-from ._stream import FlowStream, MessageAccumulator, stream_error
+from ._runner import Runner
+from ._stream import FlowStream
 
 __all__ = ["Estimator", "Flow"]
 
 DEFAULT_BASE_URL: Final = "https://api.anthropic.com"
 DEFAULT_API_VERSION: Final = "2023-06-01"
-# Server token counts are rounded to the nearest thousand (api doc 2.1): only a gap
-# larger than that means someone else is spending from the same key.
-_TOKEN_ROUNDING = 500.0
 _UNSET: Final[Any] = object()
 
 
@@ -176,21 +161,31 @@ class Flow:
 
     def _reset_runtime(self) -> None:
         """Per-run state; rebuilt on each start so a Flow binds to no loop until used."""
-        self._line: WaitingLine[Job] = WaitingLine(self._aging_s)
         self._admission = Admission(self.limits, concurrency=self.concurrency, clock=self._clock)
-        self._admission.on_change = self._wake
-        self._probing = self.learn_limits and _has_unset(self.limits)
-        if self._probing:
-            self._admission.concurrency = 1  # one request learns the limits first
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._space_waiters: deque[asyncio.Future[None]] = deque()
-        self._wake_future: asyncio.Future[None] | None = None
-        self._dispatcher: asyncio.Task[None] | None = None
-        self._idle: asyncio.Event | None = None
-        self._counts: Counter[str] = Counter()
-        self._statuses: Counter[int] = Counter()
-        self._spent_usd = 0.0
-        self._server: ServerLimits | None = None
+        self._runner = Runner(
+            transport=self._transport,
+            auth_headers={"x-api-key": self._api_key.value},
+            timeout=self.timeouts.total,
+            retry=self.retry,
+            rng=self._rng,
+            clock=self._clock,
+            admission=self._admission,
+            calibrator=self._calibrator,
+            reservation=self._reservation,
+            prices=self._prices,
+            count_cache_reads=self.count_cache_reads,
+            learn_limits=self.learn_limits,
+            concurrency=self.concurrency,
+            probe=self.learn_limits and _has_unset(self.limits),
+        )
+        self._dispatcher = Dispatcher(
+            self._admission,
+            self._clock,
+            aging_s=self._aging_s,
+            attempt=self._runner.attempt,
+            fail=self._runner.fail,
+        )
+        self._submitted = 0
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -214,9 +209,7 @@ class Flow:
             raise RuntimeError("Flow is already running")
         if self._state != "new":
             self._reset_runtime()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._dispatcher = asyncio.create_task(self._dispatch(), name="claudeflow-dispatcher")
+        self._dispatcher.start()
         self._state = "running"
 
     async def aclose(self, *, cancel: bool = False) -> None:
@@ -228,27 +221,16 @@ class Flow:
         if self._state != "running":
             return
         self._state = "closing"
-        for waiter in self._space_waiters:
-            if not waiter.done():
-                waiter.set_exception(FlowClosedError("Flow closed while waiting for space"))
+        self._dispatcher.refuse_waiters(FlowClosedError("Flow closed while waiting for space"))
         if cancel:
-            self._cancel_all()
-        assert self._idle is not None
-        await self._idle.wait()
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._dispatcher
+            self._dispatcher.cancel_all(
+                FlowClosedError("cancelled: the Flow was closed with cancel=True")
+            )
+        await self._dispatcher.wait_idle()
+        await self._dispatcher.stop()
         if self._owns_transport:
             await self._transport.aclose()
         self._state = "closed"
-
-    def _cancel_all(self) -> None:
-        closed = FlowClosedError("cancelled: the Flow was closed with cancel=True")
-        for job in self._line.drain():
-            self._finish(job, error=closed)
-        for task in list(self._tasks):
-            task.cancel(closed.args[0])
 
     # -- submitting ------------------------------------------------------------------
 
@@ -279,7 +261,7 @@ class Flow:
         try:
             result: Result = await job.future
         except asyncio.CancelledError:
-            self._abandon(job)
+            self._dispatcher.abandon(job)
             raise
         return result
 
@@ -315,7 +297,7 @@ class Flow:
             yield job.channel
         finally:
             if not job.future.done():
-                self._abandon(job)
+                self._dispatcher.abandon(job)
 
     async def _new_job(
         self,
@@ -330,10 +312,9 @@ class Flow:
         reserved_out = self._reservation.reserve(model, body["max_tokens"])
         cost = Cost(1, reserved_in, reserved_out)
         self._admission.check_fits(cost)
-        if self.budget_usd is not None and self._spent_usd >= self.budget_usd:
-            raise BudgetExceededError(
-                f"budget of ${self.budget_usd:.4f} is spent (${self._spent_usd:.4f})"
-            )
+        spent = self._runner.spent_usd
+        if self.budget_usd is not None and spent >= self.budget_usd:
+            raise BudgetExceededError(f"budget of ${self.budget_usd:.4f} is spent (${spent:.4f})")
         now = self._clock.now()
         timeout = self.queue_timeout if queue_timeout is _UNSET else queue_timeout
         check_positive("queue_timeout", timeout)
@@ -350,370 +331,35 @@ class Flow:
         )
 
     async def _enqueue(self, job: Job, wait_for_space: bool) -> None:
-        while self.max_queue is not None and len(self._line) >= self.max_queue:
-            if not wait_for_space:
-                raise QueueFullError(
-                    f"queue is full ({self.max_queue} waiting); retry later or pass "
-                    "wait_for_space=True",
-                    retry_after=self._admission.delay(job.cost) or None,
-                )
-            waiter = asyncio.get_running_loop().create_future()
-            self._space_waiters.append(waiter)
-            await waiter
-            self._check_open()
+        await self._dispatcher.make_room(job, self.max_queue, wait_for_space)
         self._check_open()  # the Flow may have closed while we estimated or waited
-        self._counts["submitted"] += 1
-        self._queue(job)
-
-    def _queue(self, job: Job) -> None:
-        job.queued_since = self._clock.now()
-        self._line.push(job, job.queued_since)
-        if job.deadline is not None:
-            job.timer = self._clock.call_later(
-                job.deadline - job.queued_since, lambda: self._expire(job)
-            )
-        assert self._idle is not None
-        self._idle.clear()
-        self._wake()
-
-    def _expire(self, job: Job) -> None:
-        """The job's queue timeout passed before it could start."""
-        if not job.queued:
-            return
-        self._line.discard(job)
-        self._space_freed()
-        waited = self._clock.now() - job.submitted_at
-        self._finish(
-            job,
-            error=DeadlineExceededError(
-                f"could not start within its queue timeout ({waited:.3g}s waited; "
-                f"{len(self._line)} still queued)"
-            ),
-        )
-        self._wake()
-
-    def _abandon(self, job: Job) -> None:
-        """The caller stopped waiting: take the job out of line or stop its attempt."""
-        self._line.discard(job)
-        self._space_freed()
-        if job.timer is not None:
-            job.timer.cancel()
-        if job.task is not None and not job.task.done():
-            job.task.cancel()
-        if not job.future.done():
-            job.future.cancel()
-        if job.future.cancelled():
-            self._counts["cancelled"] += 1
-        self._check_idle()
-
-    # -- dispatching -----------------------------------------------------------------
-
-    async def _dispatch(self) -> None:
-        """Admit the head of the line whenever every limit can pay for it."""
-        while True:
-            job = self._line.head()
-            if job is None:
-                await self._sleep(None)
-                continue
-            delay = self._admission.delay(job.cost)
-            if delay <= 0:
-                self._line.pop()
-                self._space_freed()
-                self._launch(job, self._clock.now())
-                continue
-            await self._sleep(delay)
-
-    async def _sleep(self, seconds: float | None) -> None:
-        """Wait ``seconds`` (``None``/``inf``: until woken); :meth:`_wake` ends it early."""
-        future = asyncio.get_running_loop().create_future()
-        self._wake_future = future
-        timer: TimerHandle | None = None
-        if seconds is not None and seconds != float("inf"):
-            timer = self._clock.call_later(seconds, lambda: _resolve(future))
-        try:
-            await future
-        finally:
-            self._wake_future = None
-            if timer is not None:
-                timer.cancel()
-
-    def _wake(self) -> None:
-        if self._wake_future is not None:
-            _resolve(self._wake_future)
-
-    def _space_freed(self) -> None:
-        while self._space_waiters:
-            waiter = self._space_waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-
-    def _launch(self, job: Job, now: float) -> None:
-        permit = self._admission.admit(job.cost)
-        job.queue_wait_s += now - job.queued_since
-        job.deadline = None  # it has started; the queue timeout no longer applies
-        if job.timer is not None:
-            job.timer.cancel()
-            job.timer = None
-        job.attempts += 1
-        self._counts["attempts"] += 1
-        task = asyncio.create_task(self._attempt(job, permit))
-        job.task = task
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._check_idle()
-
-    def _check_idle(self) -> None:
-        if self._idle is not None and not self._tasks and not len(self._line):
-            self._idle.set()
-
-    # -- running ---------------------------------------------------------------------
-
-    async def _attempt(self, job: Job, permit: Permit) -> None:
-        if job.channel is not None:
-            await self._attempt_stream(job, permit, job.channel)
-            return
-        started = self._clock.now()
-        try:
-            headers = {**job.headers, "x-api-key": self._api_key.value}
-            response, outcome = await send_message(
-                self._transport, job.body, headers, self.timeouts.total
-            )
-        except ClaudeflowError as error:
-            permit.settle(consumed_by_failure(error, job.cost))
-            await self._after_failure(job, error)
-            return
-        except asyncio.CancelledError as cancelled:
-            # Interrupted in flight: the server has probably counted the request and its
-            # input; no output reached us, so that reservation goes back.
-            permit.settle(Cost(1, job.cost.input_tokens, 0))
-            self._cancelled(job, cancelled)
-            raise
-        except Exception as unexpected:  # a bug, not an API outcome: still one outcome
-            permit.settle(Cost(1, job.cost.input_tokens, 0))
-            self._finish(job, error=unexpected)
-            return
-        self._observe_server(response.headers)
-        self._statuses[response.status] += 1
-        if isinstance(outcome, Answer):
-            self._succeed(job, permit, outcome, self._clock.now() - started)
-        else:
-            permit.settle(consumed_by_failure(outcome, job.cost))
-            await self._after_failure(job, outcome)
-
-    async def _attempt_stream(self, job: Job, permit: Permit, channel: FlowStream) -> None:
-        started = self._clock.now()
-        acc = MessageAccumulator()
-        headers = {**job.headers, "x-api-key": self._api_key.value}
-        try:
-            async with self._transport.open_stream(
-                "POST",
-                MESSAGES_PATH,
-                headers=headers,
-                json={**job.body, "stream": True},
-                timeout=self.timeouts.total,
-            ) as response:
-                self._observe_server(response.headers)
-                self._statuses[response.status] += 1
-                if response.status >= 300:
-                    body = await response.read()
-                    raise status_error(response.status, response.headers, body)
-                await self._pump(job, permit, channel, acc, response.events())
-                answer_headers = response.headers
-        except ClaudeflowError as error:
-            if acc.content_started:
-                # Content already reached the caller: no retry; settle what was used.
-                permit.settle(self._used_so_far(acc))
-                self._finish(job, error=error)
-                return
-            permit.settle(consumed_by_failure(error, job.cost))
-            await self._after_failure(job, error)
-            return
-        except asyncio.CancelledError as cancelled:
-            permit.settle(self._used_so_far(acc))
-            self._cancelled(job, cancelled)
-            raise
-        except Exception as unexpected:
-            permit.settle(self._used_so_far(acc))
-            self._finish(job, error=unexpected)
-            return
-        answer = Answer(acc.final(), Usage.from_api(acc.usage), answer_headers)
-        self._succeed(job, permit, answer, self._clock.now() - started)
-
-    async def _pump(
-        self,
-        job: Job,
-        permit: Permit,
-        channel: FlowStream,
-        acc: MessageAccumulator,
-        events: AsyncIterator[Any],
-    ) -> None:
-        """Read events into ``acc``, forward them once content has begun, settle early."""
-        held: list[dict[str, Any]] = []
-        async for event in events:
-            if event.event == "ping":
-                continue
-            data = event.json()
-            if event.event == "error" or data.get("type") == "error":
-                raise stream_error(data)
-            acc.apply(data)
-            self._settle_progress(permit, acc, data)
-            if not acc.content_started:
-                held.append(data)
-                continue
-            for early in held:
-                channel.put(early)
-            held.clear()
-            channel.put(data)
-        if not acc.finished:
-            raise APIConnectionError("the stream ended before message_stop")
-
-    def _settle_progress(self, permit: Permit, acc: MessageAccumulator, data: Any) -> None:
-        kind = data.get("type")
-        if kind == "message_start":
-            permit.adjust(
-                input_tokens=Usage.from_api(acc.usage).itpm_tokens(self.count_cache_reads)
-            )
-        elif kind == "message_delta" and (data.get("delta") or {}).get("stop_reason"):
-            permit.adjust(output_tokens=Usage.from_api(acc.usage).output_tokens)
-
-    def _used_so_far(self, acc: MessageAccumulator) -> Cost:
-        if not acc.message:
-            return Cost(1, 0, 0)
-        usage = Usage.from_api(acc.usage)
-        return Cost(1, usage.itpm_tokens(self.count_cache_reads), usage.output_tokens)
-
-    def _succeed(self, job: Job, permit: Permit, answer: Answer, latency: float) -> None:
-        usage = answer.usage
-        itpm = usage.itpm_tokens(self.count_cache_reads)
-        permit.settle(Cost(1, itpm, usage.output_tokens))
-        if self._calibrator is not None:
-            self._calibrator.observe(job.model, job.estimate, usage.total_input)
-        self._reservation.observe(job.model, usage.output_tokens)
-        cost = self._prices.cost_usd(job.model, usage)
-        self._account(usage, cost)
-        self._finish(
-            job,
-            result=Result(
-                message=answer.message,
-                usage=usage,
-                estimated_input_tokens=job.estimate,
-                reserved=job.cost,
-                attempts=job.attempts,
-                queue_wait_s=job.queue_wait_s,
-                retry_wait_s=job.retry_wait_s,
-                latency_s=latency,
-                cost_usd=cost,
-                request_id=answer.headers.get("request-id"),
-                priority=job.priority,
-            ),
-        )
-
-    async def _after_failure(self, job: Job, error: ClaudeflowError) -> None:
-        delay = self.retry.next_delay(
-            error,
-            attempt=job.attempts,
-            waited_s=job.retry_wait_s,
-            rng=self._rng,
-            now_wall=wall_time(),
-        )
-        if isinstance(error, RateLimitError):
-            self._counts["rate_limited"] += 1
-            if delay is not None:
-                # Hold everyone back until the server's retry-after: no stampede.
-                self._admission.pause(delay, reason=f"429 ({error.message[:80]})")
-        self._end_probe()
-        if delay is None:
-            self._finish(job, error=error)
-            return
-        self._counts["retries"] += 1
-        try:
-            await self._clock.sleep(delay)
-        except asyncio.CancelledError as cancelled:
-            self._cancelled(job, cancelled)
-            raise
-        job.retry_wait_s += delay
-        self._queue(job)
-
-    def _cancelled(self, job: Job, cancelled: asyncio.CancelledError) -> None:
-        if not job.future.done():
-            reason = cancelled.args[0] if cancelled.args else "cancelled"
-            self._finish(job, error=FlowClosedError(str(reason)))
-
-    def _finish(
-        self, job: Job, *, result: Result | None = None, error: BaseException | None = None
-    ) -> None:
-        if job.channel is not None:
-            job.channel.close()
-        if job.future.done():
-            return
-        if error is not None:
-            self._counts["failed"] += 1
-            job.future.set_exception(error)
-        else:
-            self._counts["completed"] += 1
-            job.future.set_result(result)
-        self._check_idle()
-
-    # -- accounting and the server's view --------------------------------------------
-
-    def _account(self, usage: Usage, cost: float | None) -> None:
-        self._counts["input_tokens"] += usage.input_tokens
-        self._counts["output_tokens"] += usage.output_tokens
-        self._counts["cache_creation_input_tokens"] += usage.cache_creation_input_tokens
-        self._counts["cache_read_input_tokens"] += usage.cache_read_input_tokens
-        if cost is None:
-            self._counts["unpriced"] += 1
-        else:
-            self._spent_usd += cost
-
-    def _observe_server(self, headers: Mapping[str, str]) -> None:
-        view = parse_rate_limits(headers, now_wall=wall_time())
-        self._server = view
-        for dim in DIMENSIONS:
-            seen = getattr(view, dim)
-            if seen.remaining is None:
-                continue
-            slack = 0.0 if dim == "requests" else _TOKEN_ROUNDING
-            if self.learn_limits and seen.limit is not None:
-                self._admission.learn(dim, seen.limit, seen.remaining + slack)
-            self._admission.clamp(dim, seen.remaining + slack)
-        self._end_probe()
-
-    def _end_probe(self) -> None:
-        """After the first answer (or failure), lift the one-request probe."""
-        if self._probing:
-            self._probing = False
-            self._admission.concurrency = self.concurrency
-            self._wake()
+        self._submitted += 1
+        self._dispatcher.queue(job)
 
     def stats(self) -> FlowStats:
         """Counters, queue depth per priority, bucket levels and the server's last view."""
-        c = self._counts
+        c = self._runner.counts
         return FlowStats(
-            submitted=c["submitted"],
+            submitted=self._submitted,
             completed=c["completed"],
             failed=c["failed"],
-            cancelled=c["cancelled"],
-            queued=len(self._line),
+            cancelled=self._dispatcher.cancelled,
+            queued=len(self._dispatcher),
             in_flight=self._admission.in_flight,
-            attempts=c["attempts"],
+            attempts=self._dispatcher.attempts,
             retries=c["retries"],
             rate_limited=c["rate_limited"],
-            statuses=dict(self._statuses),
+            statuses=dict(self._runner.statuses),
             input_tokens=c["input_tokens"],
             output_tokens=c["output_tokens"],
             cache_creation_input_tokens=c["cache_creation_input_tokens"],
             cache_read_input_tokens=c["cache_read_input_tokens"],
-            cost_usd=self._spent_usd,
+            cost_usd=self._runner.spent_usd,
             unpriced_requests=c["unpriced"],
-            queue_by_priority=self._line.depth_by_class(),
+            queue_by_priority=self._dispatcher.depth_by_class(),
             buckets=self._admission.buckets(),
             paused_for_s=max(0.0, self._admission.paused_until - self._clock.now()),
-            server=self._server,
+            server=self._runner.server,
             calibration=self._calibrator.stats() if self._calibrator else {},
         )
 
@@ -745,11 +391,6 @@ def _consume_outcome(future: asyncio.Future[Any]) -> None:
     """Mark a stream job's error as seen; the caller meets it through the FlowStream."""
     if not future.cancelled():
         future.exception()
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _api_key(given: str | None) -> str:

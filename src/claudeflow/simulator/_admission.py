@@ -72,19 +72,22 @@ class Admission:
         output_need = max_tokens if self._reserve else min(1, max_tokens)
         denial = self.messages.check(limits, Cost(1, itpm, output_need), now)
         if denial is not None:
-            raise self._rate_limited(denial, limits, model)
+            raise self._rate_limited(denial, limits, f"(org: {self._org_id}, model: {model})")
         limits.take(Cost(1, itpm, max_tokens if self._reserve else 0), now)
         return limits
 
-    def admit_requests(self, limiter: RateLimiter, key: str, scope: str) -> None:
-        """Admission for endpoints limited by requests only (count_tokens, batches)."""
+    def admit_requests(self, limiter: RateLimiter, key: str, scope: str, label: str) -> None:
+        """Admission for endpoints limited by requests only (count_tokens, batches).
+
+        :param scope: bucket name; ``label`` names the API in the 429 message
+        """
         if not limiter.enabled:
             return
         now = self._clock.now()
         limits = limiter.scope(key, scope, now)
         denial = limiter.check(limits, Cost(1), now)
         if denial is not None:
-            raise self._rate_limited(denial, None, scope)
+            raise self._rate_limited(denial, None, f"for {label} (org: {self._org_id})")
         limits.take(Cost(1), now)
 
     def headers(self, limits: LimitSet) -> dict[str, str]:
@@ -105,13 +108,13 @@ class Admission:
             headers["retry-after-ms"] = str(max(1, math.ceil(seconds * 1000 - 1e-6)))
         return headers
 
-    def _rate_limited(self, denial: Denial, limits: LimitSet | None, model: str) -> SimError:
+    def _rate_limited(self, denial: Denial, limits: LimitSet | None, subject: str) -> SimError:
         self._stats.rate_limited += 1
         self._stats.rate_limited_by[denial.dimension] += 1
         headers = self.headers(limits) if limits is not None else {}
         message = (
             f"This request would exceed your organization's rate limit of "
-            f"{denial.describe()} (org: {self._org_id}, model: {model})."
+            f"{denial.describe()} {subject}."
         )
         if denial.never_fits:
             # Not even a full bucket holds it: retrying is pointless, so say so.

@@ -85,6 +85,8 @@ class FaultConfig:
     :param spend_cap_rate: 429 ``enforced_spend_limit_reached`` without ``retry-after``
     :param spend_cap_after: every request after this many admitted ones hits the spend cap
     :param overload_window: ``(start, end)`` real seconds since start: every request 529s
+    :param overload_retry_after_s: ``retry-after`` sent with 529s; whether the API sends
+        one is unconfirmed, so by default (``None``) it does not
     """
 
     error_529: float = 0.0
@@ -97,11 +99,13 @@ class FaultConfig:
     spend_cap_rate: float = 0.0
     spend_cap_after: int | None = None
     overload_window: tuple[float, float] | None = None
+    overload_retry_after_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in self.rate_names():
             _check_rate(name, getattr(self, name))
         check_positive("ramp_retry_after_s", self.ramp_retry_after_s, allow_none=False)
+        check_positive("overload_retry_after_s", self.overload_retry_after_s)
         _check_int("spend_cap_after", self.spend_cap_after, minimum=0, allow_none=True)
         if self.overload_window is not None:
             start, end = self.overload_window
@@ -238,7 +242,10 @@ class SimulatorConfig:
         object.__setattr__(self, "models", _string_set("models", self.models))
         object.__setattr__(self, "api_keys", _string_set("api_keys", self.api_keys))
         if self.model_classes is not None:
-            object.__setattr__(self, "model_classes", MappingProxyType(dict(self.model_classes)))
+            classes = dict(self.model_classes)
+            if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in classes.items()):
+                raise ConfigError("model_classes", "must map model ids to non-empty class names")
+            object.__setattr__(self, "model_classes", MappingProxyType(classes))
 
     def _check_ints(self) -> None:
         _check_int("stream_chunk_tokens", self.stream_chunk_tokens, minimum=1, allow_none=False)

@@ -127,7 +127,9 @@ class SimulatedAPI:
             version = api_version(headers)
             parsed = parse_body(body)
             validate_count_tokens(parsed, version, models=self.config.models)
-            self._admission.admit_requests(self._admission.count_tokens, key, "count_tokens")
+            self._admission.admit_requests(
+                self._admission.count_tokens, key, "count_tokens", "token counting"
+            )
             total = self._measure(parsed).total
             reply = Reply(200, self._headers(rid), dumps({"input_tokens": total}))
         except SimError as exc:
@@ -317,8 +319,12 @@ class SimulatedAPI:
             reply.delay = self.config.ttft_s
             return reply
         headers = self._admission.scope_headers(key, model)
-        retry_after = self._admission.retry_after(self.config.faults.ramp_retry_after_s)
-        raise fault_error(fault, headers, retry_after, self.wall())
+        faults = self.config.faults
+        if fault is Fault.RAMP_429:
+            headers.update(self._admission.retry_after(faults.ramp_retry_after_s))
+        elif fault is not Fault.ERROR_500 and faults.overload_retry_after_s is not None:
+            headers.update(self._admission.retry_after(faults.overload_retry_after_s))
+        raise fault_error(fault, headers, self.wall())
 
     # -- batches -----------------------------------------------------------------------
 
@@ -327,7 +333,9 @@ class SimulatedAPI:
         try:
             key = authenticate(headers, self.config.api_keys)
             version = api_version(headers)
-            self._admission.admit_requests(self._admission.batches, key, "batches")
+            self._admission.admit_requests(
+                self._admission.batches, key, "batches", "the Message Batches API"
+            )
             result = call(key, version)
             if isinstance(result, bytes):
                 reply = Reply(200, self._headers(rid, _JSONL), result)

@@ -87,41 +87,36 @@ class FaultInjector:
         return fired
 
 
-def fault_error(
-    fault: Fault, headers: dict[str, str], retry_after: dict[str, str], wall: float
-) -> SimError:
-    """The error of a fault injected before admission."""
+def fault_error(fault: Fault, headers: dict[str, str], wall: float) -> SimError:
+    """The error of a fault injected before admission.
+
+    :param headers: rate-limit (and, where due, ``retry-after``) headers to send
+    :param wall: Unix time now, for the spend cap's "regain access" date
+    """
     if fault in (Fault.ERROR_529, Fault.OVERLOAD_WINDOW):
-        return SimError(
-            529, "overloaded_error", "Overloaded", headers={**headers, "x-should-retry": "true"}
-        )
+        return SimError(529, "overloaded_error", "Overloaded", headers=_retry(headers, True))
     if fault is Fault.ERROR_500:
-        return SimError(
-            500, "api_error", "Internal server error", headers={**headers, "x-should-retry": "true"}
-        )
+        return SimError(500, "api_error", "Internal server error", headers=_retry(headers, True))
     if fault is Fault.RAMP_429:
         message = (
             "This request would exceed a ramp limit, which caps how fast your organization's "
             "usage can grow. Please ramp up traffic gradually and retry after the time in the "
             "retry-after header."
         )
-        return SimError(
-            429,
-            "rate_limit_error",
-            message,
-            error_code="ramp_limit_exceeded",
-            headers={**headers, **retry_after},
-        )
+        code = "ramp_limit_exceeded"
+        return SimError(429, "rate_limit_error", message, error_code=code, headers=headers)
     today = datetime.fromtimestamp(wall, UTC)
     month = datetime(today.year + today.month // 12, today.month % 12 + 1, 1, tzinfo=UTC)
     message = (
         "You have reached your API usage limits: your organization's monthly spend cap. "
         f"You will regain access on {month:%Y-%m-%d} at 00:00 UTC."
     )
+    # No retry-after, and tell SDKs not to retry: only next month or a tier raise helps.
+    code = "enforced_spend_limit_reached"
     return SimError(
-        429,
-        "rate_limit_error",
-        message,
-        error_code="enforced_spend_limit_reached",
-        headers={**headers, "x-should-retry": "false"},
+        429, "rate_limit_error", message, error_code=code, headers=_retry(headers, False)
     )
+
+
+def _retry(headers: dict[str, str], retry: bool) -> dict[str, str]:
+    return {**headers, "x-should-retry": "true" if retry else "false"}

@@ -15,6 +15,8 @@ from ._core import SimulatedAPI
 
 __all__ = ["SimulatorServer", "run_simulator"]
 
+_GRACE_S = 0.5
+
 
 class SimulatorServer:
     """A running simulator: its base ``url`` (no trailing slash) and its core ``api``."""
@@ -51,7 +53,8 @@ async def run_simulator(
     """
     api = SimulatedAPI(config, clock)
     # No access log: it costs more than the whole core on the hot path.
-    runner = web.AppRunner(create_app(api), access_log=None, handle_signals=False)
+    # In-flight replies get a short grace period at exit, then are cancelled (and settled).
+    runner = web.AppRunner(create_app(api), access_log=None, shutdown_timeout=_GRACE_S)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, backlog=1024)

@@ -1,0 +1,281 @@
+"""Running admitted jobs: one HTTP attempt at a time, settled exactly once.
+
+The runner sends an attempt (plain or streamed), squares its permit with what the
+server reports, feeds the server's rate-limit headers back into admission, and decides
+through the retry policy whether the job ends here or comes back after a delay. It
+also keeps the Flow's counters and spend, since it is where every outcome is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Final
+
+from .._clock import Clock, wall_time
+from .._errors import APIConnectionError, ClaudeflowError, RateLimitError, status_error
+from .._types import Cost
+from ..limiter import DIMENSIONS, Admission, Permit
+from ..retry import RetryPolicy, ServerLimits, parse_rate_limits
+from ..tokens import Calibrator, OutputReservation, PriceTable, Usage
+from ..transport import SseEvent, Transport
+from ._attempt import MESSAGES_PATH, Answer, consumed_by_failure, send_message
+from ._job import Job
+from ._result import Result
+from ._stream import FlowStream, MessageAccumulator, stream_error
+
+__all__ = ["Runner"]
+
+# Server token counts are rounded to the nearest thousand (api doc 2.1): only a gap
+# larger than that means someone else is spending from the same key.
+_TOKEN_ROUNDING: Final = 500.0
+
+
+class Runner:
+    """Executes attempts for one Flow run and records their outcomes."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        auth_headers: Mapping[str, str],
+        timeout: float,
+        retry: RetryPolicy,
+        rng: random.Random,
+        clock: Clock,
+        admission: Admission,
+        calibrator: Calibrator | None,
+        reservation: OutputReservation,
+        prices: PriceTable,
+        count_cache_reads: bool,
+        learn_limits: bool,
+        concurrency: int | None,
+        probe: bool,
+    ) -> None:
+        self._transport = transport
+        self._auth_headers = auth_headers
+        self._timeout = timeout
+        self._retry = retry
+        self._rng = rng
+        self._clock = clock
+        self._admission = admission
+        self._calibrator = calibrator
+        self._reservation = reservation
+        self._prices = prices
+        self._count_cache_reads = count_cache_reads
+        self._learn_limits = learn_limits
+        # While probing, one request goes alone; the real concurrency applies after it.
+        self._concurrency = concurrency
+        self._probing = probe
+        admission.concurrency = 1 if probe else concurrency
+        self.counts: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+        self.spent_usd = 0.0
+        self.server: ServerLimits | None = None
+
+    # -- attempts --------------------------------------------------------------------
+
+    async def attempt(self, job: Job, permit: Permit) -> float | None:
+        """Run one attempt; return the delay before a retry, or ``None`` if it ended."""
+        if job.channel is not None:
+            return await self._attempt_stream(job, permit, job.channel)
+        started = self._clock.now()
+        try:
+            headers = {**job.headers, **self._auth_headers}
+            response, outcome = await send_message(
+                self._transport, job.body, headers, self._timeout
+            )
+        except ClaudeflowError as error:
+            permit.settle(consumed_by_failure(error, job.cost))
+            return self._after_failure(job, error)
+        except asyncio.CancelledError:
+            # Interrupted in flight: the server has probably counted the request and its
+            # input; no output reached us, so that reservation goes back.
+            permit.settle(Cost(1, job.cost.input_tokens, 0))
+            raise
+        except Exception as unexpected:  # a bug, not an API outcome: still one outcome
+            permit.settle(Cost(1, job.cost.input_tokens, 0))
+            self.fail(job, unexpected)
+            return None
+        self._observe_server(response.headers, response.status)
+        if isinstance(outcome, Answer):
+            self._succeed(job, permit, outcome, self._clock.now() - started)
+            return None
+        permit.settle(consumed_by_failure(outcome, job.cost))
+        return self._after_failure(job, outcome)
+
+    async def _attempt_stream(self, job: Job, permit: Permit, channel: FlowStream) -> float | None:
+        started = self._clock.now()
+        acc = MessageAccumulator()
+        try:
+            async with self._transport.open_stream(
+                "POST",
+                MESSAGES_PATH,
+                headers={**job.headers, **self._auth_headers},
+                json={**job.body, "stream": True},
+                timeout=self._timeout,
+            ) as response:
+                self._observe_server(response.headers, response.status)
+                if response.status >= 300:
+                    body = await response.read()
+                    raise status_error(response.status, response.headers, body)
+                await self._pump(permit, channel, acc, response.events())
+                headers = response.headers
+        except ClaudeflowError as error:
+            if acc.content_started:
+                # Content already reached the caller: no retry; settle what was used.
+                permit.settle(self._used_so_far(acc))
+                self.fail(job, error)
+                return None
+            permit.settle(consumed_by_failure(error, job.cost))
+            return self._after_failure(job, error)
+        except asyncio.CancelledError:
+            permit.settle(self._used_so_far(acc))
+            raise
+        except Exception as unexpected:
+            permit.settle(self._used_so_far(acc))
+            self.fail(job, unexpected)
+            return None
+        answer = Answer(acc.final(), Usage.from_api(acc.usage), headers)
+        self._succeed(job, permit, answer, self._clock.now() - started)
+        return None
+
+    async def _pump(
+        self,
+        permit: Permit,
+        channel: FlowStream,
+        acc: MessageAccumulator,
+        events: AsyncIterator[SseEvent],
+    ) -> None:
+        """Read events into ``acc``, forward them once content has begun, settle early."""
+        held: list[dict[str, Any]] = []
+        async for event in events:
+            if event.event == "ping":
+                continue
+            data = event.json()
+            if event.event == "error" or data.get("type") == "error":
+                raise stream_error(data)
+            acc.apply(data)
+            self._settle_progress(permit, acc, data)
+            if not acc.content_started:
+                held.append(data)
+                continue
+            for early in held:
+                channel.put(early)
+            held.clear()
+            channel.put(data)
+        if not acc.finished:
+            raise APIConnectionError("the stream ended before message_stop")
+
+    def _settle_progress(self, permit: Permit, acc: MessageAccumulator, data: Any) -> None:
+        """Square input at ``message_start`` and output at the final ``message_delta``."""
+        kind = data.get("type")
+        if kind == "message_start":
+            permit.adjust(input_tokens=self._used_so_far(acc).input_tokens)
+        elif kind == "message_delta" and (data.get("delta") or {}).get("stop_reason"):
+            permit.adjust(output_tokens=self._used_so_far(acc).output_tokens)
+
+    def _used_so_far(self, acc: MessageAccumulator) -> Cost:
+        if not acc.message:
+            return Cost(1, 0, 0)
+        usage = Usage.from_api(acc.usage)
+        return Cost(1, usage.itpm_tokens(self._count_cache_reads), usage.output_tokens)
+
+    # -- outcomes --------------------------------------------------------------------
+
+    def _succeed(self, job: Job, permit: Permit, answer: Answer, latency: float) -> None:
+        usage = answer.usage
+        permit.settle(Cost(1, usage.itpm_tokens(self._count_cache_reads), usage.output_tokens))
+        if self._calibrator is not None:
+            self._calibrator.observe(job.model, job.estimate, usage.total_input)
+        self._reservation.observe(job.model, usage.output_tokens)
+        cost = self._prices.cost_usd(job.model, usage)
+        self._account(usage, cost)
+        self._finish(
+            job,
+            Result(
+                message=answer.message,
+                usage=usage,
+                estimated_input_tokens=job.estimate,
+                reserved=job.cost,
+                attempts=job.attempts,
+                queue_wait_s=job.queue_wait_s,
+                retry_wait_s=job.retry_wait_s,
+                latency_s=latency,
+                cost_usd=cost,
+                request_id=answer.headers.get("request-id"),
+                priority=job.priority,
+            ),
+        )
+
+    def _after_failure(self, job: Job, error: ClaudeflowError) -> float | None:
+        delay = self._retry.next_delay(
+            error,
+            attempt=job.attempts,
+            waited_s=job.retry_wait_s,
+            rng=self._rng,
+            now_wall=wall_time(),
+        )
+        if isinstance(error, RateLimitError):
+            self.counts["rate_limited"] += 1
+            if delay is not None:
+                # Hold everyone back until the server's retry-after: no stampede.
+                self._admission.pause(delay, reason=f"429 ({error.message[:80]})")
+        self._end_probe()
+        if delay is None:
+            self.fail(job, error)
+            return None
+        self.counts["retries"] += 1
+        return delay
+
+    def fail(self, job: Job, error: BaseException) -> None:
+        """End ``job`` with ``error`` (no-op if it already ended)."""
+        self._finish(job, error)
+
+    def _finish(self, job: Job, outcome: Result | BaseException) -> None:
+        if job.channel is not None:
+            job.channel.close()
+        if job.future.done():
+            return
+        if isinstance(outcome, BaseException):
+            self.counts["failed"] += 1
+            job.future.set_exception(outcome)
+        else:
+            self.counts["completed"] += 1
+            job.future.set_result(outcome)
+
+    # -- accounting and the server's view --------------------------------------------
+
+    def _account(self, usage: Usage, cost: float | None) -> None:
+        self.counts["input_tokens"] += usage.input_tokens
+        self.counts["output_tokens"] += usage.output_tokens
+        self.counts["cache_creation_input_tokens"] += usage.cache_creation_input_tokens
+        self.counts["cache_read_input_tokens"] += usage.cache_read_input_tokens
+        if cost is None:
+            self.counts["unpriced"] += 1
+        else:
+            self.spent_usd += cost
+
+    def _observe_server(self, headers: Mapping[str, str], status: int) -> None:
+        """Let the server's rate-limit headers correct (or teach) the local buckets."""
+        self.statuses[status] += 1
+        view = parse_rate_limits(headers, now_wall=wall_time())
+        self.server = view
+        for dim in DIMENSIONS:
+            seen = getattr(view, dim)
+            if seen.remaining is None:
+                continue
+            slack = 0.0 if dim == "requests" else _TOKEN_ROUNDING
+            if self._learn_limits and seen.limit is not None:
+                self._admission.learn(dim, seen.limit, seen.remaining + slack)
+            self._admission.clamp(dim, seen.remaining + slack)
+        self._end_probe()
+
+    def _end_probe(self) -> None:
+        """After the first answer (or failure), lift the one-request probe."""
+        if self._probing:
+            self._probing = False
+            self._admission.concurrency = self._concurrency
+            self._admission.on_change()
