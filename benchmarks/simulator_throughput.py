@@ -28,6 +28,8 @@ import aiohttp
 
 from claudeflow.simulator import SimulatorConfig, run_simulator
 
+__all__ = ["drive", "main", "run"]
+
 REQUESTS = 5_000
 CONCURRENCY = 64
 WARMUP = 200

@@ -9,6 +9,8 @@ from typing import Any
 from claudeflow.simulator import Reply, SimulatedAPI, SimulatorConfig
 from claudeflow.testing import FakeClock
 
+__all__ = ["MODEL", "OFFSET", "body", "hdrs", "iso", "make_api", "parse", "parse_sse"]
+
 # Unix time the virtual clock's zero is shown as: 2027-01-15T08:00:00Z.
 OFFSET = 1_800_000_000.0
 MODEL = "claude-sonnet-4-5"

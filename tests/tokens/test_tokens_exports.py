@@ -11,6 +11,7 @@ EXPECTED = {
     "OutputReservation",
     "PriceTable",
     "ReservationMode",
+    "ServerTokenCounter",
     "TokenEstimator",
     "Usage",
     "count_text",

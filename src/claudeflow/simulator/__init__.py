@@ -5,6 +5,21 @@ on an injectable clock) under a thin aiohttp app (:func:`create_app`), plus
 :func:`run_simulator` to serve it on a socket. Any client (claudeflow, the official
 SDK, curl) sees real rate limiting, headers, errors, streams and batches.
 
+Choices where the API documentation is silent or unconfirmed (see api doc §1-§7):
+
+- ``anthropic-ratelimit-*`` headers go on Messages replies (200, 429 and injected
+  faults) for the dimensions that are limited; token counting and batch endpoints have
+  their own request buckets but send no rate-limit headers (a client syncing from them
+  would otherwise clamp its Messages buckets).
+- A request that can never fit (input above the ITPM capacity, or ``max_tokens`` above
+  OTPM in ``reserve_max_tokens`` mode) gets a 429 with ``x-should-retry: false`` and no
+  ``retry-after``.
+- ``otpm_mode`` defaults to ``"actual"`` (the 2026 rule); 529s carry no ``retry-after``
+  unless ``FaultConfig.overload_retry_after_s`` is set; ``retry-after-ms`` is opt-in.
+- Latency (``ttft_s``, ``per_token_s``) is in real seconds and not time-scaled; limits,
+  resets, cache TTLs and batch expiry follow the scaled minute.
+- Batch processing is paced by ``BatchConfig`` and is not subject to fault injection.
+
 >>> config = SimulatorConfig(rpm=50, input_tpm=30_000, output_tpm=8_000, minute_seconds=6)
 >>> config.minute_seconds
 6

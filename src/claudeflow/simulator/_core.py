@@ -138,7 +138,10 @@ class SimulatedAPI:
         return reply
 
     def create_batch(self, headers: Mapping[str, str], body: bytes, *, base_url: str) -> Reply:
-        """``POST /v1/messages/batches``; processing starts in the background."""
+        """``POST /v1/messages/batches``; processing starts in the background.
+
+        Must be called with an event loop running (the processing task is created on it).
+        """
 
         def call(key: str, version: str) -> dict[str, Any]:
             batch = self._batches.create(key, parse_body(body), version)
@@ -264,7 +267,7 @@ class SimulatedAPI:
         if cfg.has_latency:
             reply.delay = cfg.ttft_s + cfg.per_token_s * max(0, tokens - 1)
         if limits is None and not reply.pending:
-            self._done(tokens)  # the hot path: nothing to wait for, nothing to settle
+            self._stats.finish(tokens)  # the hot path: nothing to wait for, nothing to settle
             return reply
         reply.settlement = self._settlement(limits, tokens, max_tokens)
         if limits is not None:
@@ -397,13 +400,8 @@ class SimulatedAPI:
             reserved=max_tokens if self._reserve and limits is not None else 0,
             actual=not self._reserve,
             clock=self.clock,
-            on_done=self._done,
+            on_done=self._stats.finish,  # bound now: a reset() mid-request cannot skew counts
         )
-
-    def _done(self, produced: int) -> None:
-        self._stats.output_tokens += produced
-        self._stats.in_flight -= 1
-        self._stats.completed += 1
 
     def _headers(self, rid: str, content_type: str = _JSON) -> dict[str, str]:
         return {

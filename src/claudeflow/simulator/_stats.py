@@ -47,6 +47,12 @@ class Stats:
         self.cache_creation_tokens += cache_creation
         self.cache_read_tokens += cache_read
 
+    def finish(self, output_tokens: int) -> None:
+        """An admitted request ended having produced ``output_tokens``."""
+        self.output_tokens += output_tokens
+        self.in_flight -= 1
+        self.completed += 1
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "received": self.received,
