@@ -17,6 +17,8 @@ __all__ = [
     "SimError",
     "dumps",
     "error_body",
+    "invalid",
+    "not_found",
     "rfc3339",
     "rfc3339_ceil",
 ]
