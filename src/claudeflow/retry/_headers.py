@@ -8,6 +8,7 @@ are exact and the parsers never read a clock.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -146,7 +147,9 @@ def _http_date(raw: str) -> float | None:
     return _timestamp(moment)
 
 
+@functools.lru_cache(maxsize=256)
 def _rfc3339(raw: str | None) -> float | None:
+    # Cached: reset stamps have one-second resolution, so consecutive responses repeat them.
     if raw is None:
         return None
     try:
