@@ -16,6 +16,7 @@ __all__ = ["main"]
 
 # subcommand -> module providing ``register(subparsers)``
 _COMMANDS = {
+    "run": "claudeflow.runner._cli",
     "simulate": "claudeflow.simulator._cli",
 }
 

@@ -1,0 +1,47 @@
+"""Batch jobs from JSONL files: streamed, rate-limited, resumable (``claudeflow run``).
+
+>>> async with Flow(limits=RateLimits(rpm=50)) as flow:  # doctest: +SKIP
+...     files = RunFiles(Path("requests.jsonl"), Path("results.jsonl"), Path("dead.jsonl"))
+...     summary = await run_jsonl(flow, files)
+
+Each input line is a Messages API body with optional ``custom_id`` and ``priority``;
+each result line holds the ``custom_id``, the response or the typed error, usage, cost
+and attempts. Failed and bad lines also go to a dead-letter file that is valid input.
+Rerunning after any interruption skips what the results file already holds.
+"""
+
+from __future__ import annotations
+
+from ._done import DoneIndex as DoneIndex
+from ._input import BadLine as BadLine
+from ._input import LineRequest as LineRequest
+from ._input import parse_line as parse_line
+from ._input import read_items as read_items
+from ._log import CorruptFileError as CorruptFileError
+from ._log import JsonlLog as JsonlLog
+from ._log import repair_tail as repair_tail
+from ._progress import Progress as Progress
+from ._progress import RunSummary as RunSummary
+from ._progress import Tally as Tally
+from ._run import RunFiles as RunFiles
+from ._run import RunOptions as RunOptions
+from ._run import run_jsonl as run_jsonl
+from ._settings import RunnerSettings as RunnerSettings
+
+__all__ = [
+    "BadLine",
+    "CorruptFileError",
+    "DoneIndex",
+    "JsonlLog",
+    "LineRequest",
+    "Progress",
+    "RunFiles",
+    "RunOptions",
+    "RunSummary",
+    "RunnerSettings",
+    "Tally",
+    "parse_line",
+    "read_items",
+    "repair_tail",
+    "run_jsonl",
+]

@@ -1,0 +1,147 @@
+"""Append-only JSONL files that survive being killed at any byte.
+
+Write policy: each record is one JSON line handed to the kernel with ``os.write`` on an
+``O_APPEND`` descriptor as soon as it is known (no user-space buffer), so a killed
+process (Ctrl-C, SIGKILL, OOM) loses nothing it had finished writing. ``fsync`` runs at
+most every ``fsync_interval_s`` and on close: after a machine crash only the last
+interval can be missing, and a missing record is simply redone on the next run.
+
+Crash policy: a record is complete exactly when its line ends with a newline (the
+newline is written last). On open, a partial last line is cut off; its request is
+redone. A damaged line anywhere else is not guessed at: it raises
+:class:`CorruptFileError` naming the line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from .._clock import Clock, LoopClock
+from .._errors import ClaudeflowError
+
+__all__ = ["CorruptFileError", "JsonlLog", "read_records", "repair_tail"]
+
+_CHUNK: Final = 64 * 1024
+_ID_PREFIX: Final = '{"custom_id": '
+_DECODER: Final = json.JSONDecoder()
+
+
+class CorruptFileError(ClaudeflowError):
+    """A results or dead-letter file holds a damaged line before its last line."""
+
+
+def repair_tail(path: Path) -> int:
+    """Cut a partial last line off ``path``; return how many bytes were dropped."""
+    if not path.exists():
+        return 0
+    with path.open("rb+") as file:
+        size = file.seek(0, os.SEEK_END)
+        end = size
+        # Walk back chunk by chunk to the last newline; bounded by the file's size.
+        while end > 0:
+            start = max(0, end - _CHUNK)
+            file.seek(start)
+            chunk = file.read(end - start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            end = start
+        else:
+            keep = 0
+        if keep < size:
+            file.truncate(keep)
+            file.flush()
+            os.fsync(file.fileno())
+        return size - keep
+
+
+def read_records(path: Path, *, full: bool = True) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """Yield ``(custom_id, record)`` for each line of ``path`` (after :func:`repair_tail`).
+
+    With ``full=False`` a succeeded record is not parsed beyond its id (``None`` is
+    yielded instead): resuming a million-line file then costs little more than reading it.
+    """
+    if not path.exists():
+        return
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, start=1):
+            line = raw.decode("utf-8", "replace")
+            if not line.strip():
+                continue
+            quick = None if full else _quick_success_id(line)
+            if quick is not None:
+                yield quick, None
+                continue
+            record = _parse(path, number, line)
+            yield record["custom_id"], record
+
+
+def _quick_success_id(line: str) -> str | None:
+    """The id of a record written by :class:`JsonlLog` as succeeded, without parsing it."""
+    if not line.startswith(_ID_PREFIX):
+        return None
+    try:
+        custom_id, end = _DECODER.raw_decode(line, len(_ID_PREFIX))
+    except ValueError:
+        return None
+    if isinstance(custom_id, str) and line.startswith(', "status": "succeeded"', end):
+        return custom_id
+    return None
+
+
+def _parse(path: Path, number: int, line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        raise CorruptFileError(
+            f"{path}:{number}: not a JSON record ({exc}); fix or remove that line, then rerun"
+        ) from None
+    if not isinstance(record, dict) or not isinstance(record.get("custom_id"), str):
+        raise CorruptFileError(f"{path}:{number}: record without a string custom_id")
+    return record
+
+
+class JsonlLog:
+    """An open append-only JSONL file; see the module docstring for its guarantees."""
+
+    def __init__(self, path: Path, *, fsync_interval_s: float = 1.0, clock: Clock | None = None):
+        self.path = path
+        self.repaired_bytes = repair_tail(path)
+        self._fsync_interval_s = fsync_interval_s
+        self._clock = clock or LoopClock()
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._synced_at = self._clock.now()
+        self._dirty = False
+        self.written = 0
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write ``record`` as one line; it is on the kernel's side when this returns."""
+        if self._fd is None:
+            raise ValueError(f"{self.path} is closed")
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        view = memoryview(data)
+        while view:  # os.write may write less than asked (signals, huge records)
+            view = view[os.write(self._fd, view) :]
+        self.written += 1
+        self._dirty = True
+        if self._clock.now() - self._synced_at >= self._fsync_interval_s:
+            self.sync()
+
+    def sync(self) -> None:
+        """Force written records to disk."""
+        if self._fd is not None and self._dirty:
+            os.fsync(self._fd)
+            self._dirty = False
+        self._synced_at = self._clock.now()
+
+    def close(self) -> None:
+        if self._fd is None:
+            return
+        self.sync()
+        os.close(self._fd)
+        self._fd = None

@@ -1,0 +1,126 @@
+"""The runner's settings: defaults, then a config file (JSON or TOML), then flags.
+
+A config file holds the same names as the long flags (``input-tpm`` or ``input_tpm``)::
+
+    # claudeflow-run.toml
+    rpm = 50
+    input_tpm = 30000
+    output_tpm = 8000
+    concurrency = 8
+
+The API key is never read from a config file: it comes from ``ANTHROPIC_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._config import check_positive
+from .._errors import ConfigError
+
+__all__ = ["RunnerSettings", "load_config_file", "merge_settings"]
+
+_FLOATS = ("rpm", "input_tpm", "output_tpm", "budget_usd")
+_REQUIRED_FLOATS = (
+    "minute_seconds",
+    "burst",
+    "fsync_interval",
+    "progress_interval",
+    "sim_rpm",
+    "sim_input_tpm",
+    "sim_output_tpm",
+    "sim_minute_seconds",
+)
+_INTS = ("concurrency", "max_line_bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerSettings:
+    """Every knob of ``claudeflow run`` (see ``claudeflow run --help`` for each)."""
+
+    rpm: float | None = None
+    input_tpm: float | None = None
+    output_tpm: float | None = None
+    minute_seconds: float = 60.0
+    burst: float = 1.0
+    concurrency: int = 16
+    window: int | None = None
+    max_retries: int | None = None
+    budget_usd: float | None = None
+    base_url: str | None = None
+    dead_letter: str | None = None
+    fsync_interval: float = 1.0
+    progress_interval: float = 1.0
+    max_line_bytes: int = 32 * 1024 * 1024
+    quiet: bool = False
+    simulate: bool = False
+    sim_rpm: float = 1_000.0
+    sim_input_tpm: float = 1_000_000.0
+    sim_output_tpm: float = 200_000.0
+    sim_minute_seconds: float = 60.0
+    sim_ttft: float = 0.02
+    sim_per_token: float = 0.0005
+    sim_seed: int = 0
+    sim_fault_529: float = 0.0
+    sim_fault_500: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in _FLOATS:
+            check_positive(name, getattr(self, name))
+        for name in _REQUIRED_FLOATS:
+            check_positive(name, getattr(self, name), allow_none=False)
+        for name in _INTS:
+            _check_int(name, getattr(self, name), minimum=1)
+        if self.window is not None:
+            _check_int("window", self.window, minimum=1)
+        if self.max_retries is not None:
+            _check_int("max_retries", self.max_retries, minimum=0)
+        for name in ("base_url", "dead_letter"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(name, "must be a non-empty string")
+
+    @property
+    def effective_window(self) -> int:
+        """Requests held at once: enough to keep every concurrency slot busy."""
+        return self.window if self.window is not None else max(64, 4 * self.concurrency)
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Read a ``.json`` or ``.toml`` config file into setting names and values."""
+    text = path.read_bytes()
+    if path.suffix == ".toml":
+        data: Any = tomllib.loads(text.decode("utf-8"))
+    elif path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        raise ConfigError("config", f"{path}: use a .json or .toml file")
+    if not isinstance(data, dict):
+        raise ConfigError("config", f"{path}: must hold a table/object of settings")
+    return {key.replace("-", "_"): value for key, value in data.items()}
+
+
+def merge_settings(*layers: Mapping[str, Any]) -> RunnerSettings:
+    """Later layers win; ``None`` in a layer means "not given here"."""
+    known = {field.name for field in dataclasses.fields(RunnerSettings)}
+    values: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key in ("api_key", "anthropic_api_key"):
+                raise ConfigError(key, "is never read from a config file; set ANTHROPIC_API_KEY")
+            if key not in known:
+                raise ConfigError(key, "unknown setting")
+            if value is not None:
+                values[key] = value
+    return RunnerSettings(**values)
+
+
+def _check_int(argument: str, value: Any, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(argument, f"must be an int >= {minimum}, got {value!r}")

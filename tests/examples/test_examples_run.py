@@ -1,0 +1,67 @@
+"""Each example runs against the simulator, as a user would start it, and says so."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def run(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_basic() -> None:
+    done = run(EXAMPLES / "basic.py", "--simulate")
+    assert done.returncode == 0, done.stderr
+    assert "answer 0: " in done.stdout
+    assert "30 requests completed, 0 failed, 0 rate-limited" in done.stdout
+
+
+def test_streaming_chat_keeps_the_conversation() -> None:
+    done = run(EXAMPLES / "streaming_chat.py", "--simulate", "Hi there", "And again?")
+    assert done.returncode == 0, done.stderr
+    turns = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert len(turns) == 2 and all(" out tokens]" in turn for turn in turns)
+
+
+def test_fastapi_app_demo_answers_every_request() -> None:
+    done = run(EXAMPLES / "fastapi_app.py", "--simulate", "--demo", "120")
+    assert done.returncode == 0, done.stderr
+    statuses = dict(
+        item.split("=") for item in done.stdout.split("statuses: ")[1].splitlines()[0].split(", ")
+    )
+    assert set(statuses) <= {"200", "429", "503"} and sum(map(int, statuses.values())) == 120
+    assert "200" in statuses
+    assert ", 0 429s" in done.stdout  # the simulator never had to refuse anything
+
+
+def test_batch_jsonl_command_from_its_readme(tmp_path: Path) -> None:
+    requests = EXAMPLES / "batch_jsonl" / "requests.jsonl"
+    results = tmp_path / "results.jsonl"
+    done = run("-m", "claudeflow.cli", "run", requests, "-o", results, "--simulate")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    assert sorted(r["custom_id"] for r in lines) == [f"topic-{i:02d}" for i in range(20)]
+    assert all(r["status"] == "succeeded" for r in lines)
+    assert "succeeded 20" in done.stderr
+    command = "claudeflow run examples/batch_jsonl/requests.jsonl -o results.jsonl"
+    assert command in (EXAMPLES / "README.md").read_text()

@@ -1,0 +1,89 @@
+"""Every claudeflow error has a clear HTTP meaning (pure mapping, no server)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from claudeflow import (
+    APIConnectionError,
+    APITimeoutError,
+    BudgetExceededError,
+    CapacityError,
+    ClaudeflowError,
+    ConfigError,
+    DeadlineExceededError,
+    FlowClosedError,
+    InvalidRequestError,
+    QueueFullError,
+    StreamError,
+)
+from claudeflow._errors import status_error
+from claudeflow.integrations.fastapi import (
+    ClientDisconnectedError,
+    TenantQuotaExceeded,
+    error_response,
+)
+
+
+def upstream(status: int, *, code: str | None = None, retry_after: str | None = None) -> Exception:
+    error: dict[str, object] = {"type": "some_error", "message": f"upstream said {status}"}
+    if code:
+        error["details"] = {"error_code": code}
+    headers = {"request-id": "req_1"} | ({"retry-after": retry_after} if retry_after else {})
+    return status_error(status, headers, json.dumps({"type": "error", "error": error}))
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "retry_after"),
+    [
+        pytest.param(QueueFullError("full", retry_after=2.2), 503, "3", id="queue-full-hint"),
+        pytest.param(QueueFullError("full"), 503, "1", id="queue-full-no-hint"),
+        pytest.param(DeadlineExceededError("late"), 503, "1", id="deadline"),
+        pytest.param(FlowClosedError("closing"), 503, "1", id="closed"),
+        pytest.param(BudgetExceededError("spent"), 503, None, id="budget"),
+        pytest.param(CapacityError("never fits"), 413, None, id="capacity"),
+        pytest.param(InvalidRequestError("bad"), 400, None, id="invalid"),
+        pytest.param(ClientDisconnectedError("gone"), 499, None, id="disconnected"),
+        pytest.param(upstream(429, retry_after="7"), 503, "7", id="upstream-429"),
+        pytest.param(upstream(429, code="enforced_spend_limit_reached"), 502, None, id="spend-cap"),
+        pytest.param(upstream(529), 503, "1", id="upstream-529"),
+        pytest.param(upstream(400), 502, None, id="upstream-400"),
+        pytest.param(upstream(500), 502, None, id="upstream-500"),
+        pytest.param(StreamError("boom"), 502, None, id="stream-error"),
+        pytest.param(APITimeoutError("slow"), 504, None, id="timeout"),
+        pytest.param(APIConnectionError("reset"), 502, None, id="connection"),
+        pytest.param(ConfigError("x", "bad"), 500, None, id="own-bug"),
+    ],
+)
+def test_status_and_retry_after(
+    error: ClaudeflowError, status: int, retry_after: str | None
+) -> None:
+    response = error_response(error)
+    assert response.status_code == status
+    assert response.headers.get("retry-after") == retry_after
+    payload = json.loads(bytes(response.body))
+    assert payload["type"] == "error" and payload["error"]["message"]
+
+
+def test_tenant_quota_is_a_429_with_its_ratelimit_headers() -> None:
+    headers = {"RateLimit-Policy": '"tenant";q=6;w=60', "RateLimit": '"tenant";r=0;t=10'}
+    error = TenantQuotaExceeded("over", tenant="a", retry_after=9.5, headers=headers)
+    response = error_response(error)
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "10"
+    assert response.headers["ratelimit"] == '"tenant";r=0;t=10'
+
+
+def test_upstream_details_are_passed_on_and_keys_are_scrubbed() -> None:
+    error = status_error(401, {}, '{"error": {"message": "bad key sk-ant-api03-abcDEF_123"}}')
+    response = error_response(error)
+    payload = json.loads(bytes(response.body))
+    assert payload["error"]["upstream_status"] == 401
+    assert "abcDEF" not in payload["error"]["message"]
+    assert "sk-ant-***" in payload["error"]["message"]
+    assert (
+        "internal"
+        in json.loads(bytes(error_response(ConfigError("k", "v")).body))["error"]["message"]
+    )

@@ -1,0 +1,123 @@
+"""``claudeflow run`` as a command: settings layers, exit statuses, the simulator."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+from runner_helpers import API_KEY, id_counts, write_lines, write_requests
+
+from claudeflow import ConfigError
+from claudeflow.runner import RunnerSettings
+from claudeflow.runner._cli import main, register
+from claudeflow.runner._settings import load_config_file, merge_settings
+
+
+def test_register_adds_run_to_a_parent_parser() -> None:
+    parser = argparse.ArgumentParser(prog="claudeflow")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["run", "in.jsonl", "-o", "out.jsonl", "--rpm", "50"])
+    assert args.func.__name__ == "run" and args.rpm == 50.0 and args.concurrency is None
+
+
+def test_flags_override_the_config_file_which_overrides_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text('rpm = 50\ninput-tpm = 30000\nconcurrency = 4\nbase_url = "http://x"\n')
+    settings = merge_settings(load_config_file(config), {"rpm": 70.0, "concurrency": None})
+    assert (settings.rpm, settings.input_tpm, settings.concurrency) == (70.0, 30000, 4)
+    assert settings.base_url == "http://x" and settings.output_tpm is None
+    assert (
+        settings.effective_window == 64 and RunnerSettings(concurrency=32).effective_window == 128
+    )
+
+
+@pytest.mark.parametrize(
+    ("layer", "argument"),
+    [
+        pytest.param({"api_key": "sk-x"}, "api_key", id="api-key"),
+        pytest.param({"speed": 3}, "speed", id="unknown"),
+        pytest.param({"rpm": -5}, "rpm", id="negative"),
+        pytest.param({"concurrency": 0}, "concurrency", id="concurrency"),
+        pytest.param({"window": 1.5}, "window", id="window"),
+        pytest.param({"base_url": ""}, "base_url", id="base-url"),
+    ],
+)
+def test_bad_settings_name_the_argument(layer: dict[str, object], argument: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        merge_settings(layer)
+    assert error.value.argument == argument
+
+
+def test_config_files_must_be_json_or_toml_tables(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("[1]")
+    (tmp_path / "a.yaml").write_text("rpm: 1")
+    with pytest.raises(ConfigError, match="table/object"):
+        load_config_file(tmp_path / "a.json")
+    with pytest.raises(ConfigError, match=r"\.json or \.toml"):
+        load_config_file(tmp_path / "a.yaml")
+
+
+def test_simulate_runs_offline_with_a_json_config_and_shows_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    requests = write_requests(tmp_path / "in.jsonl", 25)
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"sim-ttft": 0, "sim-per-token": 0, "concurrency": 4}))
+    out = tmp_path / "out.jsonl"
+    assert main([str(requests), "-o", str(out), "--simulate", "--config", str(config)]) == 0
+    assert id_counts(out) == {f"line-{n}": 1 for n in range(1, 26)}
+    stderr = capsys.readouterr().err
+    assert "25/25 lines | ok 25" in stderr and "finished" in stderr
+    assert (tmp_path / "out.dead.jsonl").exists()
+
+
+def test_failures_exit_1_and_point_at_the_dead_letters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    requests = write_lines(tmp_path / "in.jsonl", ["not json"])
+    out = tmp_path / "out.jsonl"
+    dead = tmp_path / "failed.jsonl"
+    args = [str(requests), "-o", str(out), "--simulate", "--quiet", "--dead-letter", str(dead)]
+    assert main(args) == 1
+    stderr = capsys.readouterr().err
+    assert "in.jsonl:1: bad line" in stderr and f"dead letters: {dead}" in stderr
+    assert API_KEY not in stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        pytest.param(["--rpm", "-1"], "rpm", id="bad-flag"),
+        pytest.param(["--config", "missing.toml"], "invalid configuration", id="no-config"),
+    ],
+)
+def test_usage_errors_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    requests = write_requests(tmp_path / "in.jsonl", 1)
+    assert main([str(requests), "-o", str(tmp_path / "o.jsonl"), "--simulate", *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_input_and_missing_key_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    assert main([str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "o.jsonl")]) == 2
+    requests = write_requests(tmp_path / "in.jsonl", 1)
+    assert main([str(requests), "-o", str(tmp_path / "o.jsonl")]) == 2
+    assert "ANTHROPIC_API_KEY" in capsys.readouterr().err
+
+
+def test_a_damaged_results_file_is_refused_not_guessed_at(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requests = write_requests(tmp_path / "in.jsonl", 2)
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"custom_id": "line-1", "status": "succeeded"}\n{garbage\n{"custom_id": "x"}\n')
+    assert main([str(requests), "-o", str(out), "--simulate", "--quiet"]) == 2
+    assert "out.jsonl:2" in capsys.readouterr().err

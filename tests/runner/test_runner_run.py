@@ -1,0 +1,165 @@
+"""run_jsonl end to end against the simulator: results, bad lines, dead letters, resume."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from runner_helpers import API_KEY, body, id_counts, records, write_lines, write_requests
+
+from claudeflow import Flow, RetryPolicy
+from claudeflow.runner import RunFiles, RunOptions, RunSummary, Tally, run_jsonl
+from claudeflow.runner._records import error_info
+from claudeflow.simulator import FaultConfig
+from claudeflow.testing import simulator
+
+pytestmark = pytest.mark.integration
+
+FAST_RETRY = RetryPolicy(max_retries=1, base_delay=0.001, max_delay=0.002)
+
+
+def files_in(tmp_path: Path, name: str = "requests.jsonl") -> RunFiles:
+    return RunFiles(tmp_path / name, tmp_path / "results.jsonl", tmp_path / "dead.jsonl")
+
+
+@asynccontextmanager
+async def flow_for(url: str, **kwargs: Any) -> AsyncIterator[Flow]:
+    options: dict[str, Any] = {"concurrency": 4, "retry": FAST_RETRY} | kwargs
+    async with Flow(api_key=API_KEY, base_url=url, **options) as flow:
+        yield flow
+
+
+async def run(files: RunFiles, url: str, **flow_kwargs: Any) -> RunSummary:
+    async with flow_for(url, **flow_kwargs) as flow:
+        return await run_jsonl(flow, files, RunOptions(window=8), secret=API_KEY)
+
+
+async def test_every_line_gets_one_result_and_bad_lines_are_dead_letters(
+    tmp_path: Path,
+) -> None:
+    files = files_in(tmp_path)
+    lines: list[Any] = [body(i) for i in range(30)]
+    lines[4] = "{oops"
+    lines[9] = {"custom_id": "no-body", "model": "m"}
+    lines[12] = {"custom_id": "bad-max", "model": "m", "max_tokens": -1, "messages": []}
+    write_lines(files.input, lines)
+    notices: list[str] = []
+    async with simulator() as sim, flow_for(sim.url) as flow:
+        summary = await run_jsonl(flow, files, notify=notices.append, secret=API_KEY)
+    assert (summary.succeeded, summary.invalid, summary.failed) == (27, 3, 0)
+    assert summary.complete and summary.cost_usd > 0 and summary.output_tokens > 0
+    results = {r["custom_id"]: r for r in records(files.output)}
+    assert len(results) == 30 == len(records(files.output))
+    ok = results["line-1"]
+    assert ok["status"] == "succeeded" and ok["response"]["content"][0]["text"]
+    assert ok["usage"]["output_tokens"] > 0 and ok["cost_usd"] > 0 and ok["attempts"] == 1
+    assert results["line-5"]["error"]["message"].startswith("line 5: invalid JSON")
+    assert results["bad-max"]["error"]["type"] == "InvalidRequestError"
+    assert any("requests.jsonl:5: bad line" in n for n in notices)
+    dead = {r["custom_id"]: r for r in records(files.dead_letter)}
+    assert set(dead) == {"line-5", "no-body", "bad-max"}
+    assert dead["line-5"]["raw"] == "{oops" and dead["bad-max"]["params"]["max_tokens"] == -1
+
+
+async def test_exhausted_retries_go_to_dead_letters_that_can_be_fed_back(
+    tmp_path: Path,
+) -> None:
+    files = files_in(tmp_path)
+    write_requests(files.input, 12, ids=True)
+    async with simulator(faults=FaultConfig(error_500=1.0)) as sim:
+        summary = await run(files, sim.url)
+    assert summary.failed == 12 and not summary.succeeded
+    failed = records(files.output)[0]
+    assert failed["status"] == "failed" and failed["error"]["status_code"] == 500
+    assert failed["error"]["type"] == "InternalServerError"
+    retry = RunFiles(files.dead_letter, tmp_path / "retried.jsonl", tmp_path / "dead2.jsonl")
+    async with simulator() as sim:
+        summary = await run(retry, sim.url)
+    assert summary.succeeded == 12 and summary.complete
+    assert id_counts(retry.output) == {f"req-{i}": 1 for i in range(12)}
+    assert not retry.dead_letter.read_text()
+
+
+async def test_rerun_skips_done_lines_and_redoes_a_partial_last_line(tmp_path: Path) -> None:
+    files = files_in(tmp_path)
+    write_requests(files.input, 20)
+    async with simulator() as sim:
+        await run(files, sim.url)
+        lines = files.output.read_bytes().splitlines(keepends=True)
+        # As if killed: ten complete lines and half of the eleventh.
+        files.output.write_bytes(b"".join(lines[:10]) + lines[10][:25])
+        summary = await run(files, sim.url)
+    assert summary.skipped == 10 and summary.succeeded == 10
+    assert id_counts(files.output) == {f"line-{n}": 1 for n in range(1, 21)}
+
+
+async def test_a_dead_letter_lost_in_a_crash_is_restored_once(tmp_path: Path) -> None:
+    files = files_in(tmp_path)
+    write_requests(files.input, 5, ids=True)
+    async with simulator(faults=FaultConfig(error_500=1.0)) as sim:
+        await run(files, sim.url)
+        letters = files.dead_letter.read_text().splitlines(keepends=True)
+        files.dead_letter.write_text("".join(letters[:3]))  # killed before two were written
+        notices: list[str] = []
+        async with flow_for(sim.url) as flow:
+            summary = await run_jsonl(flow, files, notify=notices.append)
+    assert summary.skipped == 5 and summary.failed == 0
+    assert id_counts(files.dead_letter) == {f"req-{i}": 1 for i in range(5)}
+    assert any("restored 2 dead letter(s)" in n for n in notices)
+
+
+async def test_a_spent_budget_stops_the_run_and_the_rest_is_done_later(tmp_path: Path) -> None:
+    files = files_in(tmp_path)
+    write_requests(files.input, 40)
+    async with simulator() as sim:
+        stopped = await run(files, sim.url, budget_usd=1e-9, concurrency=1)
+        finished = await run(files, sim.url)
+    assert stopped.stop_reason == "budget reached" and not stopped.complete
+    assert stopped.failed == 0 and stopped.succeeded < 40
+    assert finished.skipped == stopped.succeeded and finished.complete
+    assert id_counts(files.output) == {f"line-{n}": 1 for n in range(1, 41)}
+    assert not files.dead_letter.read_text()
+
+
+async def test_stop_lets_in_flight_requests_finish_and_records_no_partial_work(
+    tmp_path: Path,
+) -> None:
+    files = files_in(tmp_path)
+    write_requests(files.input, 200)
+    stop = asyncio.Event()
+    tally = Tally()
+    async with simulator(ttft_s=0.01) as sim, flow_for(sim.url) as flow:
+        running = asyncio.create_task(run_jsonl(flow, files, tally=tally, stop=stop))
+        for _ in range(2000):  # bounded poll
+            if tally.succeeded >= 5:
+                break
+            await asyncio.sleep(0.005)
+        stop.set()
+        summary = await running
+        assert flow.stats().in_flight == 0
+    assert summary.stop_reason == "stopped" and summary.succeeded < 200
+    assert len(records(files.output)) == summary.succeeded
+
+
+async def test_the_api_key_never_reaches_the_files(tmp_path: Path) -> None:
+    files = files_in(tmp_path)
+    write_requests(files.input, 3)
+    async with simulator(api_keys=frozenset({"sk-ant-the-right-one"})) as sim:
+        summary = await run(files, sim.url)
+    assert summary.failed == 3
+    assert records(files.output)[0]["error"]["status_code"] == 401
+    for path in (files.output, files.dead_letter):
+        assert API_KEY not in path.read_text()
+    leaky = error_info(RuntimeError(f"header x-api-key={API_KEY}"), API_KEY)
+    assert API_KEY not in leaky["message"] and "***" in leaky["message"]
+
+
+def test_files_and_options_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="must all differ"):
+        RunFiles(tmp_path / "a", tmp_path / "a", tmp_path / "b")
+    with pytest.raises(ValueError, match="window"):
+        RunOptions(window=0)
