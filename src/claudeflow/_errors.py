@@ -66,7 +66,12 @@ __all__ = [
 
 
 class ClaudeflowError(Exception):
-    """Root of every error claudeflow raises."""
+    """Root of every error claudeflow raises.
+
+    :ivar attempts: HTTP attempts made for the request before it failed (0: never sent)
+    """
+
+    attempts: int = 0
 
 
 class ConfigError(ClaudeflowError, ValueError):

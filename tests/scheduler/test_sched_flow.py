@@ -16,11 +16,13 @@ from claudeflow import (
     DeadlineExceededError,
     FlowClosedError,
     InvalidRequestError,
+    OverloadedError,
     Priority,
     QueueFullError,
     RateLimitError,
     RateLimits,
 )
+from claudeflow.retry import RetryPolicy
 from claudeflow.scheduler import Flow
 from claudeflow.testing import FakeClock, settle
 from claudeflow.transport import ApiResponse, MockRequest, MockTransport
@@ -148,7 +150,7 @@ async def test_non_retryable_error_raises_typed_error_once(clock: FakeClock) -> 
         with pytest.raises(BadRequestError, match="bad field") as info:
             await flow.create(**body())
     assert info.value.status_code == 400 and info.value.request_id == "req_err"
-    assert len(transport.requests) == 1
+    assert info.value.attempts == 1 and len(transport.requests) == 1
     assert flow.stats().failed == 1
 
 
@@ -230,6 +232,34 @@ async def test_queue_full_raises_immediately_or_waits_when_asked(clock: FakeCloc
         await clock.run_until(5)
         await asyncio.gather(running, queued, waiting)
     assert [n for n, _ in starts] == ["running", "queued", "waiter"]
+
+
+async def test_exhausted_retries_report_every_attempt_on_the_error(clock: FakeClock) -> None:
+    flow, transport = make_flow(
+        clock, lambda r: error(529, "overloaded_error", "busy"), retry=RetryPolicy(max_retries=2)
+    )
+    async with flow:
+        failing = asyncio.create_task(flow.create(**body()))
+        await clock.run_until(60)
+        with pytest.raises(OverloadedError) as info:
+            await failing
+    assert info.value.attempts == 3 == len(transport.requests)
+
+
+async def test_queue_full_hint_is_when_the_head_of_the_line_can_start(clock: FakeClock) -> None:
+    flow, _ = make_flow(
+        clock, slow(clock, 0.1, []), limits=RateLimits(rpm=60, burst=1 / 60), max_queue=1
+    )
+    async with flow:
+        first = asyncio.create_task(flow.create(**body("first")))  # takes the only token
+        await settle()
+        queued = asyncio.create_task(flow.create(**body("queued")))  # next token in 1 s
+        await clock.advance(0.25)
+        with pytest.raises(QueueFullError) as info:
+            await flow.create(**body("rejected"))
+        await clock.run_until(5)
+        await asyncio.gather(first, queued)
+    assert info.value.retry_after == pytest.approx(0.75)
 
 
 async def test_queue_timeout_fails_at_the_deadline_and_releases_everything(

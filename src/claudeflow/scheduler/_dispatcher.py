@@ -98,7 +98,9 @@ class Dispatcher:
         """Return when the line has room for ``job``, or raise :class:`QueueFullError`."""
         while max_queue is not None and len(self._line) >= max_queue:
             if not wait:
-                hint = self._admission.delay(job.cost)
+                # A place frees when the head of the line starts.
+                head = self._line.head()
+                hint = self._admission.delay((head or job).cost)
                 raise QueueFullError(
                     f"queue is full ({max_queue} waiting); retry later or pass wait_for_space=True",
                     retry_after=hint if 0 < hint < math.inf else None,

@@ -241,6 +241,8 @@ class Runner:
             return
         if isinstance(outcome, BaseException):
             self.counts["failed"] += 1
+            if isinstance(outcome, ClaudeflowError):
+                outcome.attempts = job.attempts
             job.future.set_exception(outcome)
         else:
             self.counts["completed"] += 1
