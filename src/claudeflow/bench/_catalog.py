@@ -1,0 +1,145 @@
+"""The default scenarios: their limits, time scale, workloads and clients.
+
+Every "minute" is compressed with the simulator's ``minute_seconds`` (6 s unless noted)
+and buckets hold ``burst = 0.1`` of a minute, so a scenario's demand is many bucket
+capacities and its bound a few seconds. Sizes are chosen so the default suite stays
+rate-bound (not CPU-bound) on a 2-core machine with server and clients in one process.
+``--scale`` multiplies request counts; ``--smoke`` shrinks everything to seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .._types import Priority
+from ._scenario import Limits, LoadScenario, ServerModel
+from ._workload import Shape, Stream, Workload
+
+__all__ = ["BASELINES", "SPECIAL", "load_scenarios", "scenario_names"]
+
+BASELINES = ("sdk", "sdk-r10", "aiolimiter")
+SPECIAL = ("overhead", "scale")  # not load scenarios: see _overhead.py and _scale.py
+_ALL = ("claudeflow", *BASELINES)
+
+_TINY = Shape(input_tokens=(20, 40), max_tokens=(64, 64), output_fraction=(0.25, 0.25))
+_VARIED = Shape(input_tokens=(500, 4000), max_tokens=(64, 64), output_fraction=(0.25, 0.5))
+_LONG_OUT = Shape(input_tokens=(40, 120), max_tokens=(500, 2000), output_fraction=(0.3, 1.0))
+_BACKLOG = Shape(input_tokens=(500, 2500), max_tokens=(128, 128), output_fraction=(0.1, 0.25))
+_URGENT = Shape(input_tokens=(200, 400), max_tokens=(128, 128), output_fraction=(0.1, 0.25))
+_SMALL = Shape(input_tokens=(900, 1100), max_tokens=(64, 64), output_fraction=(0.25, 0.25))
+
+_RPM = Limits(rpm=1_200, input_tpm=6_000_000, output_tpm=1_200_000)
+_ITPM = Limits(rpm=6_000, input_tpm=600_000, output_tpm=1_200_000)
+_OTPM = Limits(rpm=6_000, input_tpm=6_000_000, output_tpm=120_000)
+
+
+def _mixed_workload() -> Workload:
+    return Workload(
+        (
+            Stream(200, _BACKLOG, priority=Priority.LOW),
+            Stream(50, _URGENT, priority=Priority.HIGH, start_s=0.05, interval_s=0.05),
+        )
+    )
+
+
+def _default() -> tuple[LoadScenario, ...]:
+    otpm = LoadScenario(
+        name="otpm_bound_actual",
+        title="large max_tokens, outputs 30-100 % of it; server OTPM rule: actual",
+        limits=_OTPM,
+        workload=Workload((Stream(90, _LONG_OUT),)),
+        clients=_ALL,
+        server=ServerModel(otpm_mode="actual"),
+        goals=("efficiency",),
+    )
+    return (
+        LoadScenario(
+            name="rpm_bound",
+            title="many small prompts; RPM binds",
+            limits=_RPM,
+            workload=Workload((Stream(720, _TINY),)),
+            clients=_ALL,
+            goals=("efficiency",),
+        ),
+        LoadScenario(
+            name="itpm_bound",
+            title="large prompts of varied size (500-4000 tokens); ITPM binds",
+            limits=_ITPM,
+            workload=Workload((Stream(150, _VARIED),)),
+            clients=_ALL,
+            goals=("efficiency",),
+        ),
+        otpm,
+        replace(
+            otpm,
+            name="otpm_bound_reserve",
+            title="as otpm_bound_actual; server OTPM rule: reserve max_tokens",
+            server=ServerModel(otpm_mode="reserve_max_tokens"),
+        ),
+        LoadScenario(
+            name="mixed_priority",
+            title="LOW backlog of 200 + a HIGH request every 50 ms; ITPM binds",
+            limits=_ITPM,
+            workload=_mixed_workload(),
+            clients=_ALL,
+            goals=("priority",),
+        ),
+        LoadScenario(
+            name="starvation",
+            title="one 36k-token request at t=1 s among 1k-token ones at 95 % of ITPM",
+            limits=_ITPM,
+            workload=Workload(
+                (
+                    Stream(285, _SMALL, interval_s=3.0 / 285),
+                    Stream(
+                        1,
+                        Shape(input_tokens=(36_000, 36_000), max_tokens=(64, 64)),
+                        start_s=1.0,
+                        tag="large",
+                        fixed=True,
+                    ),
+                )
+            ),
+            clients=("claudeflow", "aiolimiter"),
+            goals=("starvation",),
+        ),
+        LoadScenario(
+            name="faults",
+            title="mixed_priority with 3 % 529s, 2 % 500s and every request 529 in 1.0-1.4 s",
+            limits=_ITPM,
+            workload=_mixed_workload(),
+            clients=_ALL,
+            server=ServerModel(error_529=0.03, error_500=0.02, overload_window=(1.0, 1.4)),
+            local_only=True,
+        ),
+        LoadScenario(
+            name="unknown_limits",
+            title="limits=None on the client, learned from headers; real 60 s minute",
+            limits=Limits(
+                rpm=12_000, input_tpm=6_000_000, output_tpm=1_200_000, minute_seconds=60, burst=0.05
+            ),
+            workload=Workload((Stream(1_200, _TINY),)),
+            clients=("claudeflow-learned",),
+        ),
+        LoadScenario(
+            name="streaming",
+            title="otpm_bound_actual's workload through Flow.stream",
+            limits=_OTPM,
+            workload=Workload((Stream(90, _LONG_OUT),)),
+            clients=("claudeflow-stream",),
+        ),
+    )
+
+
+def load_scenarios(*, smoke: bool = False, scale: float = 1.0) -> tuple[LoadScenario, ...]:
+    """The default load scenarios, scaled (``smoke``: a seconds-long reduced run)."""
+    factor = 0.12 if smoke else scale
+    scenarios = _default()
+    if factor == 1.0:
+        return scenarios
+    return tuple(s.scaled(factor) for s in scenarios)
+
+
+def scenario_names() -> tuple[str, ...]:
+    """Every scenario name, in the order the suite runs them."""
+    return (*(s.name for s in _default()), *SPECIAL)

@@ -1,0 +1,269 @@
+"""The numbers of one load run, as DESIGN.md "Measuring" defines them.
+
+Efficiency = lower bound / wall time. The bound is, over each limited dimension,
+``(demand - initial bucket capacity) / refill rate`` with demand taken from the
+server's own counters (requests admitted, input tokens counted toward ITPM, output
+tokens generated). A workload whose last request arrives later than that bound cannot
+finish before it arrives, so the bound is never below the last arrival time
+(``arrival_floor_s``); the rate-bound scenarios submit everything at once, so there the
+floor is zero.
+
+A server that lets a bucket go into debt (the ``actual`` OTPM rule debits output as it
+is generated, past zero) would let a client "beat" the bound by leaving debt behind;
+that debt is quota spent ahead of time, so the run is charged the time the server needs
+to repay it (``debt_repay_s``) and efficiency = bound / (wall + debt_repay_s) <= 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .._types import Priority
+from ._drive import DriveResult
+from ._record import Outcome
+from ._sampler import Sample
+from ._scenario import DIMENSIONS, Dimension, Limits
+from ._server import Counters
+
+__all__ = ["Bound", "RunMetrics", "lower_bound", "percentiles", "priority_name", "summarize"]
+
+
+def priority_name(priority: int) -> str:
+    try:
+        return Priority(priority).name
+    except ValueError:
+        return str(priority)
+
+
+def percentiles(values: Iterable[float]) -> dict[str, float | int]:
+    """``n``, p50, p95, p99 and max (linear interpolation between ranks); empty: ``n`` 0."""
+    data = sorted(v for v in values if not math.isnan(v))
+    if not data:
+        return {"n": 0}
+    return {
+        "n": len(data),
+        "p50": _quantile(data, 0.50),
+        "p95": _quantile(data, 0.95),
+        "p99": _quantile(data, 0.99),
+        "max": data[-1],
+    }
+
+
+def _quantile(data: Sequence[float], q: float) -> float:
+    position = q * (len(data) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(data) - 1)
+    return data[low] + (data[high] - data[low]) * (position - low)
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """The physical lower bound on wall time and the dimension that sets it."""
+
+    seconds: float
+    binding: Dimension | None
+    per_dimension: Mapping[str, float]
+
+
+def lower_bound(demand: Mapping[Dimension, float], limits: Limits) -> Bound:
+    """``max over dimensions of (demand - capacity) / rate`` (0 for unlimited ones)."""
+    per: dict[str, float] = {}
+    for dim in DIMENSIONS:
+        rate, capacity = limits.rate(dim), limits.capacity(dim)
+        if rate is None or capacity is None:
+            continue
+        per[dim] = max(0.0, demand.get(dim, 0.0) - capacity) / rate
+    if not per:
+        return Bound(0.0, None, per)
+    binding = max(per, key=lambda d: per[d])
+    return Bound(per[binding], binding, per)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class RunMetrics:
+    """Every figure of one (scenario, client) run; ``source`` says whose counts they are."""
+
+    scenario: str
+    client: str
+    requests: int
+    completed: int
+    failed: int
+    unfinished: int
+    timed_out: bool
+    wall_s: float
+    debt_repay_s: float
+    bound_s: float
+    binding: str | None
+    bound_per_dimension: Mapping[str, float]
+    arrival_floor_s: float
+    efficiency: float | None
+    source: str
+    server_429: int | None
+    per_1k_429: float | None
+    attempts_per_request: float | None
+    utilisation: Mapping[str, float]
+    statuses: Mapping[str, int]
+    faults: Mapping[str, int]
+    errors: Mapping[str, int]
+    queue_wait_s: Mapping[str, Mapping[str, float | int]]
+    e2e_s: Mapping[str, Mapping[str, float | int]]
+    large_request: Mapping[str, float | None] | None = None
+    series: Sequence[Sample] = field(default_factory=tuple)
+
+    def wait_p95(self, priority: Priority) -> float | None:
+        value = self.queue_wait_s.get(priority.name, {}).get("p95")
+        return None if value is None else float(value)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["series"] = [
+            [s.t, s.requests, s.input_tokens, s.output_tokens, s.rate_limited] for s in self.series
+        ]
+        data["series_columns"] = ["t", "requests", "input_tokens", "output_tokens", "rate_limited"]
+        return data
+
+
+def summarize(
+    *,
+    scenario: str,
+    client: str,
+    limits: Limits,
+    run: DriveResult,
+    server: Counters | None,
+    samples: Sequence[Sample],
+    arrival_floor_s: float,
+) -> RunMetrics:
+    """Reduce a run to its metrics (server counters when available, else the client's)."""
+    outcomes = run.outcomes
+    demand = _demand(server, outcomes)
+    bound = lower_bound(demand, limits)
+    floor = max(bound.seconds, arrival_floor_s)
+    n = len(outcomes)
+    wall = run.wall_s
+    repay = _repay_seconds(server, limits)
+    charged = wall + repay
+    return RunMetrics(
+        scenario=scenario,
+        client=client,
+        requests=n,
+        completed=sum(o.ok for o in outcomes),
+        failed=sum(o.failed for o in outcomes),
+        unfinished=sum(o.delivery is None for o in outcomes),
+        timed_out=run.timed_out,
+        wall_s=round(wall, 4),
+        debt_repay_s=round(repay, 4),
+        bound_s=round(floor, 4),
+        binding=bound.binding if bound.seconds >= arrival_floor_s else "arrivals",
+        bound_per_dimension={k: round(v, 4) for k, v in bound.per_dimension.items()},
+        arrival_floor_s=round(arrival_floor_s, 4),
+        efficiency=round(floor / charged, 4) if floor > 0 and charged > 0 else None,
+        source="server" if server is not None else "client",
+        server_429=server.rate_limited if server is not None else None,
+        per_1k_429=round(1000 * server.rate_limited / n, 2) if server is not None and n else None,
+        attempts_per_request=_attempts(server, outcomes),
+        utilisation=_utilisation(demand, limits, charged),
+        statuses=dict(server.statuses) if server is not None else {},
+        faults=dict(server.faults) if server is not None else {},
+        errors=_errors(outcomes),
+        queue_wait_s=_by_priority(outcomes, _queue_wait),
+        e2e_s=_by_priority(outcomes, _e2e),
+        large_request=_large(outcomes, limits),
+        series=tuple(samples),
+    )
+
+
+def _demand(server: Counters | None, outcomes: Sequence[Outcome]) -> dict[Dimension, float]:
+    if server is not None:
+        return {dim: server.demand(dim) for dim in DIMENSIONS}
+    done = [o.delivery for o in outcomes if o.ok and o.delivery is not None]
+    return {
+        "requests": float(len(done)),
+        "input_tokens": float(sum(d.input_tokens for d in done)),
+        "output_tokens": float(sum(d.output_tokens for d in done)),
+    }
+
+
+def _repay_seconds(server: Counters | None, limits: Limits) -> float:
+    if server is None:
+        return 0.0
+    waits = [
+        debt / rate
+        for dim, debt in server.debt.items()
+        if (rate := limits.rate(dim)) is not None  # type: ignore[arg-type]
+    ]
+    return max(waits, default=0.0)
+
+
+def _attempts(server: Counters | None, outcomes: Sequence[Outcome]) -> float | None:
+    if not outcomes:
+        return None
+    if server is not None:
+        return round(server.received / len(outcomes), 3)
+    seen = [o.delivery.attempts for o in outcomes if o.delivery and o.delivery.attempts]
+    return round(sum(seen) / len(seen), 3) if seen else None
+
+
+def _errors(outcomes: Sequence[Outcome]) -> dict[str, int]:
+    names = (o.delivery.error for o in outcomes if o.failed and o.delivery is not None)
+    return dict(Counter(name for name in names if name))
+
+
+def _utilisation(
+    demand: Mapping[Dimension, float], limits: Limits, wall: float
+) -> dict[str, float]:
+    """Share of each dimension's refill over the run that was used (beyond the initial
+    bucket): equal to the efficiency on the binding dimension."""
+    out: dict[str, float] = {}
+    for dim in DIMENSIONS:
+        rate, capacity = limits.rate(dim), limits.capacity(dim)
+        if rate is not None and capacity is not None and wall > 0:
+            out[dim] = round(max(0.0, demand.get(dim, 0.0) - capacity) / (wall * rate), 4)
+    return out
+
+
+def _queue_wait(outcome: Outcome) -> float:
+    wait = outcome.delivery.queue_wait_s if outcome.delivery is not None else None
+    return math.nan if wait is None else wait
+
+
+def _e2e(outcome: Outcome) -> float:
+    if outcome.finished_s is None or not outcome.ok:
+        return math.nan
+    return outcome.finished_s - outcome.submitted_s
+
+
+def _by_priority(outcomes: Sequence[Outcome], value: Any) -> dict[str, dict[str, float | int]]:
+    classes = sorted({o.priority for o in outcomes})
+    return {
+        priority_name(p): _rounded(percentiles(value(o) for o in outcomes if o.priority == p))
+        for p in classes
+    }
+
+
+def _rounded(stats: Mapping[str, float | int]) -> dict[str, float | int]:
+    return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in stats.items()}
+
+
+def _large(outcomes: Sequence[Outcome], limits: Limits) -> dict[str, float | None] | None:
+    """The starvation figures of the request tagged ``large``: its wait against the time
+    its own size takes to refill (the goal: at most two such periods)."""
+    large = next((o for o in outcomes if o.tag == "large"), None)
+    rate = limits.rate("input_tokens")
+    if large is None or rate is None:
+        return None
+    wait = large.delivery.queue_wait_s if large.delivery is not None else None
+    refill = large.input_tokens / rate
+    e2e = _e2e(large)
+    return {
+        "input_tokens": large.input_tokens,
+        "submitted_s": round(large.submitted_s, 4),
+        "refill_period_s": round(refill, 4),
+        "wait_s": None if wait is None else round(wait, 4),
+        "wait_periods": None if wait is None else round(wait / refill, 3),
+        "e2e_s": None if math.isnan(e2e) else round(e2e, 4),
+        "completed": float(large.ok),
+    }

@@ -1,0 +1,29 @@
+"""Where and how a client sends: the server, the key, the model and the scenario limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ._scenario import Limits
+
+__all__ = ["Target"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Everything a client needs to reach the server under a scenario's limits.
+
+    :ivar time_scale: ``minute_seconds / 60``: baselines scale their own time constants
+        (tenacity's backoff) by it, as their users would tune them to a real minute
+    """
+
+    base_url: str
+    api_key: str = field(repr=False)
+    model: str
+    limits: Limits
+    concurrency: int
+    seed: int
+
+    @property
+    def time_scale(self) -> float:
+        return self.limits.minute_seconds / 60.0
