@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from typing import Any
 
@@ -234,7 +235,10 @@ async def test_queue_full_raises_immediately_or_waits_when_asked(clock: FakeCloc
     assert [n for n, _ in starts] == ["running", "queued", "waiter"]
 
 
-async def test_exhausted_retries_report_every_attempt_on_the_error(clock: FakeClock) -> None:
+async def test_exhausted_retries_report_every_attempt_on_the_error(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="claudeflow")
     flow, transport = make_flow(
         clock, lambda r: error(529, "overloaded_error", "busy"), retry=RetryPolicy(max_retries=2)
     )
@@ -244,6 +248,9 @@ async def test_exhausted_retries_report_every_attempt_on_the_error(clock: FakeCl
         with pytest.raises(OverloadedError) as info:
             await failing
     assert info.value.attempts == 3 == len(transport.requests)
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(retries) == 2 and "attempt 1 failed" in retries[0] and "busy" in retries[0]
+    assert API_KEY not in caplog.text
 
 
 async def test_queue_full_hint_is_when_the_head_of_the_line_can_start(clock: FakeClock) -> None:

@@ -9,6 +9,7 @@ also keeps the Flow's counters and spend, since it is where every outcome is kno
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
@@ -27,6 +28,8 @@ from ._result import Result
 from ._stream import FlowStream, MessageAccumulator, stream_error
 
 __all__ = ["Runner"]
+
+log = logging.getLogger("claudeflow")
 
 # Server token counts are rounded to the nearest thousand (api doc 2.1): only a gap
 # larger than that means someone else is spending from the same key.
@@ -223,11 +226,13 @@ class Runner:
             if delay is not None:
                 # Hold everyone back until the server's retry-after: no stampede.
                 self._admission.pause(delay, reason=f"429 ({error.message[:80]})")
+                log.warning("429 from the server: admission paused for %.2f s (%s)", delay, error)
         self._end_probe()
         if delay is None:
             self.fail(job, error)
             return None
         self.counts["retries"] += 1
+        log.info("attempt %d failed (%s); retrying in %.2f s", job.attempts, error, delay)
         return delay
 
     def fail(self, job: Job, error: BaseException) -> None:
