@@ -18,6 +18,7 @@ __all__ = ["main"]
 _COMMANDS = {
     "run": "claudeflow.runner._cli",
     "simulate": "claudeflow.simulator._cli",
+    "bench": "claudeflow.bench._cli",
 }
 
 

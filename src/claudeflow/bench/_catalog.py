@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .._types import Priority
+from ._goal_ids import EFFICIENCY, EFFICIENCY_LEARNED, PRIORITY, STARVATION
 from ._scenario import Limits, LoadScenario, ServerModel
 from ._workload import Shape, Stream, Workload
 
@@ -50,7 +51,7 @@ def _default() -> tuple[LoadScenario, ...]:
         workload=Workload((Stream(90, _LONG_OUT),)),
         clients=_ALL,
         server=ServerModel(otpm_mode="actual"),
-        goals=("efficiency",),
+        goals=(EFFICIENCY,),
     )
     return (
         LoadScenario(
@@ -59,7 +60,7 @@ def _default() -> tuple[LoadScenario, ...]:
             limits=_RPM,
             workload=Workload((Stream(720, _TINY),)),
             clients=_ALL,
-            goals=("efficiency",),
+            goals=(EFFICIENCY,),
         ),
         LoadScenario(
             name="itpm_bound",
@@ -67,7 +68,7 @@ def _default() -> tuple[LoadScenario, ...]:
             limits=_ITPM,
             workload=Workload((Stream(150, _VARIED),)),
             clients=_ALL,
-            goals=("efficiency",),
+            goals=(EFFICIENCY,),
         ),
         otpm,
         replace(
@@ -82,14 +83,18 @@ def _default() -> tuple[LoadScenario, ...]:
             limits=_ITPM,
             workload=_mixed_workload(),
             clients=_ALL,
-            goals=("priority",),
+            goals=(PRIORITY,),
         ),
         LoadScenario(
             name="starvation",
-            title="one 36k-token request at t=1 s among 1k-token ones at 95 % of ITPM",
+            title=(
+                "one 36k-token request at t=1 s among 1k-token ones: a 60-request burst "
+                "empties the ITPM bucket, then 95 % of ITPM keeps it near empty"
+            ),
             limits=_ITPM,
             workload=Workload(
                 (
+                    Stream(60, _SMALL),
                     Stream(285, _SMALL, interval_s=3.0 / 285),
                     Stream(
                         1,
@@ -101,7 +106,7 @@ def _default() -> tuple[LoadScenario, ...]:
                 )
             ),
             clients=("claudeflow", "aiolimiter"),
-            goals=("starvation",),
+            goals=(STARVATION,),
         ),
         LoadScenario(
             name="faults",
@@ -120,6 +125,7 @@ def _default() -> tuple[LoadScenario, ...]:
             ),
             workload=Workload((Stream(1_200, _TINY),)),
             clients=("claudeflow-learned",),
+            goals=(EFFICIENCY_LEARNED,),
         ),
         LoadScenario(
             name="streaming",
@@ -127,6 +133,7 @@ def _default() -> tuple[LoadScenario, ...]:
             limits=_OTPM,
             workload=Workload((Stream(90, _LONG_OUT),)),
             clients=("claudeflow-stream",),
+            goals=(EFFICIENCY_LEARNED,),
         ),
     )
 

@@ -64,9 +64,7 @@ async def aiolimiter_client(target: Target) -> AsyncIterator[Send]:
             await otpm.acquire(item.max_tokens)
         state.setdefault("first", clock.now())
         state["attempts"] = state.get("attempts", 0) + 1
-        message: anthropic.types.Message = await client.messages.create(
-            **item.params(target.model)
-        )
+        message: anthropic.types.Message = await client.messages.create(**item.params(target.model))
         return message
 
     async def send(item: WorkItem) -> Delivery:

@@ -46,6 +46,7 @@ _REPLY = json.dumps(
     }
 ).encode()
 _WAIT_LIMIT_S = 300.0  # a stuck submission must not hang the suite
+_CLOSE_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,17 @@ def _spawn(coros: list[Coroutine[Any, Any, Any]]) -> list[asyncio.Task[Any]]:
 
 
 async def _finish(flow: Flow, tasks: list[asyncio.Task[Any]]) -> None:
+    """Close the Flow, cancelling what is left, and end every caller task.
+
+    The callers are cancelled too, after a bounded wait: ``aclose(cancel=True)`` while
+    requests are being dispatched can leave a just-admitted request's ``create()``
+    pending forever (a claudeflow scheduler bug, reported with the results), and a
+    benchmark must not hang on it.
+    """
     await flow.aclose(cancel=True)
+    _, pending = await asyncio.wait(tasks, timeout=_CLOSE_WAIT_S) if tasks else (set(), set())
+    for task in pending:
+        task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
 
 

@@ -1,0 +1,158 @@
+"""``claudeflow bench``: the load-benchmark suite, its table, ``results.json`` and plots.
+
+    claudeflow bench                              # full default suite (~3 min on 2 cores)
+    claudeflow bench --smoke --out /tmp/bench     # seconds-long reduced run (CI)
+    claudeflow bench --scenario mixed_priority --no-baselines
+
+Progress goes to stderr, the table to stdout. Exit status: 0 the suite ran (whatever
+the verdicts: they are measurements, read them), 2 bad usage or a missing optional
+dependency. Heavy imports happen only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "run"]
+
+EXIT_OK, EXIT_USAGE = 0, 2
+# Repeated here (checked equal by the tests) so that ``claudeflow --help`` imports nothing.
+SCENARIOS = (
+    "rpm_bound",
+    "itpm_bound",
+    "otpm_bound_actual",
+    "otpm_bound_reserve",
+    "mixed_priority",
+    "starvation",
+    "faults",
+    "unknown_limits",
+    "streaming",
+    "overhead",
+    "scale",
+)
+CLIENT_NAMES = (
+    "claudeflow",
+    "claudeflow-stream",
+    "claudeflow-learned",
+    "sdk",
+    "sdk-r10",
+    "aiolimiter",
+)
+_DEFAULT_OUT = Path("bench-results")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``bench`` subcommand to a :mod:`claudeflow.cli` parser."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "bench",
+        help="run the load-benchmark suite against the simulator (or a server)",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"run only this scenario (repeatable; default all): {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--clients",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"run only these clients (repeatable): {', '.join(CLIENT_NAMES)}",
+    )
+    parser.add_argument(
+        "--no-baselines", action="store_true", help="claudeflow only (no anthropic/tenacity)"
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply request counts (default 1)"
+    )
+    parser.add_argument("--smoke", action="store_true", help="seconds-long reduced run")
+    parser.add_argument("--out", type=Path, default=_DEFAULT_OUT, help="results folder")
+    parser.add_argument(
+        "--base-url",
+        help="an external server (a simulator, or the real API with $ANTHROPIC_API_KEY)",
+    )
+    parser.add_argument("--model", default="claude-haiku-4-5")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    parser.add_argument("--seed", type=int, default=1, help="workload and jitter seed")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``claudeflow bench``; returns the exit code."""
+    from ._catalog import BASELINES
+    from ._deps import BASELINE_MODULES, PLOT_MODULES, MissingDependencyError, ensure
+    from ._suite import SuiteConfig
+
+    if args.scale <= 0:
+        return _usage("--scale must be > 0")
+    for flag, given, known in (
+        ("--scenario", args.scenario, SCENARIOS),
+        ("--clients", args.clients, CLIENT_NAMES),
+    ):
+        unknown = [name for name in given if name not in known]
+        if unknown:
+            return _usage(f"unknown {flag} {', '.join(unknown)}; choose from {', '.join(known)}")
+    api_key = "sk-bench"
+    if args.base_url is not None:
+        api_key = os.environ.get("ANTHROPIC_API_KEY", "")
+        if not api_key:
+            return _usage("--base-url needs ANTHROPIC_API_KEY in the environment")
+    config = SuiteConfig(
+        scenarios=tuple(args.scenario),
+        clients=tuple(args.clients),
+        baselines=not args.no_baselines,
+        scale=args.scale,
+        smoke=args.smoke,
+        base_url=args.base_url,
+        api_key=api_key,
+        model=args.model,
+        seed=args.seed,
+        quiet=args.quiet,
+    )
+    needed: list[str] = []
+    if _uses_baselines(config, BASELINES):
+        needed += BASELINE_MODULES
+    if not args.no_plots:
+        needed += PLOT_MODULES
+    try:
+        ensure(needed)
+    except MissingDependencyError as exc:
+        return _usage(str(exc))
+    return _execute(config, args.out, plots=not args.no_plots)
+
+
+def _uses_baselines(config: Any, baselines: tuple[str, ...]) -> bool:
+    from ._suite import select
+
+    chosen, _ = select(config)
+    return any(client in baselines for _, clients in chosen for client in clients)
+
+
+def _execute(config: Any, out: Path, *, plots: bool) -> int:
+    from ._report import render_table, write_results
+    from ._suite import run_suite
+
+    result = asyncio.run(run_suite(config))
+    written = write_results(result, out)
+    if plots:
+        from ._plots import write_plots
+
+        written += write_plots(result, out)
+    print(render_table(result))
+    if not config.quiet:
+        print(f"\nwrote {', '.join(str(p) for p in written)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _usage(message: str) -> int:
+    print(f"claudeflow bench: {message}", file=sys.stderr)
+    return EXIT_USAGE

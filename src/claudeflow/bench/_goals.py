@@ -1,0 +1,199 @@
+"""The suite's goals and their verdicts: measured, judged plainly, never asserted.
+
+Each goal is checked on claudeflow's own runs (baselines are reported, not judged). A
+verdict is ``met`` (True/False) with the figures that decided it, or ``None`` when the
+suite did not run what the goal needs (then it says so instead of guessing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .._types import Priority
+from ._clients import CLIENTS
+from ._goal_ids import (
+    EFFICIENCY,
+    EFFICIENCY_LEARNED,
+    GOAL_IDS,
+    MAX_429_PER_1K,
+    MAX_429_PER_1K_LEARNED,
+    MAX_BYTES_PER_QUEUED,
+    MAX_HIGH_TO_LOW_P95,
+    MAX_REFILL_PERIODS,
+    MEMORY,
+    MEMORY_AT_QUEUED,
+    MIN_EFFICIENCY,
+    MIN_EFFICIENCY_LEARNED,
+    MIN_OVERHEAD_RATIO,
+    OVERHEAD,
+    PRIORITY,
+    STARVATION,
+)
+from ._metrics import RunMetrics
+from ._overhead import OverheadResult
+from ._scale import ScaleResult
+from ._scenario import LoadScenario
+
+__all__ = [
+    "Verdict",
+    "evaluate",
+    "judge_efficiency",
+    "judge_memory",
+    "judge_overhead",
+    "judge_priority",
+    "judge_starvation",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One goal on one scenario (or on the overhead/scale measurement).
+
+    :ivar met: ``True``/``False``; ``None`` when it could not be judged (see ``detail``)
+    :ivar measured: the deciding figures, human-readable
+    """
+
+    goal: str
+    subject: str
+    target: str
+    met: bool | None
+    measured: str
+    detail: str = ""
+
+    @property
+    def label(self) -> str:
+        return {True: "met", False: "NOT met", None: "not judged"}[self.met]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate(
+    scenarios: Sequence[LoadScenario],
+    runs: Sequence[RunMetrics],
+    overhead: OverheadResult | None,
+    scale: ScaleResult | None,
+) -> tuple[Verdict, ...]:
+    """Every verdict the suite's results allow, in goal order."""
+    verdicts = [
+        _judge_load(goal, scenario.name, _claudeflow_run(scenario, runs))
+        for scenario in scenarios
+        for goal in scenario.goals
+    ]
+    if overhead is not None:
+        verdicts.append(judge_overhead(overhead))
+    if scale is not None:
+        verdicts.append(judge_memory(scale))
+    order = {goal: n for n, goal in enumerate(GOAL_IDS)}
+    return tuple(sorted(verdicts, key=lambda v: order.get(v.goal, len(order))))
+
+
+def _claudeflow_run(scenario: LoadScenario, runs: Sequence[RunMetrics]) -> RunMetrics | None:
+    for run in runs:
+        if run.scenario == scenario.name and not CLIENTS[run.client].baseline:
+            return run
+    return None
+
+
+def _judge_load(goal: str, subject: str, run: RunMetrics | None) -> Verdict:
+    if goal == EFFICIENCY:
+        return judge_efficiency(subject, run, MIN_EFFICIENCY, MAX_429_PER_1K, goal=goal)
+    if goal == EFFICIENCY_LEARNED:
+        return judge_efficiency(
+            subject, run, MIN_EFFICIENCY_LEARNED, MAX_429_PER_1K_LEARNED, goal=goal
+        )
+    if goal == PRIORITY:
+        return judge_priority(subject, run)
+    if goal == STARVATION:
+        return judge_starvation(subject, run)
+    raise ValueError(f"unknown goal {goal!r}")
+
+
+def _unjudged(goal: str, subject: str, target: str, why: str) -> Verdict:
+    return Verdict(goal, subject, target, None, "-", why)
+
+
+def judge_efficiency(
+    subject: str,
+    run: RunMetrics | None,
+    minimum: float,
+    max_per_1k: float,
+    *,
+    goal: str = EFFICIENCY,
+) -> Verdict:
+    """Efficiency at least ``minimum``, no failed request, at most ``max_per_1k`` 429s."""
+    failures = "no failed request, " if goal == EFFICIENCY else ""
+    target = f"efficiency >= {minimum:g}, {failures}<= {max_per_1k:g} 429s per 1,000"
+    if run is None:
+        return _unjudged(goal, subject, target, "no claudeflow run")
+    if run.per_1k_429 is None:
+        return _unjudged(goal, subject, target, "no server-side counts (external server)")
+    if run.efficiency is None:
+        return _unjudged(goal, subject, target, "the workload fits the initial buckets (bound 0)")
+    problems = []
+    if run.efficiency < minimum:
+        problems.append(f"efficiency {run.efficiency:.3f} < {minimum:g}")
+    if goal == EFFICIENCY and run.failed + run.unfinished > 0:
+        problems.append(f"{run.failed + run.unfinished} request(s) failed or unfinished")
+    if run.per_1k_429 > max_per_1k:
+        problems.append(f"{run.per_1k_429:g} 429s per 1,000 > {max_per_1k:g}")
+    measured = (
+        f"efficiency {run.efficiency:.3f}, {run.failed} failed, {run.per_1k_429:g} 429s/1k"
+        f" ({run.client})"
+    )
+    return Verdict(goal, subject, target, not problems, measured, "; ".join(problems))
+
+
+def judge_priority(subject: str, run: RunMetrics | None) -> Verdict:
+    target = f"HIGH p95 queue wait <= {MAX_HIGH_TO_LOW_P95:.0%} of LOW p95"
+    if run is None:
+        return _unjudged(PRIORITY, subject, target, "no claudeflow run")
+    high, low = run.wait_p95(Priority.HIGH), run.wait_p95(Priority.LOW)
+    if high is None or low is None:
+        return _unjudged(PRIORITY, subject, target, "no queue waits for HIGH or LOW")
+    if low <= 0:
+        met = high <= 0
+        return Verdict(PRIORITY, subject, target, met, f"HIGH p95 {high:.4f}s, LOW p95 0s")
+    ratio = high / low
+    measured = f"HIGH p95 {high:.4f}s / LOW p95 {low:.3f}s = {ratio:.1%}"
+    return Verdict(PRIORITY, subject, target, ratio <= MAX_HIGH_TO_LOW_P95, measured)
+
+
+def judge_starvation(subject: str, run: RunMetrics | None) -> Verdict:
+    target = f"large request starts within {MAX_REFILL_PERIODS:g} refill periods of its size"
+    if run is None:
+        return _unjudged(STARVATION, subject, target, "no claudeflow run")
+    large = run.large_request
+    if large is None or large.get("wait_periods") is None:
+        return _unjudged(STARVATION, subject, target, "the large request never started")
+    periods = float(large["wait_periods"] or 0.0)
+    measured = (
+        f"waited {large['wait_s']:.3f}s = {periods:.2f} refill periods "
+        f"of {large['refill_period_s']:.3f}s"
+    )
+    return Verdict(STARVATION, subject, target, periods <= MAX_REFILL_PERIODS, measured)
+
+
+def judge_overhead(result: OverheadResult) -> Verdict:
+    target = f"throughput >= {MIN_OVERHEAD_RATIO:.2f} of raw aiohttp"
+    measured = (
+        f"Flow {result.flow_per_s:,.0f}/s vs raw {result.raw_per_s:,.0f}/s = {result.ratio:.2f}"
+        f" (median pair {result.median_pair_ratio:.2f}); "
+        f"{result.flow_cpu_us:.0f} vs {result.raw_cpu_us:.0f} µs CPU/request"
+    )
+    return Verdict(OVERHEAD, "overhead", target, result.ratio >= MIN_OVERHEAD_RATIO, measured)
+
+
+def judge_memory(result: ScaleResult) -> Verdict:
+    target = f"< {MAX_BYTES_PER_QUEUED / 1024:g} KB per queued request at {MEMORY_AT_QUEUED:,}"
+    measured = (
+        f"{result.bytes_per_request:,.0f} B/request at {result.config.queued:,} queued "
+        f"({result.claudeflow_bytes_per_request:,.0f} B beyond an awaiting task)"
+    )
+    if result.config.queued < MEMORY_AT_QUEUED:
+        detail = f"only {result.config.queued:,} queued (reduced run)"
+        return Verdict(MEMORY, "scale", target, None, measured, detail)
+    met = result.bytes_per_request < MAX_BYTES_PER_QUEUED
+    return Verdict(MEMORY, "scale", target, met, measured)
