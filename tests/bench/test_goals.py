@@ -1,0 +1,112 @@
+"""Goal verdicts: thresholds applied to measured figures, plainly, never asserted as timing."""
+
+from __future__ import annotations
+
+import pytest
+from bench_helpers import LIMITS, counters, outcome, run_metrics
+
+from claudeflow._types import Priority
+from claudeflow.bench._goal_ids import EFFICIENCY, EFFICIENCY_LEARNED, PRIORITY, STARVATION
+from claudeflow.bench._goals import (
+    evaluate,
+    judge_efficiency,
+    judge_memory,
+    judge_overhead,
+    judge_priority,
+    judge_starvation,
+)
+from claudeflow.bench._overhead import OverheadConfig, OverheadResult
+from claudeflow.bench._scale import ScaleConfig, ScaleResult
+from claudeflow.bench._scenario import LoadScenario
+from claudeflow.bench._workload import Stream, Workload
+
+_BOUND_4S = counters(received=46, admitted=46, input_tokens=100, output_tokens=10)
+
+
+def test_efficiency_met_at_threshold_and_not_met_below() -> None:
+    assert judge_efficiency("s", run_metrics(server=_BOUND_4S, wall_s=4.2), 0.95, 1).met
+    low = judge_efficiency("s", run_metrics(server=_BOUND_4S, wall_s=4.5), 0.95, 1)
+    assert low.met is False
+    assert "efficiency 0.889 < 0.95" in low.detail
+    assert low.label == "NOT met"
+
+
+def test_efficiency_goal_fails_on_failed_requests_and_429s() -> None:
+    failed = run_metrics(outcomes=(outcome(0, ok=False), outcome(1)), server=_BOUND_4S, wall_s=4)
+    assert judge_efficiency("s", failed, 0.95, 1).met is False
+    storm = counters(received=60, admitted=46, rate_limited=14)
+    verdict = judge_efficiency("s", run_metrics(server=storm, wall_s=4.0), 0.95, 1)
+    assert verdict.met is False
+    assert "429s per 1,000" in verdict.detail
+
+
+def test_relaxed_efficiency_allows_one_percent_429s() -> None:
+    some = counters(received=47, admitted=46, rate_limited=1)
+    outcomes = tuple(outcome(n) for n in range(200))
+    run = run_metrics(outcomes=outcomes, server=some, wall_s=4.3)
+    assert run.per_1k_429 == pytest.approx(5.0)
+    assert judge_efficiency("s", run, 0.9, 10, goal=EFFICIENCY_LEARNED).met is True
+    assert judge_efficiency("s", run, 0.95, 1).met is False
+
+
+def test_efficiency_is_not_judged_without_server_counts_or_bound() -> None:
+    assert judge_efficiency("s", run_metrics(server=None), 0.95, 1).met is None
+    assert judge_efficiency("s", run_metrics(server=counters()), 0.95, 1).met is None
+    assert judge_efficiency("s", None, 0.95, 1).label == "not judged"
+
+
+def _mixed(high: float, low: float) -> object:
+    outcomes = (
+        outcome(0, priority=Priority.HIGH, wait=high),
+        outcome(1, priority=Priority.LOW, wait=low),
+    )
+    return run_metrics(outcomes=outcomes, server=counters(admitted=2))
+
+
+def test_priority_goal_compares_high_to_low_p95() -> None:
+    assert judge_priority("m", _mixed(0.05, 1.0)).met is True  # type: ignore[arg-type]
+    assert judge_priority("m", _mixed(0.2, 1.0)).met is False  # type: ignore[arg-type]
+
+
+def test_starvation_goal_counts_refill_periods() -> None:
+    def run(wait: float) -> object:
+        large = outcome(1, tag="large", input_tokens=2_000, wait=wait)  # 2 s per period
+        return run_metrics(outcomes=(outcome(0), large), server=counters(admitted=2))
+
+    assert judge_starvation("st", run(3.9)).met is True  # type: ignore[arg-type]
+    assert judge_starvation("st", run(4.1)).met is False  # type: ignore[arg-type]
+    assert judge_starvation("st", run_metrics()).met is None
+
+
+def test_overhead_and_memory_goals() -> None:
+    overhead = OverheadResult(OverheadConfig(), (), 1000.0, 920.0, 0.92, 0.91, 100.0, 120.0, 20.0)
+    assert judge_overhead(overhead).met is True
+    slow = OverheadResult(OverheadConfig(), (), 1000.0, 700.0, 0.7, 0.7, 100.0, 150.0, 50.0)
+    assert judge_overhead(slow).met is False
+
+    def scale(queued: int, per_request: float) -> ScaleResult:
+        return ScaleResult(
+            ScaleConfig(queued=queued), per_request, 800.0, per_request - 800, (), 1, 1
+        )
+
+    assert judge_memory(scale(100_000, 1_500)).met is True
+    assert judge_memory(scale(100_000, 2_100)).met is False
+    assert judge_memory(scale(2_000, 1_500)).met is None  # not at the goal's size
+
+
+def test_evaluate_judges_claudeflow_runs_only_in_goal_order() -> None:
+    def scenario(name: str, goals: tuple[str, ...]) -> LoadScenario:
+        return LoadScenario(name, "t", LIMITS, Workload((Stream(1),)), ("claudeflow",), goals=goals)
+
+    scenarios = (scenario("a", (PRIORITY,)), scenario("b", (EFFICIENCY,)))
+    runs = (
+        run_metrics(scenario="b", client="sdk", server=_BOUND_4S, wall_s=8.0),
+        run_metrics(scenario="b", client="claudeflow", server=_BOUND_4S, wall_s=4.0),
+    )
+    verdicts = evaluate(scenarios, runs, None, None)
+    assert [(v.goal, v.subject) for v in verdicts] == [(EFFICIENCY, "b"), (PRIORITY, "a")]
+    assert verdicts[0].met is True
+    assert "(claudeflow)" in verdicts[0].measured
+    assert verdicts[1].met is None
+    assert evaluate(scenarios, runs, None, None)[0].goal == EFFICIENCY
+    assert STARVATION not in {v.goal for v in verdicts}
