@@ -36,7 +36,7 @@ _HEADERS = {"anthropic-version": "2023-06-01", "content-type": "application/json
 class OverheadConfig:
     """``requests`` per round, ``rounds`` per client, after ``warmup`` requests each."""
 
-    requests: int = 3_000
+    requests: int = 5_000
     concurrency: int = 32
     rounds: int = 3
     warmup: int = 200

@@ -28,7 +28,7 @@ RUN_COLUMNS = (
     "429s /1k",
     "attempts /req",
     "queue wait p50 / p95 / p99 (s)",
-    "large req. wait",
+    "large req. wait; end to end",
 )
 
 
@@ -122,8 +122,9 @@ def _run_row(run: RunMetrics) -> list[str]:
     large = run.large_request
     large_text = "-"
     if large is not None:
-        wait, periods = large.get("wait_s"), large.get("wait_periods")
-        large_text = "never" if wait is None else f"{wait:.2f}s ({periods:.1f} periods)"
+        wait, periods, e2e = large.get("wait_s"), large.get("wait_periods"), large.get("e2e_s")
+        large_text = "never started" if wait is None else f"{wait:.2f}s ({periods:.1f} periods)"
+        large_text += "; not done" if e2e is None else f"; done after {e2e:.2f}s"
     status = f"{run.completed} / {run.failed}"
     if run.unfinished:
         status += f" (+{run.unfinished} unfinished)"
