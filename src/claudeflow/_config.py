@@ -49,6 +49,12 @@ class RateLimits:
         check_positive("burst", self.burst, allow_none=False)
         if self.burst > 1.0:
             raise ConfigError("burst", f"must be in (0, 1], got {self.burst!r}")
+        if self.rpm is not None and self.rpm * self.burst < 1.0 - 1e-9:
+            raise ConfigError(
+                "burst",
+                f"rpm x burst = {self.rpm * self.burst:.3g}: the bucket must hold at least "
+                "one request",
+            )
 
     def per_second(self, dimension: str) -> float | None:
         """Refill rate of ``dimension`` (``rpm``, ``input_tpm`` or ``output_tpm``) per second."""

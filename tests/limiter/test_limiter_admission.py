@@ -148,6 +148,7 @@ def test_clamp_lowers_to_server_remaining() -> None:
         pytest.param({"window_s": 0}, "window_s", id="window"),
         pytest.param({"burst": 1.5}, "burst", id="burst-above-one"),
         pytest.param({"rpm": "50"}, "rpm", id="string"),
+        pytest.param({"rpm": 1, "burst": 1 / 60}, "burst", id="bucket-below-one-request"),
     ],
 )
 def test_rate_limits_validate_and_name_the_argument(

@@ -74,6 +74,22 @@ async def test_create_returns_result_with_usage_and_sends_the_body(clock: FakeCl
     assert stats.input_tokens == 12 and stats.output_tokens == 5
 
 
+async def test_sdk_request_options_work_as_in_the_sdk(clock: FakeClock) -> None:
+    flow, transport = make_flow(clock, ok)
+    async with flow:
+        await flow.create(**body("a"), extra_body={"top_k": 4}, timeout=30, priority="high")
+        await flow.create(**body("b"))
+        with pytest.raises(InvalidRequestError, match="extra_query"):
+            await flow.create(**body("c"), extra_query={"beta": "true"})
+        with pytest.raises(InvalidRequestError, match="priority: expected an int or one of high"):
+            await flow.create(**body("d"), priority="urgent")
+    first, second = transport.requests
+    assert first.json["top_k"] == 4 and "extra_body" not in first.json
+    assert "timeout" not in first.json and first.timeout == 30
+    assert second.timeout == flow.timeouts.total
+    assert API_KEY not in repr(first) and "'x-api-key': '***'" in repr(first)
+
+
 async def test_rpm_spacing_is_exact_in_virtual_time(clock: FakeClock) -> None:
     starts: list[tuple[str, float]] = []
     limits = RateLimits(rpm=60, burst=1 / 60)  # one request of capacity, one per second
@@ -329,6 +345,33 @@ async def test_cancelling_in_flight_frees_the_slot_and_refunds_output(clock: Fak
         await follow
 
 
+async def test_queued_request_that_learned_limits_cannot_fit_fails_not_blocks(
+    clock: FakeClock,
+) -> None:
+    headers = {
+        "anthropic-ratelimit-output-tokens-limit": "1000",
+        "anthropic-ratelimit-output-tokens-remaining": "1000",
+        "anthropic-ratelimit-output-tokens-reset": "1970-01-01T00:00:00Z",
+    }
+
+    async def handler(request: MockRequest) -> ApiResponse:
+        await clock.sleep(1.0)
+        return ok(request, headers=headers)
+
+    flow, transport = make_flow(clock, handler, learn_limits=True, concurrency=8)
+    async with flow:
+        names = ["probe", "huge", "after"]
+        sizes = {"huge": 50_000}
+        tasks = [
+            asyncio.create_task(flow.create(**body(n, max_tokens=sizes.get(n, 5)))) for n in names
+        ]
+        await clock.run_until(5)
+        probe, huge, after = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(huge, CapacityError) and "50,000 output tokens" in str(huge)
+    assert not isinstance(after, BaseException) and not isinstance(probe, BaseException)
+    assert [name_of(r) for r in transport.requests] == ["probe", "after"]
+
+
 async def test_close_drains_queued_work_by_default(clock: FakeClock) -> None:
     starts: list[tuple[str, float]] = []
     flow, transport = make_flow(clock, slow(clock, 1.0, starts), concurrency=1)
@@ -404,11 +447,15 @@ def test_api_key_never_shows_and_missing_key_is_a_clear_error(
         pytest.param({"queue_timeout": -1}, "queue_timeout", id="queue_timeout"),
         pytest.param({"budget_usd": -1}, "budget_usd", id="budget"),
         pytest.param({"limits": {"rpm": 5}}, "limits", id="limits-dict"),
+        pytest.param({"retry": 5}, "retry", id="retry-int"),
+        pytest.param({"timeouts": 30}, "timeouts", id="timeouts-number"),
+        pytest.param({"api_key": 123}, "api_key", id="api_key-int"),
+        pytest.param({"base_url": 8765}, "base_url", id="base_url-int"),
     ],
 )
 def test_bad_configuration_names_the_argument(kwargs: dict[str, Any], argument: str) -> None:
     with pytest.raises(ConfigError, match=f"^{argument}:"):
-        Flow(api_key=API_KEY, **kwargs)
+        Flow(**{"api_key": API_KEY, **kwargs})
 
 
 async def test_create_before_start_explains_how_to_start() -> None:

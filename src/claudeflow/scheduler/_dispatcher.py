@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from .._clock import Clock, TimerHandle
-from .._errors import DeadlineExceededError, FlowClosedError, QueueFullError
+from .._errors import CapacityError, DeadlineExceededError, FlowClosedError, QueueFullError
 from ..limiter import Admission, Permit
 from ._job import Job
 from ._queue import WaitingLine
@@ -163,6 +163,8 @@ class Dispatcher:
             if job is None:
                 await self._sleep(math.inf)
                 continue
+            if not self._still_fits(job):
+                continue
             delay = self._admission.delay(job.cost)
             if delay > 0:
                 await self._sleep(delay)
@@ -170,6 +172,19 @@ class Dispatcher:
             self._line.pop()
             self._space_freed()
             self._launch(job)
+
+    def _still_fits(self, job: Job) -> bool:
+        """Fail the head if learned or changed limits mean it can never be admitted."""
+        try:
+            self._admission.check_fits(job.cost)
+        except CapacityError as error:
+            self._line.pop()
+            self._space_freed()
+            self._drop_timer(job)
+            self._fail(job, error)
+            self._check_idle()
+            return False
+        return True
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds`` (``inf``: until woken); :meth:`wake` ends it early."""

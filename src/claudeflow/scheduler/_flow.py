@@ -34,7 +34,7 @@ from ..tokens import (
 from ..transport import AiohttpTransport, Transport
 from ._dispatcher import Dispatcher
 from ._job import Job
-from ._request import validate_body
+from ._request import parse_priority, validate_body
 from ._result import FlowStats, Result
 from ._runner import Runner
 from ._stream import FlowStream
@@ -119,8 +119,16 @@ class Flow:
                 "token_counting", f"must be 'local' or 'server', got {token_counting!r}"
             )
         check_positive("count_tokens_rpm", count_tokens_rpm, allow_none=False)
-        if limits is not None and not isinstance(limits, RateLimits):
-            raise ConfigError("limits", f"must be a RateLimits, got {type(limits).__name__}")
+        for argument, value, kind in (
+            ("api_key", api_key, str),
+            ("base_url", base_url, str),
+            ("limits", limits, RateLimits),
+            ("retry", retry, RetryPolicy),
+            ("timeouts", timeouts, Timeouts),
+            ("output_reservation", output_reservation, OutputReservation),
+            ("prices", prices, PriceTable),
+        ):
+            _check_instance(argument, value, kind)
         self._api_key = _Secret(_api_key(api_key))
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         self.limits = limits
@@ -165,7 +173,6 @@ class Flow:
         self._runner = Runner(
             transport=self._transport,
             auth_headers={"x-api-key": self._api_key.value},
-            timeout=self.timeouts.total,
             retry=self.retry,
             rng=self._rng,
             clock=self._clock,
@@ -241,22 +248,29 @@ class Flow:
         queue_timeout: float | None = _UNSET,
         wait_for_space: bool = False,
         extra_headers: Mapping[str, str] | None = None,
+        timeout: float | None = _UNSET,
         **params: Any,
     ) -> Result:
         """Send one Messages API request when the limits allow; return its :class:`Result`.
 
         Takes every ``messages.create`` body parameter (model, max_tokens, messages,
-        system, tools, ...); unknown ones pass through to the API unchanged.
+        system, tools, ...); unknown ones pass through to the API unchanged. The SDK's
+        ``extra_headers``, ``extra_body`` and ``timeout`` options work as they do there.
 
-        :param priority: :class:`Priority` or any int; lower goes first.
+        :param priority: :class:`Priority`, its name (``"high"``) or any int; lower goes
+            first.
         :param queue_timeout: max seconds to wait before the first attempt starts.
+        :param timeout: seconds allowed for each attempt (default: the Flow's
+            ``timeouts.total``).
         :raises QueueFullError: the queue is full and ``wait_for_space`` is false.
         :raises CapacityError: the request can never fit the limits.
         :raises APIStatusError: the API refused it and retrying could not help.
         """
         self._check_open()
         body = validate_body(params)
-        job = await self._new_job(body, int(priority), queue_timeout, extra_headers)
+        job = await self._new_job(
+            body, parse_priority(priority), queue_timeout, extra_headers, timeout
+        )
         await self._enqueue(job, wait_for_space)
         try:
             result: Result = await job.future
@@ -273,6 +287,7 @@ class Flow:
         queue_timeout: float | None = _UNSET,
         wait_for_space: bool = False,
         extra_headers: Mapping[str, str] | None = None,
+        timeout: float | None = _UNSET,
         **params: Any,
     ) -> AsyncIterator[FlowStream]:
         """Stream one request through the same admission, priority and retry path.
@@ -289,7 +304,9 @@ class Flow:
         self._check_open()
         params.pop("stream", None)
         body = validate_body(params)
-        job = await self._new_job(body, int(priority), queue_timeout, extra_headers)
+        job = await self._new_job(
+            body, parse_priority(priority), queue_timeout, extra_headers, timeout
+        )
         job.channel = FlowStream(job.future)
         job.future.add_done_callback(_consume_outcome)
         await self._enqueue(job, wait_for_space)
@@ -305,6 +322,7 @@ class Flow:
         priority: int,
         queue_timeout: float | None,
         extra_headers: Mapping[str, str] | None,
+        timeout: float | None,
     ) -> Job:
         model = body["model"]
         estimate = await self._estimator.estimate_async(body)
@@ -316,8 +334,12 @@ class Flow:
         if self.budget_usd is not None and spent >= self.budget_usd:
             raise BudgetExceededError(f"budget of ${self.budget_usd:.4f} is spent (${spent:.4f})")
         now = self._clock.now()
-        timeout = self.queue_timeout if queue_timeout is _UNSET else queue_timeout
-        check_positive("queue_timeout", timeout)
+        if queue_timeout is _UNSET:
+            queue_timeout = self.queue_timeout
+        check_positive("queue_timeout", queue_timeout)
+        if timeout is _UNSET:
+            timeout = self.timeouts.total
+        check_positive("timeout", timeout)
         return Job(
             body=body,
             headers={**self._headers, **(extra_headers or {})},
@@ -327,7 +349,8 @@ class Flow:
             estimate=estimate,
             future=asyncio.get_running_loop().create_future(),
             submitted_at=now,
-            deadline=None if timeout is None else now + timeout,
+            deadline=None if queue_timeout is None else now + queue_timeout,
+            timeout=timeout,
         )
 
     async def _enqueue(self, job: Job, wait_for_space: bool) -> None:
@@ -398,6 +421,11 @@ def _api_key(given: str | None) -> str:
     if not key:
         raise ConfigError("api_key", "not given and ANTHROPIC_API_KEY is not set")
     return key
+
+
+def _check_instance(argument: str, value: object, kind: type) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise ConfigError(argument, f"must be a {kind.__name__}, got {type(value).__name__}")
 
 
 def _check_int(argument: str, value: int | None) -> None:

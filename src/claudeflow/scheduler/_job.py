@@ -33,6 +33,7 @@ class Job:
     future: asyncio.Future[Any]
     submitted_at: float
     deadline: float | None = None
+    timeout: float | None = None  # per attempt (None: no limit)
     key: tuple[float, int] | None = None
     queued: bool = False
     attempts: int = 0

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import InvalidRequestError
+from .._types import Priority
 
-__all__ = ["validate_body"]
+__all__ = ["parse_priority", "validate_body"]
 
 _ROLES = frozenset({"user", "assistant"})
 
@@ -19,6 +20,7 @@ def validate_body(params: Mapping[str, Any]) -> dict[str, Any]:
     everything else passes through for the API to judge.
     """
     body = dict(params)
+    _merge_sdk_options(body)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequestError("model: a non-empty model id string is required")
@@ -30,6 +32,32 @@ def validate_body(params: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidRequestError("stream: use flow.stream(...) for streaming responses")
     body.pop("stream", None)
     return body
+
+
+def _merge_sdk_options(body: dict[str, Any]) -> None:
+    """Apply the SDK's request options that are not body fields, as the SDK does."""
+    if body.pop("extra_query", None):
+        raise InvalidRequestError("extra_query: the Messages API takes no query parameters")
+    extra = body.pop("extra_body", None)
+    if extra is not None:
+        if not isinstance(extra, Mapping):
+            raise InvalidRequestError(f"extra_body: must be a mapping, got {extra!r:.60}")
+        body.update(extra)
+
+
+def parse_priority(value: Any) -> int:
+    """An int, a :class:`Priority`, or a class name such as ``"high"``."""
+    if isinstance(value, str):
+        try:
+            return int(Priority[value.upper()])
+        except KeyError:
+            names = ", ".join(p.name.lower() for p in Priority)
+            raise InvalidRequestError(
+                f"priority: expected an int or one of {names}, got {value!r}"
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequestError(f"priority: expected an int or Priority, got {value!r:.60}")
+    return int(value)
 
 
 def _check_messages(messages: Any) -> None:

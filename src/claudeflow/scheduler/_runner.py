@@ -44,7 +44,6 @@ class Runner:
         *,
         transport: Transport,
         auth_headers: Mapping[str, str],
-        timeout: float,
         retry: RetryPolicy,
         rng: random.Random,
         clock: Clock,
@@ -59,7 +58,6 @@ class Runner:
     ) -> None:
         self._transport = transport
         self._auth_headers = auth_headers
-        self._timeout = timeout
         self._retry = retry
         self._rng = rng
         self._clock = clock
@@ -88,7 +86,7 @@ class Runner:
         try:
             headers = {**job.headers, **self._auth_headers}
             response, outcome = await send_message(
-                self._transport, job.body, headers, self._timeout
+                self._transport, job.body, headers, job.timeout
             )
         except ClaudeflowError as error:
             permit.settle(consumed_by_failure(error, job.cost))
@@ -118,7 +116,7 @@ class Runner:
                 MESSAGES_PATH,
                 headers={**job.headers, **self._auth_headers},
                 json={**job.body, "stream": True},
-                timeout=self._timeout,
+                timeout=job.timeout,
             ) as response:
                 self._observe_server(response.headers, response.status)
                 if response.status >= 300:

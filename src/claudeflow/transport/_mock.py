@@ -24,9 +24,15 @@ from ._sse import SseParser, encode_event
 __all__ = ["MockHandler", "MockRequest", "MockStream", "MockTransport"]
 
 
-@dataclass(frozen=True, slots=True)
+_SECRET_HEADERS = frozenset({"x-api-key", "authorization"})
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class MockRequest:
-    """What the code under test sent. ``headers`` keys are lower-cased."""
+    """What the code under test sent. ``headers`` keys are lower-cased.
+
+    The repr masks credentials, so a failing test's output never shows a key.
+    """
 
     method: str
     path: str
@@ -34,6 +40,13 @@ class MockRequest:
     json: Any = None
     timeout: float | None = None
     stream: bool = False  #: True when sent through ``open_stream``
+
+    def __repr__(self) -> str:
+        shown = {k: "***" if k in _SECRET_HEADERS else v for k, v in self.headers.items()}
+        return (
+            f"MockRequest(method={self.method!r}, path={self.path!r}, headers={shown!r}, "
+            f"json={self.json!r}, timeout={self.timeout!r}, stream={self.stream!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
