@@ -85,9 +85,7 @@ class Runner:
         started = self._clock.now()
         try:
             headers = {**job.headers, **self._auth_headers}
-            response, outcome = await send_message(
-                self._transport, job.body, headers, job.timeout
-            )
+            response, outcome = await send_message(self._transport, job.body, headers, job.timeout)
         except ClaudeflowError as error:
             permit.settle(consumed_by_failure(error, job.cost))
             return self._after_failure(job, error)
