@@ -22,7 +22,7 @@ async def reply(flow: Flow, history: list[dict[str, Any]]) -> str:
     async with flow.stream(
         priority=Priority.HIGH, model=MODEL, max_tokens=256, messages=history
     ) as stream:
-        async for text in stream.text_stream():
+        async for text in stream.text_stream:
             print(text, end="", flush=True)
             parts.append(text)
         result = await stream.result()
@@ -41,7 +41,15 @@ async def main(simulate: bool, prompts: list[str]) -> int:
 
 
 def _typed_lines() -> Any:
-    while line := input("you> ").strip():
+    """Lines typed at the prompt, until an empty line or end of input (Ctrl-D)."""
+    while True:
+        try:
+            line = input("you> ").strip()
+        except EOFError:
+            print()
+            return
+        if not line:
+            return
         yield line
 
 

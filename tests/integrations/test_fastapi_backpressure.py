@@ -95,7 +95,8 @@ async def test_full_queue_answers_503_with_retry_after() -> None:
     assert refused.status_code == 503
     assert int(refused.headers["retry-after"]) >= 1
     error = refused.json()["error"]
-    assert error["type"] == "overloaded_error" and "queue is full" in error["message"]
+    assert error["type"] == "overloaded_error" and "at capacity" in error["message"]
+    assert "wait_for_space" not in error["message"]
 
 
 async def test_missed_queue_deadline_answers_503_with_retry_after() -> None:

@@ -59,6 +59,10 @@ async def test_create_returns_result_with_usage_and_sends_the_body(clock: FakeCl
         result = await flow.create(**body("hi", tokens=12), temperature=0.5, top_k=3)
     assert result.text == "hello"
     assert result.message.content[0].text == "hello"
+    assert result.content[0].text == "hello" and result.content[0].type == "text"
+    assert (result.id, result.model, result.role) == ("msg_1", "claude-haiku-4-5", "assistant")
+    assert result.stop_reason == "end_turn" and result.stop_sequence is None
+    assert result.model_dump()["usage"]["input_tokens"] == 12
     assert result.usage.input_tokens == 12
     assert result.estimated_input_tokens == 12
     assert result.attempts == 1

@@ -70,9 +70,10 @@ async def test_stream_yields_events_and_final_result_like_create(clock: FakeCloc
     flow, transport = make_flow(clock, lambda r: MockStream(200, {}, events(["Hel", "lo"])))
     async with flow:
         async with flow.stream(**body("x")) as stream:
-            texts = [t async for t in stream.text_stream()]
+            texts = [t async for t in stream.text_stream]
             result = await stream.result()
-    assert texts == ["Hel", "lo"]
+            final = await stream.get_final_message()
+    assert texts == ["Hel", "lo"] and final.content[0].text == "Hello"
     assert result.text == "Hello"
     assert result.message.stop_reason == "end_turn"
     assert result.usage.input_tokens == 10 and result.usage.output_tokens == 7

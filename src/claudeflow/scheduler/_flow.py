@@ -293,7 +293,7 @@ class Flow:
         """Stream one request through the same admission, priority and retry path.
 
         >>> async with flow.stream(model=..., max_tokens=..., messages=...) as stream:
-        ...     async for text in stream.text_stream():  # doctest: +SKIP
+        ...     async for text in stream.text_stream:  # doctest: +SKIP
         ...         print(text, end="")
         ...     result = await stream.result()
 

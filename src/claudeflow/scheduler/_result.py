@@ -47,6 +47,35 @@ class Result:
         """The concatenated text blocks of the response."""
         return self.message.text
 
+    # The SDK Message's fields, so code written against ``messages.create`` keeps working.
+    @property
+    def id(self) -> str:
+        return str(self.message["id"])
+
+    @property
+    def model(self) -> str:
+        return str(self.message["model"])
+
+    @property
+    def role(self) -> str:
+        return str(self.message.get("role", "assistant"))
+
+    @property
+    def content(self) -> Any:
+        return self.message["content"]
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.message.get("stop_reason")
+
+    @property
+    def stop_sequence(self) -> str | None:
+        return self.message.get("stop_sequence")
+
+    def model_dump(self) -> dict[str, Any]:
+        """The response as plain JSON values (the SDK's ``Message.model_dump``)."""
+        return self.message.to_dict()
+
 
 @dataclass(frozen=True, slots=True)
 class FlowStats:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from .._errors import StreamError
@@ -131,8 +131,12 @@ class FlowStream:
         getter.cancel()
         return self._events.get_nowait() if not self._events.empty() else _END
 
-    async def text_stream(self) -> AsyncIterator[str]:
-        """Only the text deltas, in order."""
+    @property
+    def text_stream(self) -> AsyncGenerator[str, None]:
+        """Only the text deltas, in order (``async for text in stream.text_stream``)."""
+        return self._texts()
+
+    async def _texts(self) -> AsyncGenerator[str, None]:
         async for event in self:
             if event.get("type") == "content_block_delta":
                 delta = event["delta"]
@@ -145,6 +149,14 @@ class FlowStream:
             pass
         result: Result = await self._future
         return result
+
+    async def get_final_message(self) -> Message:
+        """The accumulated message, as the SDK's ``get_final_message`` gives it."""
+        return (await self.result()).message
+
+    async def get_final_text(self) -> str:
+        """The concatenated text of the final message."""
+        return (await self.result()).text
 
 
 def stream_error(data: dict[str, Any]) -> StreamError:

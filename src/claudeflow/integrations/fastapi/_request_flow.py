@@ -100,7 +100,7 @@ class RequestFlow:
         stack = AsyncExitStack()
         try:
             stream = await stack.enter_async_context(self.stream(**params))
-            texts = stream.text_stream()
+            texts = stream.text_stream
             stack.push_async_callback(_aclose, texts)
             first = await cancel_on_disconnect(self._receive, anext(texts, None))
         except BaseException:
@@ -137,7 +137,7 @@ async def _rest_of(
 
 
 async def _aclose(iterator: AsyncIterator[str]) -> None:
-    # text_stream() is an async generator: closing it ends the nested event iteration.
+    # text_stream is an async generator: closing it ends the nested event iteration.
     close = getattr(iterator, "aclose", None)
     if close is not None:
         await close()

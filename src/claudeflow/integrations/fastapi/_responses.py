@@ -78,7 +78,9 @@ def error_reply(error: ClaudeflowError, *, retry_after_s: float = 1.0) -> ErrorR
         headers = tuple(error.headers.items())
         return ErrorReply(429, "rate_limit_error", message, error.retry_after, headers)
     if isinstance(error, QueueFullError):
-        return ErrorReply(503, "overloaded_error", message, error.retry_after or retry_after_s)
+        # The library's advice (wait_for_space=True) means nothing to an HTTP client.
+        busy = "the service is at capacity; retry after the Retry-After delay"
+        return ErrorReply(503, "overloaded_error", busy, error.retry_after or retry_after_s)
     if isinstance(error, DeadlineExceededError | FlowClosedError):
         return ErrorReply(503, "overloaded_error", message, retry_after_s)
     if isinstance(error, BudgetExceededError):
