@@ -235,7 +235,7 @@ def status_error(status: int, headers: Mapping[str, str], body: bytes | str) -> 
     parsed = _parse_body(body)
     err = _dict(parsed.get("error"))
     details = _dict(err.get("details"))
-    message = err.get("message") or _short(body) or f"HTTP {status}"
+    message = err.get("message") or _short(body) or _NO_BODY
     cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
     return cls(
         str(message),
@@ -246,6 +246,9 @@ def status_error(status: int, headers: Mapping[str, str], body: bytes | str) -> 
         error_code=details.get("error_code"),
         body=parsed or None,
     )
+
+
+_NO_BODY = "the response had no error body (is base_url an Anthropic API endpoint?)"
 
 
 def _parse_body(body: bytes | str) -> dict[str, Any]:

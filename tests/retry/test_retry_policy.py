@@ -20,6 +20,7 @@ from claudeflow import (
     CapacityError,
     ConfigError,
     DeadlineExceededError,
+    NotFoundError,
     QueueFullError,
     StreamError,
     TransportError,
@@ -384,3 +385,11 @@ def test_package_exports() -> None:
     }
     assert retry_pkg.__all__ == sorted(retry_pkg.__all__)
     assert all(getattr(retry_pkg, name) is not None for name in retry_pkg.__all__)
+
+
+def test_an_error_without_a_body_says_where_to_look() -> None:
+    error = status_error(404, {}, b"")
+    assert isinstance(error, NotFoundError)
+    assert str(error) == (
+        "HTTP 404: the response had no error body (is base_url an Anthropic API endpoint?)"
+    )
