@@ -30,6 +30,7 @@ TOP_KEYS = {
     "overhead",
     "scale",
     "goals",
+    "errors",
 }
 RUN_KEYS = {
     "scenario",

@@ -48,6 +48,7 @@ def to_json(result: SuiteResult) -> dict[str, Any]:
         "overhead": None if result.overhead is None else result.overhead.as_dict(),
         "scale": None if result.scale is None else result.scale.as_dict(),
         "goals": [verdict.as_dict() for verdict in result.verdicts],
+        "errors": dict(result.errors),
     }
 
 
@@ -100,6 +101,10 @@ def render_table(result: SuiteResult) -> str:
             f"{s.dispatch_deep_us:.0f} µs deep"
         )
     if result.overhead is not None or result.scale is not None:
+        parts.append("")
+    for name, error in result.errors.items():
+        parts.append(f"- **{name} failed**: {error}")
+    if result.errors:
         parts.append("")
     parts.append("Goals:")
     parts += [f"- {_verdict_line(v)}" for v in result.verdicts]

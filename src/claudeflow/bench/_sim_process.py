@@ -1,8 +1,10 @@
 """A simulator in a child process, so a client under measurement has the CPU to itself.
 
-The child is ``python -m claudeflow.cli simulate --port 0 ...`` (the public command);
-its startup banner names the bound URL. It listens on 127.0.0.1 only, and is stopped
-with SIGTERM (killed if it does not exit in time) when the block ends.
+The child runs the ``claudeflow simulate`` command (``python -m
+claudeflow.bench._sim_process --port 0 ...``: the same parser and server, without
+importing the other subcommands); its startup banner names the bound URL. It listens
+on 127.0.0.1 only, and is stopped with SIGTERM (killed if it does not exit in time)
+when the block ends.
 """
 
 from __future__ import annotations
@@ -29,8 +31,7 @@ async def simulator_process(options: Sequence[str] = UNLIMITED_ZERO_LATENCY) -> 
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "claudeflow.cli",
-        "simulate",
+        __name__,
         "--host",
         "127.0.0.1",
         "--port",
@@ -68,3 +69,20 @@ async def _stop(child: asyncio.subprocess.Process) -> None:
             with contextlib.suppress(ProcessLookupError):
                 child.kill()
             await child.wait()
+
+
+def _main(argv: Sequence[str]) -> int:
+    """``claudeflow simulate`` with ``argv``, as a standalone program."""
+    import argparse
+
+    from ..simulator import _cli
+
+    parser = argparse.ArgumentParser(prog="claudeflow-bench-simulator")
+    _cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["simulate", *argv])
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

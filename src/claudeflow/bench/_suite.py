@@ -82,6 +82,7 @@ class SuiteResult:
     started_at: str
     wall_s: float
     environment: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 def select(config: SuiteConfig) -> tuple[list[tuple[LoadScenario, tuple[str, ...]]], set[str]]:
@@ -142,12 +143,22 @@ async def _run_suite(config: SuiteConfig) -> SuiteResult:
         for client in clients:
             async with _server(config, scenario) as server:
                 runs.append(await run_client(scenario, client, items, server, ctx))
-    overhead = scale = None
+    errors: dict[str, str] = {}
+    overhead: OverheadResult | None = None
+    scale: ScaleResult | None = None
     if "overhead" in special:
         overhead_config = _SMOKE_OVERHEAD if config.smoke else OverheadConfig()
-        overhead = await run_overhead(overhead_config, progress)
+        try:
+            overhead = await run_overhead(overhead_config, progress)
+        except Exception as exc:  # keep the load results; report the failure
+            errors["overhead"] = f"{type(exc).__name__}: {exc}"
+            progress.note(f"overhead failed: {errors['overhead']}")
     if "scale" in special:
-        scale = await run_scale(_SMOKE_SCALE if config.smoke else ScaleConfig(), progress)
+        try:
+            scale = await run_scale(_SMOKE_SCALE if config.smoke else ScaleConfig(), progress)
+        except Exception as exc:
+            errors["scale"] = f"{type(exc).__name__}: {exc}"
+            progress.note(f"scale failed: {errors['scale']}")
     scenarios = tuple(s for s, _ in chosen)
     return SuiteResult(
         config=config,
@@ -160,6 +171,7 @@ async def _run_suite(config: SuiteConfig) -> SuiteResult:
         started_at=started_at,
         wall_s=round(clock.now() - began, 2),
         environment={**environment(), "token_counter_load_s": round(warmup_s, 3)},
+        errors=errors,
     )
 
 
