@@ -84,7 +84,7 @@ def test_failures_exit_1_and_point_at_the_dead_letters(
     args = [str(requests), "-o", str(out), "--simulate", "--quiet", "--dead-letter", str(dead)]
     assert main(args) == 1
     stderr = capsys.readouterr().err
-    assert "in.jsonl:1: bad line" in stderr and f"dead letters: {dead}" in stderr
+    assert "in.jsonl:1: bad line" in stderr and f"dead letters {dead}: 1 line(s)" in stderr
     assert API_KEY not in stderr
 
 

@@ -9,7 +9,9 @@ import pytest
 from runner_helpers import body, write_lines
 
 from claudeflow import Priority
-from claudeflow.runner import BadLine, LineRequest, parse_line, read_items
+from claudeflow.runner import BadLine, LineReader, LineRequest, parse_line, read_items
+from claudeflow.runner._done import IdSet
+from claudeflow.runner._input import count_lines
 
 
 def parse(data: object) -> LineRequest | BadLine:
@@ -18,13 +20,29 @@ def parse(data: object) -> LineRequest | BadLine:
 
 
 def test_inline_body_with_id_and_priority() -> None:
-    item = parse({"custom_id": "q1", "priority": "high"} | body(1))
-    assert item == LineRequest(7, "q1", Priority.HIGH, body(1))
+    raw = json.dumps({"custom_id": "q1", "priority": "high"} | body(1))
+    item = parse_line(7, raw.encode(), offset=40)
+    assert item == LineRequest(7, "q1", Priority.HIGH, body(1), raw.encode(), 40)
 
 
-def test_batches_style_params_and_dead_letter_extras_are_accepted() -> None:
-    item = parse({"custom_id": "q1", "params": body(1), "error": {"type": "X"}, "line": 3})
-    assert item == LineRequest(7, "q1", Priority.NORMAL, body(1))
+def test_batches_style_params() -> None:
+    item = parse({"custom_id": "q1", "priority": 2, "params": body(1)})
+    assert isinstance(item, LineRequest) and (item.custom_id, item.priority) == ("q1", 2)
+    assert item.body == body(1)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param({"max_tokens": 10_000_000}, id="body-field"),
+        pytest.param({"error": {"type": "X"}, "line": 3}, id="old-dead-letter-fields"),
+    ],
+)
+def test_params_mixed_with_top_level_fields_is_a_bad_line(extra: dict[str, object]) -> None:
+    item = parse({"custom_id": "r030", "params": body(1, max_tokens=32)} | extra)
+    assert isinstance(item, BadLine) and item.custom_id == "r030"
+    assert "both params and top-level field(s)" in item.problem
+    assert all(name in item.problem for name in extra)
 
 
 def test_missing_custom_id_defaults_to_the_line_number() -> None:
@@ -42,7 +60,7 @@ def test_missing_custom_id_defaults_to_the_line_number() -> None:
         pytest.param(body(1) | {"custom_id": ""}, "custom_id", id="id-empty"),
         pytest.param(body(1) | {"priority": "urgent"}, "priority", id="priority-name"),
         pytest.param(body(1) | {"priority": True}, "priority", id="priority-bool"),
-        pytest.param({"params": "x"}, "params", id="params"),
+        pytest.param({"params": "x"}, "params: must be a JSON object", id="params"),
         pytest.param(body(1) | {"queue_timeout": 3}, "reserved field(s): queue_timeout", id="kw"),
     ],
 )
@@ -57,13 +75,48 @@ def test_a_bad_line_keeps_its_custom_id_when_it_has_one() -> None:
     assert isinstance(item, BadLine) and item.custom_id == "q9"
 
 
-def test_reading_numbers_every_line_skips_blanks_and_caps_line_length(tmp_path: Path) -> None:
+def test_reading_numbers_every_line_counts_blanks_apart_and_caps_line_length(
+    tmp_path: Path,
+) -> None:
     long_line = json.dumps(body(1) | {"metadata": {"pad": "x" * 5000}})
     path = write_lines(tmp_path / "in.jsonl", [body(1), "", "   ", long_line, body(2)])
-    items = list(read_items(path, max_line_bytes=1000))
-    assert [item.line for item in items] == [1, 4, 5]
+    reader = LineReader(path, max_line_bytes=1000)
+    items = list(reader)
+    assert [item.line for item in items] == [1, 4, 5] and reader.blank == 2
     assert isinstance(items[1], BadLine) and "longer than 1,000 bytes" in items[1].problem
+    assert items[1].raw is None  # too long to hold: its dead letter is copied by offset
     assert isinstance(items[2], LineRequest) and items[2].body == body(2)
+    content = path.read_bytes()
+    assert all(
+        content[item.offset :].startswith(content.splitlines()[item.line - 1]) for item in items
+    )
+    # The progress total counts what can become a result: blank lines are not lines to do.
+    assert count_lines(path, max_line_bytes=1000) == 3
+
+
+def test_a_reused_custom_id_is_a_bad_line_with_a_key_of_its_own(tmp_path: Path) -> None:
+    lines = [{"custom_id": "a"} | body(1), {"custom_id": "b"} | body(2)]
+    lines += [{"custom_id": "a"} | body(3), body(4), {"custom_id": "line-4"} | body(5)]
+    items = list(read_items(write_lines(tmp_path / "in.jsonl", lines), max_line_bytes=10_000))
+    assert [type(item).__name__ for item in items] == [
+        "LineRequest",
+        "LineRequest",
+        "BadLine",
+        "LineRequest",
+        "BadLine",
+    ]
+    dup = items[2]
+    assert isinstance(dup, BadLine) and "duplicate custom_id 'a'" in dup.problem
+    assert dup.custom_id == "a (duplicate on line 3)" and dup.raw == json.dumps(lines[2]).encode()
+    assert items[4].custom_id == "line-4 (duplicate on line 5)"  # clashes with a default id
+    assert len({item.custom_id for item in items}) == 5
+
+
+def test_the_id_set_grows_and_stays_exact() -> None:
+    seen = IdSet()
+    assert all(seen.add(f"id-{n}") for n in range(5000))
+    assert not any(seen.add(f"id-{n}") for n in range(0, 5000, 7))
+    assert len(seen) == 5000
 
 
 def test_a_file_without_a_final_newline_still_yields_its_last_line(tmp_path: Path) -> None:

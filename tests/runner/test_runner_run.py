@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -60,9 +61,10 @@ async def test_every_line_gets_one_result_and_bad_lines_are_dead_letters(
     assert results["line-5"]["error"]["message"].startswith("line 5: invalid JSON")
     assert results["bad-max"]["error"]["type"] == "InvalidRequestError"
     assert any("requests.jsonl:5: bad line" in n for n in notices)
-    dead = {r["custom_id"]: r for r in records(files.dead_letter)}
-    assert set(dead) == {"line-5", "no-body", "bad-max"}
-    assert dead["line-5"]["raw"] == "{oops" and dead["bad-max"]["params"]["max_tokens"] == -1
+    assert results["no-body"]["line"] == 10 and results["bad-max"]["line"] == 13
+    # Dead letters are the input lines themselves, byte for byte, in result order.
+    given = files.input.read_text().splitlines(keepends=True)
+    assert files.dead_letter.read_text() == given[4] + given[9] + given[12]
 
 
 async def test_exhausted_retries_go_to_dead_letters_that_can_be_fed_back(
@@ -145,17 +147,36 @@ async def test_stop_lets_in_flight_requests_finish_and_records_no_partial_work(
     assert len(records(files.output)) == summary.succeeded
 
 
-async def test_the_api_key_never_reaches_the_files(tmp_path: Path) -> None:
+async def test_a_refused_key_aborts_the_run_and_writes_nothing(tmp_path: Path) -> None:
     files = files_in(tmp_path)
-    write_requests(files.input, 3)
+    write_requests(files.input, 30)
     async with simulator(api_keys=frozenset({"sk-ant-the-right-one"})) as sim:
         summary = await run(files, sim.url)
-    assert summary.failed == 3
-    assert records(files.output)[0]["error"]["status_code"] == 401
-    for path in (files.output, files.dead_letter):
-        assert API_KEY not in path.read_text()
+    assert summary.stop_reason == "aborted" and not summary.complete
+    assert "rejected the API key" in summary.abort_message
+    assert "AuthenticationError" in summary.abort_message
+    assert "ANTHROPIC_API_KEY" in summary.abort_message
+    # Every line would have failed the same way: none is recorded, all stay to do.
+    assert summary.failed == 0 and not records(files.output)
+    assert not files.dead_letter.read_text()
+    assert API_KEY not in summary.abort_message
     leaky = error_info(RuntimeError(f"header x-api-key={API_KEY}"), API_KEY)
     assert API_KEY not in leaky["message"] and "***" in leaky["message"]
+
+
+async def test_an_unreachable_api_aborts_once_the_first_request_gives_up(tmp_path: Path) -> None:
+    files = files_in(tmp_path)
+    write_requests(files.input, 20)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{closed.getsockname()[1]}"  # bound, never listening
+    try:
+        summary = await run(files, url)
+    finally:
+        closed.close()
+    assert summary.stop_reason == "aborted" and "cannot reach the API at" in summary.abort_message
+    assert "APIConnectionError" in summary.abort_message
+    assert summary.failed == 0 and not records(files.output)
 
 
 def test_files_and_options_are_checked(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@
 
 Each input line is a Messages API body with optional ``custom_id`` and ``priority``;
 each result line holds the ``custom_id``, the response or the typed error, usage, cost
-and attempts. Failed and bad lines also go to a dead-letter file that is valid input.
+and attempts. Failed and bad lines also go, verbatim, to a dead-letter file that is valid input.
 Rerunning after any interruption skips what the results file already holds.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ._done import DoneIndex as DoneIndex
 from ._input import BadLine as BadLine
+from ._input import LineReader as LineReader
 from ._input import LineRequest as LineRequest
 from ._input import parse_line as parse_line
 from ._input import read_items as read_items
@@ -27,12 +28,14 @@ from ._run import RunFiles as RunFiles
 from ._run import RunOptions as RunOptions
 from ._run import run_jsonl as run_jsonl
 from ._settings import RunnerSettings as RunnerSettings
+from ._wire import WireTracker as WireTracker
 
 __all__ = [
     "BadLine",
     "CorruptFileError",
     "DoneIndex",
     "JsonlLog",
+    "LineReader",
     "LineRequest",
     "Progress",
     "RunFiles",
@@ -40,6 +43,7 @@ __all__ = [
     "RunSummary",
     "RunnerSettings",
     "Tally",
+    "WireTracker",
     "parse_line",
     "read_items",
     "repair_tail",

@@ -3,12 +3,11 @@
     claudeflow run requests.jsonl -o results.jsonl --rpm 50 --input-tpm 30000 --output-tpm 8000
     claudeflow run requests.jsonl -o results.jsonl --simulate      # offline, no API key
 
-Rerunning the same command after any interruption (Ctrl-C, SIGKILL, a crash) resumes:
-lines already in the results file are skipped. The first Ctrl-C stops reading and lets
-the requests in flight finish; a second one abandons them (they are redone next time).
+Rerunning the same command after any interruption (Ctrl-C, SIGTERM, SIGKILL, a crash)
+resumes: lines already in the results file are skipped. The first Ctrl-C (or SIGTERM)
+abandons the lines still queued and waits only for the requests on the wire; a second
+one abandons those too. Abandoned lines are not written: the next run does them.
 
-Exit status: 0 every line succeeded; 1 some failed or were invalid (see the dead-letter
-file), or a budget stopped the run; 2 bad usage or configuration; 130 interrupted.
 Heavy imports (aiohttp, the Flow) happen only when the command runs.
 """
 
@@ -26,16 +25,54 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigError
 from ._progress import Progress, RunSummary, Tally
-from ._settings import RunnerSettings, load_config_file, merge_settings
+from ._settings import RunnerSettings, config_keys_help, load_config_file, merge_settings
 
 if TYPE_CHECKING:
     from .._config import RateLimits
     from ._run import RunFiles
+    from ._wire import WireTracker
 
-__all__ = ["add_arguments", "main", "register", "run"]
+__all__ = ["EPILOG", "add_arguments", "main", "register", "run"]
 
 SIMULATOR_KEY = "sk-simulator"  # any non-empty key works against the simulator
-EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
+PREFLIGHT_TIMEOUT_S = 15.0
+
+_EPILOG = """\
+input lines:
+  {"custom_id": "q1", "priority": "high", "model": ..., "max_tokens": ..., "messages": [...]}
+  or {"custom_id": "q1", "params": {"model": ..., ...}} (not both styles in one line).
+  custom_id is optional (default line-N) but must be unique in the file; blank lines are
+  skipped. Bad lines are reported (line number, reason) in the results file as invalid.
+
+files:
+  OUTPUT            one result per line: custom_id, status (succeeded, failed, invalid),
+                    then the response or the error (type, message), line number, usage,
+                    cost_usd, attempts
+  OUTPUT.dead.jsonl every line that did not succeed, exactly as it was in the input:
+                    retry them with: claudeflow run OUTPUT.dead.jsonl -o retried.jsonl
+
+exit status:
+  0    every input line is in OUTPUT as succeeded
+  1    OUTPUT holds failed or invalid lines (this run's or an earlier run's: see the
+       dead-letter file), or --budget-usd stopped the run
+  2    bad usage: arguments, config file, input/output paths (nothing was sent)
+  3    aborted: the API refused the key (401/403) or could not be reached; the cause is
+       printed; lines not done stay not done, rerun once it is fixed
+  130  interrupted by Ctrl-C (143: by SIGTERM); rerun the same command to resume
+
+--config keys (.toml or .json; the same names as the long flags, - or _; flags win):
+<config keys>
+  example (run.toml):
+    rpm = 50
+    input_tpm = 30000
+    output_tpm = 8000
+    concurrency = 8
+    max_retries = 4
+    budget_usd = 5.0
+  ANTHROPIC_API_KEY is never read from a config file.
+"""
+EPILOG = _EPILOG.replace("<config keys>", config_keys_help())
 
 
 def register(subparsers: Any) -> None:
@@ -44,13 +81,20 @@ def register(subparsers: Any) -> None:
         "run",
         help="send a JSONL file of requests as fast as the limits allow (resumable)",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m claudeflow.runner``: the same command without the ``claudeflow`` CLI."""
-    parser = argparse.ArgumentParser(prog="claudeflow run", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="claudeflow run",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     args = parser.parse_args(argv)
     code: int = args.func(args)
@@ -62,7 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="requests, one JSON object per line")
     parser.add_argument("-o", "--output", type=Path, required=True, help="results (JSONL)")
     parser.add_argument("--dead-letter", help="failed lines (default: OUTPUT's name + .dead)")
-    parser.add_argument("--config", type=Path, help="settings file (.json or .toml)")
+    parser.add_argument(
+        "--config", type=Path, help="settings file (.json or .toml; keys listed below)"
+    )
     limits = parser.add_argument_group("limits (unset ones are learned from the API)")
     limits.add_argument("--rpm", type=float, help="requests per minute")
     limits.add_argument("--input-tpm", type=float, help="input tokens per minute")
@@ -105,8 +151,9 @@ def run(args: argparse.Namespace) -> int:
         files = RunFiles(args.input, args.output, dead)
     except (ConfigError, OSError, ValueError) as exc:
         return _fail(f"invalid configuration: {exc}")
-    if not args.input.is_file():
-        return _fail(f"input file not found: {args.input}")
+    problem = _path_problem(files, dead_given=settings.dead_letter is not None)
+    if problem:
+        return _fail(problem)
     api_key = os.environ.get("ANTHROPIC_API_KEY") or (SIMULATOR_KEY if settings.simulate else "")
     if not api_key:
         return _fail("set ANTHROPIC_API_KEY (or pass --simulate to run offline)")
@@ -114,6 +161,36 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(_main(settings, files, api_key))
     except (CorruptFileError, ConfigError) as exc:
         return _fail(str(exc))
+
+
+def _path_problem(files: RunFiles, *, dead_given: bool) -> str:
+    """What keeps the run from reading its input or writing its outputs ("" if nothing)."""
+    if not files.input.is_file():
+        what = "is a directory" if files.input.is_dir() else "not found"
+        return f"input file {what}: {files.input}"
+    if not os.access(files.input, os.R_OK):
+        return f"input file not readable: {files.input}"
+    outputs = (("-o/--output", files.output), ("--dead-letter", files.dead_letter))
+    for flag, path in outputs:
+        if flag == "--dead-letter" and not dead_given:
+            flag = "dead-letter file (from -o/--output)"
+        problem = _writable_problem(path)
+        if problem:
+            return f"{flag}: {problem}"
+    return ""
+
+
+def _writable_problem(path: Path) -> str:
+    parent = path.parent
+    if path.is_dir():
+        return f"{path} is a directory; give a file name"
+    if not parent.is_dir():
+        return f"directory {parent} does not exist; create it first"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is not writable"
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot create files in {parent}"
+    return ""
 
 
 def _settings(args: argparse.Namespace) -> RunnerSettings:
@@ -141,10 +218,18 @@ async def _main(settings: RunnerSettings, files: RunFiles, api_key: str) -> int:
     tally = Tally()
     stop = asyncio.Event()
     progress = None if settings.quiet else Progress(tally, sys.stderr)
-    with _signals(stop, tally):
+    with _signals(stop, tally) as received:
         try:
             async with _endpoint(settings) as (base_url, limits):
-                async with _flow(settings, base_url, limits, api_key, options.window) as flow:
+                if not settings.simulate:
+                    unreachable = await _preflight(base_url, api_key)
+                    if unreachable:
+                        _say(f"claudeflow run: aborted before sending anything: {unreachable}")
+                        return EXIT_ABORTED
+                async with _flow(settings, base_url, limits, api_key, options.window) as (
+                    flow,
+                    wire,
+                ):
                     summary = await run_jsonl(
                         flow,
                         files,
@@ -154,13 +239,51 @@ async def _main(settings: RunnerSettings, files: RunFiles, api_key: str) -> int:
                         progress=progress,
                         secret=api_key,
                         notify=_say,
+                        wire=wire,
                     )
         except asyncio.CancelledError:  # a second Ctrl-C: in-flight requests abandoned
             _uncancel()
             tally.stop_reason = "interrupted"
             summary = tally.summary()
     _report(summary, files)
-    return _exit_status(summary)
+    return _exit_status(summary, received)
+
+
+def _resolved_url(base_url: str | None) -> str:
+    from ..scheduler._flow import DEFAULT_BASE_URL
+
+    return base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+
+
+async def _preflight(base_url: str | None, api_key: str) -> str:
+    """One free request (``GET /v1/models``) before any line: is the API there, is the key
+    accepted? Returns what is wrong ("" when nothing is). Any other answer (404 from a
+    simulator, 5xx) is left to the run's own retries."""
+    from .._config import Timeouts
+    from .._errors import TransportError, status_error
+    from ..transport import AiohttpTransport
+
+    url = _resolved_url(base_url)
+    transport = AiohttpTransport(
+        url, timeouts=Timeouts(connect=PREFLIGHT_TIMEOUT_S, total=PREFLIGHT_TIMEOUT_S)
+    )
+    headers = {"x-api-key": api_key, "anthropic-version": "2023-06-01"}
+    try:
+        response = await transport.send("GET", "/v1/models", headers=headers)
+    except TransportError as error:
+        return (
+            f"cannot reach the API at {url} ({type(error).__name__}: {error}). "
+            "Check --base-url / ANTHROPIC_BASE_URL, the network and any proxy"
+        )
+    finally:
+        await transport.aclose()
+    if response.status == 401:
+        refused = status_error(response.status, response.headers, response.body)
+        return (
+            f"the API at {url} rejected the API key (401 {refused}). "
+            "Check ANTHROPIC_API_KEY, and that --base-url is the API the key belongs to"
+        )
+    return ""
 
 
 @contextlib.asynccontextmanager
@@ -211,51 +334,64 @@ async def _flow(
     limits: RateLimits,
     api_key: str,
     window: int,
-) -> AsyncIterator[Any]:
+) -> AsyncIterator[tuple[Any, WireTracker]]:
+    """A running Flow whose transport is wrapped in a :class:`WireTracker`."""
     from ..retry import RetryPolicy
     from ..scheduler import Flow
+    from ..transport import AiohttpTransport
+    from ._wire import WireTracker
 
     retry = (
         RetryPolicy(max_retries=settings.max_retries) if settings.max_retries is not None else None
     )
+    url = _resolved_url(base_url)
+    wire = WireTracker(AiohttpTransport(url))
     flow = Flow(
         api_key=api_key,
-        base_url=base_url,
+        base_url=url,
         limits=limits,
         concurrency=settings.concurrency,
         max_queue=window,
         retry=retry,
         budget_usd=settings.budget_usd,
+        transport=wire,
     )
-    async with flow:
-        yield flow
+    try:
+        async with flow:
+            yield flow, wire
+    finally:
+        await wire.aclose()  # the Flow does not close a transport it was given
 
 
 @contextlib.contextmanager
-def _signals(stop: asyncio.Event, tally: Tally) -> Iterator[None]:
-    """First Ctrl-C (or SIGTERM): finish what is in flight. Second: abandon it."""
+def _signals(stop: asyncio.Event, tally: Tally) -> Iterator[list[int]]:
+    """First Ctrl-C (or SIGTERM): abandon the queued lines, await the ones on the wire.
+    Second: abandon those too. Yields the signals received, in order."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
+    received: list[int] = []
 
-    def on_signal() -> None:
-        if stop.is_set():
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        if stop.is_set() and tally.stop_reason == "interrupted":
             if task is not None:
                 task.cancel()
             return
-        stop.set()
         tally.stop_reason = "interrupted"
+        stop.set()
         _say(
-            "\nclaudeflow run: stopping after the requests in flight "
-            "(Ctrl-C again to abandon them); rerun the same command to resume"
+            f"\nclaudeflow run: {signal.Signals(signum).name}: stopping; queued lines are "
+            "abandoned, waiting only for the requests on the wire "
+            "(Ctrl-C again to abandon them too); rerun the same command to resume"
         )
 
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # e.g. Windows
-            loop.add_signal_handler(sig, on_signal)
+            loop.add_signal_handler(sig, on_signal, int(sig))
             installed.append(sig)
     try:
-        yield
+        yield received
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
@@ -268,21 +404,24 @@ def _uncancel() -> None:
 
 
 def _report(summary: RunSummary, files: RunFiles) -> None:
-    lines = [summary.render(), f"  results   {files.output}"]
-    if summary.failed or summary.invalid:
+    lines = [summary.render(), f"  results      {files.output}"]
+    if summary.file_unsucceeded:
         lines.append(
-            f"  dead letters: {files.dead_letter} "
-            f"(feed it back as input to retry: claudeflow run {files.dead_letter} -o ...)"
+            f"  dead letters {files.dead_letter}: {summary.file_unsucceeded:,} line(s) as given "
+            f"(retry them: claudeflow run {files.dead_letter} -o ...; the reasons are in "
+            f"{files.output})"
         )
     if summary.stop_reason:
         lines.append("  rerun the same command to continue where this run stopped")
     _say("\n".join(lines))
 
 
-def _exit_status(summary: RunSummary) -> int:
+def _exit_status(summary: RunSummary, signals: Sequence[int] = ()) -> int:
+    if summary.abort_message:
+        return EXIT_ABORTED
     if summary.stop_reason == "interrupted":
-        return EXIT_INTERRUPTED
-    if summary.stop_reason or summary.failed or summary.invalid:
+        return 128 + (signals[0] if signals else signal.SIGINT)
+    if summary.stop_reason or summary.file_unsucceeded:
         return EXIT_FAILURES
     return EXIT_OK
 

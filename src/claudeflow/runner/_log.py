@@ -23,7 +23,7 @@ from typing import Any, Final
 from .._clock import Clock, LoopClock
 from .._errors import ClaudeflowError
 
-__all__ = ["CorruptFileError", "JsonlLog", "read_records", "repair_tail"]
+__all__ = ["CorruptFileError", "JsonlLog", "count_complete_lines", "read_records", "repair_tail"]
 
 _CHUNK: Final = 64 * 1024
 _ID_PREFIX: Final = '{"custom_id": '
@@ -58,6 +58,17 @@ def repair_tail(path: Path) -> int:
             file.flush()
             os.fsync(file.fileno())
         return size - keep
+
+
+def count_complete_lines(path: Path) -> int:
+    """Newline-terminated lines in ``path`` (0 if it does not exist)."""
+    if not path.exists():
+        return 0
+    count = 0
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            count += chunk.count(b"\n")
+    return count
 
 
 def read_records(path: Path, *, full: bool = True) -> Iterator[tuple[str, dict[str, Any] | None]]:
@@ -121,16 +132,42 @@ class JsonlLog:
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Write ``record`` as one line; it is on the kernel's side when this returns."""
+        self.append_line(json.dumps(record, ensure_ascii=False).encode())
+
+    def append_line(self, line: bytes) -> None:
+        """Write ``line`` (no newline in it) and a newline, as :meth:`append` does."""
+        self._write(line + b"\n")
+        self.written += 1
+        if self._clock.now() - self._synced_at >= self._fsync_interval_s:
+            self.sync()
+
+    def copy_line(self, source: Path, offset: int) -> bool:
+        """Append the line of ``source`` that starts at byte ``offset``, in bounded chunks.
+
+        Returns ``False`` (and writes nothing) if ``source`` ends before ``offset``. A
+        kill midway leaves a partial last line, which the next open cuts off.
+        """
+        with source.open("rb") as file:
+            file.seek(offset)
+            chunk = file.readline(_CHUNK)
+            if not chunk:
+                return False
+            while not chunk.endswith(b"\n"):
+                self._write(chunk)
+                chunk = file.readline(_CHUNK)
+                if not chunk:
+                    chunk = b"\n"  # the file's last line had no newline
+            self._write(chunk)
+        self.written += 1
+        return True
+
+    def _write(self, data: bytes) -> None:
         if self._fd is None:
             raise ValueError(f"{self.path} is closed")
-        data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
         view = memoryview(data)
         while view:  # os.write may write less than asked (signals, huge records)
             view = view[os.write(self._fd, view) :]
-        self.written += 1
         self._dirty = True
-        if self._clock.now() - self._synced_at >= self._fsync_interval_s:
-            self.sync()
 
     def sync(self) -> None:
         """Force written records to disk."""

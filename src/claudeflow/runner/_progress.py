@@ -1,36 +1,52 @@
 """Counting a run and showing it: the live progress line and the final summary.
 
 Plain text on stderr. On a terminal the progress line is redrawn in place; otherwise
-(a log file, CI) each update is its own line.
+(a log file, CI) each update is its own line. Rates and the ETA come from the last
+:data:`RATE_WINDOW_S` seconds, so a fast start (full rate-limit buckets) does not make
+the ETA of the slower steady state look short.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter, deque
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Final, TextIO
 
 from .._clock import Clock, LoopClock
 
-__all__ = ["Progress", "RunSummary", "Tally", "format_duration"]
+__all__ = ["RATE_WINDOW_S", "Progress", "RunSummary", "Tally", "format_duration"]
+
+RATE_WINDOW_S: Final = 10.0
 
 
 class Tally:
-    """Live counters of one run, updated as lines are read and requests finish."""
+    """Live counters of one run, updated as lines are read and requests finish.
+
+    ``prior`` counts the statuses already in the results file when the run started;
+    ``queued``, ``in_flight``, ``retries`` and ``last_error`` mirror the Flow and are
+    refreshed before each progress line.
+    """
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock = clock or LoopClock()
         self.started = self.clock.now()
         self.total_lines: int | None = None  # known once the background count finishes
+        self.prior: Counter[str] = Counter()
         self.skipped = 0
+        self.blank = 0
         self.succeeded = 0
         self.failed = 0
         self.invalid = 0
-        self.in_flight = 0
         self.input_tokens = 0
         self.output_tokens = 0
         self.cost_usd = 0.0
+        self.queued = 0
+        self.in_flight = 0
+        self.retries = 0
+        self.last_error = ""
         self.stop_reason = ""
+        self.abort_message = ""
 
     @property
     def finished(self) -> int:
@@ -39,6 +55,12 @@ class Tally:
     @property
     def elapsed(self) -> float:
         return max(1e-9, self.clock.now() - self.started)
+
+    def abort(self, message: str) -> None:
+        """Record why the run must stop now (the first reason wins)."""
+        if not self.abort_message:
+            self.stop_reason = "aborted"
+            self.abort_message = message
 
     def summary(self) -> RunSummary:
         return RunSummary(
@@ -51,15 +73,24 @@ class Tally:
             cost_usd=self.cost_usd,
             elapsed_s=self.elapsed,
             stop_reason=self.stop_reason,
+            blank=self.blank,
+            total_lines=self.total_lines,
+            file_succeeded=self.prior["succeeded"] + self.succeeded,
+            file_failed=self.prior["failed"] + self.failed,
+            file_invalid=self.prior["invalid"] + self.invalid,
+            abort_message=self.abort_message,
         )
 
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    """What one run did. ``skipped`` lines were already done by an earlier run.
+    """What one run did, and what the results file holds after it.
 
-    ``stop_reason`` is empty when every line was handled, else why the run stopped early
-    (``"interrupted"``, ``"budget reached"``); rerunning the same command resumes it.
+    ``skipped`` lines were already done by an earlier run; ``blank`` lines are not
+    requests and count nowhere else. ``file_*`` count the results file's lines by status
+    (earlier runs included). ``stop_reason`` is empty when every line was handled, else
+    why the run stopped early (``"interrupted"``, ``"budget reached"``, ``"aborted"``
+    with ``abort_message``); rerunning the same command resumes it.
     """
 
     succeeded: int
@@ -71,35 +102,72 @@ class RunSummary:
     cost_usd: float
     elapsed_s: float
     stop_reason: str = ""
+    blank: int = 0
+    total_lines: int | None = None
+    file_succeeded: int = 0
+    file_failed: int = 0
+    file_invalid: int = 0
+    abort_message: str = ""
 
     @property
     def complete(self) -> bool:
         """Every line was handled, successfully or not."""
         return not self.stop_reason
 
+    @property
+    def file_unsucceeded(self) -> int:
+        """Failed and invalid lines in the results file (this run's and earlier ones)."""
+        return self.file_failed + self.file_invalid
+
+    @property
+    def remaining(self) -> int | None:
+        """Input lines not in the results file yet (``None`` if the total is unknown)."""
+        if self.total_lines is None:
+            return None
+        return max(0, self.total_lines - self.skipped - self.succeeded - self.failed - self.invalid)
+
     def render(self) -> str:
         tokens = self.input_tokens + self.output_tokens
-        state = f"stopped ({self.stop_reason})" if self.stop_reason else "finished"
-        return "\n".join(
-            (
-                f"claudeflow run: {state} in {format_duration(self.elapsed_s)}",
-                f"  succeeded {self.succeeded:,}  failed {self.failed:,}  "
-                f"invalid {self.invalid:,}  skipped (already done) {self.skipped:,}",
-                f"  tokens    {self.input_tokens:,} in / {self.output_tokens:,} out  "
-                f"({tokens / max(self.elapsed_s, 1e-9):,.0f} tok/s)",
-                f"  cost      ${self.cost_usd:,.4f}",
-            )
-        )
+        if self.abort_message:
+            state = "aborted"
+        else:
+            state = f"stopped ({self.stop_reason})" if self.stop_reason else "finished"
+        lines = [f"claudeflow run: {state} in {format_duration(self.elapsed_s)}"]
+        if self.abort_message:
+            lines.append(f"  cause        {self.abort_message}")
+        blank = f"  blank lines {self.blank:,}" if self.blank else ""
+        lines += [
+            f"  this run     succeeded {self.succeeded:,}  failed {self.failed:,}  "
+            f"invalid {self.invalid:,}  skipped (already done) {self.skipped:,}{blank}",
+            f"  results file succeeded {self.file_succeeded:,}  failed {self.file_failed:,}  "
+            f"invalid {self.file_invalid:,}{self._done_of_total()}",
+            f"  tokens       {self.input_tokens:,} in / {self.output_tokens:,} out  "
+            f"({tokens / max(self.elapsed_s, 1e-9):,.0f} tok/s)",
+            f"  cost         ${self.cost_usd:,.4f}",
+        ]
+        return "\n".join(lines)
+
+    def _done_of_total(self) -> str:
+        remaining = self.remaining
+        if remaining is None or self.total_lines is None:
+            return ""
+        done = self.total_lines - remaining
+        return f"  ({done:,} of {self.total_lines:,} input lines done, {remaining:,} to go)"
 
 
 class Progress:
     """Writes the tally to ``stream`` on demand (the runner calls :meth:`show`)."""
 
-    def __init__(self, tally: Tally, stream: TextIO) -> None:
+    def __init__(
+        self, tally: Tally, stream: TextIO, *, rate_window_s: float = RATE_WINDOW_S
+    ) -> None:
         self._tally = tally
         self._stream = stream
         self._tty = stream.isatty()
         self._width = 0
+        self._window = rate_window_s
+        # (time, lines finished, tokens) samples; the oldest is at most one window old.
+        self._samples: deque[tuple[float, int, int]] = deque([(tally.started, 0, 0)])
 
     def show(self) -> None:
         line = self.line()
@@ -118,15 +186,31 @@ class Progress:
 
     def line(self) -> str:
         t = self._tally
-        rate = t.finished / t.elapsed
-        tokens = (t.input_tokens + t.output_tokens) / t.elapsed
+        rate, tokens = self._recent_rates()
         total = f"/{t.total_lines:,}" if t.total_lines is not None else ""
-        return (
+        text = (
             f"[{format_duration(t.elapsed)}] {t.finished + t.skipped:,}{total} lines | "
             f"ok {t.succeeded:,} failed {t.failed:,} invalid {t.invalid:,} "
-            f"skipped {t.skipped:,} | in flight {t.in_flight} | {rate:,.1f} req/s "
-            f"{tokens:,.0f} tok/s | ${t.cost_usd:,.4f} | ETA {self._eta(rate)}"
+            f"skipped {t.skipped:,} | queued {t.queued} in flight {t.in_flight} | "
+            f"{rate:,.1f} req/s {tokens:,.0f} tok/s | ${t.cost_usd:,.4f} | "
+            f"ETA {self._eta(rate)}"
         )
+        if t.last_error:
+            text += f" | retries {t.retries:,}, last error: {t.last_error}"
+        return text
+
+    def _recent_rates(self) -> tuple[float, float]:
+        """Lines and tokens per second over the last window (since the start, if shorter)."""
+        t = self._tally
+        now = t.clock.now()
+        self._samples.append((now, t.finished, t.input_tokens + t.output_tokens))
+        while len(self._samples) > 2 and self._samples[1][0] <= now - self._window:
+            self._samples.popleft()
+        then, finished, tokens = self._samples[0]
+        span = now - then
+        if span <= 0:
+            return 0.0, 0.0
+        return (t.finished - finished) / span, (t.input_tokens + t.output_tokens - tokens) / span
 
     def _eta(self, rate: float) -> str:
         t = self._tally

@@ -2,30 +2,25 @@
 
 A result line always starts with ``custom_id`` then ``status`` (``succeeded``,
 ``failed`` or ``invalid``); resuming relies on that order to skip parsing. A failed or
-invalid result carries what its dead letter needs (the request, or the bad line's
-text), so a dead letter lost in a crash can be rebuilt from the results file.
+invalid result says why (``error``: type and message) and where the line is: its
+``line`` number and ``input_offset``, the byte where it starts in the input file.
 
-A dead letter is itself a valid input line (``custom_id``, ``priority``, ``params``):
-feed the dead-letter file back as input to retry exactly what did not succeed.
+A dead letter is the input line itself, byte for byte: feed the dead-letter file back
+as input to retry exactly what did not succeed. Dead letters are written in the same
+order as the failed and invalid results, one each, right after the result, so the
+dead letters a crash lost are the last ones, and are copied again from the input.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any
 
 from .._errors import APIError, APIStatusError
 from ..scheduler import Result
 from ._input import BadLine, LineRequest
 
-__all__ = [
-    "bad_line_record",
-    "dead_letter_of",
-    "error_info",
-    "failure_record",
-    "success_record",
-]
+__all__ = ["bad_line_record", "error_info", "failure_record", "short_error", "success_record"]
 
 
 def success_record(item: LineRequest, result: Result) -> dict[str, Any]:
@@ -54,7 +49,7 @@ def failure_record(
         "cost_usd": None,
         # Errors carry their attempt count when the Flow provides one.
         "attempts": getattr(error, "attempts", None),
-        "request": {"priority": item.priority, "params": item.body},
+        "input_offset": item.offset,
     }
 
 
@@ -67,22 +62,8 @@ def bad_line_record(bad: BadLine) -> dict[str, Any]:
         "usage": None,
         "cost_usd": None,
         "attempts": 0,
-        "raw": bad.raw,
+        "input_offset": bad.offset,
     }
-
-
-def dead_letter_of(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The dead letter of a failed or invalid result line: an input line again."""
-    letter: dict[str, Any] = {"custom_id": record["custom_id"]}
-    request = record.get("request")
-    if isinstance(request, Mapping):
-        letter["priority"] = request.get("priority")
-        letter["params"] = request.get("params")
-    else:
-        letter["raw"] = record.get("raw")
-    letter["error"] = record.get("error")
-    letter["line"] = record.get("line")
-    return letter
 
 
 def error_info(error: BaseException, secret: str | None) -> dict[str, Any]:
@@ -96,6 +77,13 @@ def error_info(error: BaseException, secret: str | None) -> dict[str, Any]:
             if value is not None:
                 info["api_" + name if name == "type" else name] = value
     return info
+
+
+def short_error(error: BaseException, secret: str | None, limit: int = 120) -> str:
+    """``Type: message`` on one line, cut to ``limit`` characters (for the console)."""
+    message = " ".join(_scrub(str(error), secret).split())
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _scrub(message: str, secret: str | None) -> str:

@@ -2,22 +2,31 @@
 
 The input is read one line at a time; at most ``window`` requests are in memory (queued
 or in flight) at once, so a million-line file costs no more than a hundred-line one.
-Every input line ends as exactly one result line, written when it is known:
+Every non-blank input line ends as exactly one result line, written when it is known:
 
 * already in the results file (an earlier run did it): skipped;
-* a bad line (invalid JSON, missing fields): an ``invalid`` result plus a dead letter;
+* a bad line (invalid JSON, missing fields, a reused custom_id): an ``invalid`` result
+  plus a dead letter;
 * sent: a ``succeeded`` result, or a ``failed``/``invalid`` one plus a dead letter.
 
-A request cancelled by an interruption writes nothing, so the next run redoes it.
+A request abandoned by a stop writes nothing, so the next run redoes it. When ``stop``
+is set, the lines still queued are abandoned at once and only the requests on the wire
+are awaited (this needs the Flow's transport wrapped in a :class:`WireTracker`; without
+one the runner cannot tell them apart and waits for every request it submitted).
+An error that every line would share (the key refused with 401/403, or the API
+unreachable before anything succeeded) aborts the run with that cause, writing nothing
+for the lines in progress.
+
 The result is written before its dead letter; if a crash falls between the two, the
-next run rebuilds the dead letter from the result line.
+next run copies the missing dead letter from the input again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from array import array
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -25,18 +34,22 @@ from typing import Any, Final
 from .._clock import Clock
 from .._config import check_positive
 from .._errors import (
+    APIConnectionError,
+    AuthenticationError,
     BudgetExceededError,
     ClaudeflowError,
     ConfigError,
     FlowClosedError,
     InvalidRequestError,
+    PermissionDeniedError,
 )
 from ..scheduler import Flow
 from ._done import DoneIndex
-from ._input import BadLine, LineRequest, count_lines, read_items
-from ._log import JsonlLog, read_records
+from ._input import BadLine, LineReader, LineRequest, count_lines
+from ._log import JsonlLog, count_complete_lines, read_records
 from ._progress import Progress, RunSummary, Tally
-from ._records import bad_line_record, dead_letter_of, failure_record, success_record
+from ._records import bad_line_record, failure_record, short_error, success_record
+from ._wire import TICKET_HEADER, WireTracker
 
 __all__ = ["RunFiles", "RunOptions", "run_jsonl"]
 
@@ -97,24 +110,31 @@ async def run_jsonl(
     progress: Progress | None = None,
     secret: str | None = None,
     notify: Callable[[str], None] | None = None,
+    wire: WireTracker | None = None,
 ) -> RunSummary:
     """Send every request of ``files.input`` not yet in ``files.output`` through ``flow``.
 
-    ``flow`` must be running. Setting ``stop`` stops reading new lines; the requests in
-    flight finish and are written. Cancelling the call abandons them (they are redone on
-    the next run). ``secret`` (the API key) is scrubbed from every error written.
-    ``notify`` receives one-line notices (a repaired file, bad lines and their numbers).
+    ``flow`` must be running. Setting ``stop`` stops reading new lines and abandons the
+    queued ones; the requests on the wire finish and are written (with ``wire``, the
+    :class:`WireTracker` around ``flow``'s transport; without it every submitted request
+    is awaited). Cancelling the call abandons everything (it is redone on the next run).
+    ``secret`` (the API key) is scrubbed from every error written. ``notify`` receives
+    one-line notices (a repaired file, bad lines and their numbers).
 
-    :raises CorruptFileError: the results or dead-letter file is damaged before its end
+    :raises CorruptFileError: the results file is damaged before its end
     """
     run = _Run(flow, files, options or RunOptions(), tally or Tally(), stop or asyncio.Event())
     run.secret = secret
     run.notify = notify or _ignore
-    async with run.open_files(), _showing(progress, run.options, run.tally.clock):
+    run.wire = wire
+    async with run.open_files(), _showing(progress, run.options, run.tally.clock, run.refresh):
         done = run.resume()
-        counting = asyncio.ensure_future(asyncio.to_thread(count_lines, files.input))
+        counting = asyncio.ensure_future(
+            asyncio.to_thread(count_lines, files.input, max_line_bytes=run.options.max_line_bytes)
+        )
         counting.add_done_callback(run.learn_total)
         await run.feed(done)
+        run.settle_total()
     return run.tally.summary()
 
 
@@ -131,8 +151,11 @@ class _Run:
         self.stop = stop
         self.secret: str | None = None
         self.notify: Callable[[str], None] = _ignore
+        self.wire: WireTracker | None = None
         self.output: JsonlLog | None = None
         self.dead: JsonlLog | None = None
+        # The requests this run has handed to the Flow, by ticket (the line number).
+        self.tasks: dict[str, asyncio.Task[None]] = {}
 
     @contextlib.asynccontextmanager
     async def open_files(self) -> AsyncIterator[None]:
@@ -154,40 +177,64 @@ class _Run:
                 self.dead.close()
 
     def resume(self) -> DoneIndex:
-        """Index what earlier runs finished; restore dead letters a crash lost."""
-        assert self.dead is not None
-        dead_ids = {custom_id for custom_id, _ in read_records(self.files.dead_letter)}
-        lost: list[dict[str, Any]] = []
+        """Index what earlier runs finished and count it; restore lost dead letters."""
+        offsets = array("q")  # where each failed/invalid result's line starts, in order
+        prior = self.tally.prior
 
-        def finished_ids() -> Any:
+        def finished_ids() -> Iterator[str]:
             for custom_id, record in read_records(self.files.output, full=False):
-                if record is not None and record.get("status") != "succeeded":
-                    if custom_id not in dead_ids:
-                        lost.append(record)
+                status = "succeeded" if record is None else str(record.get("status"))
+                prior[status] += 1
+                if record is not None and status != "succeeded":
+                    offset = record.get("input_offset")
+                    offsets.append(offset if isinstance(offset, int) else -1)
                 yield custom_id
 
         done = DoneIndex(finished_ids())
-        for record in lost:
-            self.dead.append(dead_letter_of(record))
-        if lost:
-            self.notify(f"{self.dead.path}: restored {len(lost)} dead letter(s) lost in a crash")
+        self._restore_dead_letters(offsets)
         return done
+
+    def _restore_dead_letters(self, offsets: array[int]) -> None:
+        """Dead letters follow their results in order: copy any missing tail again."""
+        assert self.dead is not None
+        restored = 0
+        for offset in offsets[count_complete_lines(self.files.dead_letter) :]:
+            if offset >= 0 and self.dead.copy_line(self.files.input, offset):
+                restored += 1
+        if restored:
+            self.notify(f"{self.dead.path}: restored {restored} dead letter(s) lost in a crash")
 
     def learn_total(self, counting: asyncio.Future[int]) -> None:
         if not counting.cancelled() and counting.exception() is None:
             self.tally.total_lines = counting.result()
 
+    def settle_total(self) -> None:
+        """A complete run has seen every line: its count is exact whatever the counter says."""
+        if not self.tally.stop_reason:
+            self.tally.total_lines = self.tally.skipped + self.tally.finished
+
+    def refresh(self) -> None:
+        """Copy the Flow's view (queue, wire, retries, last error) into the tally."""
+        stats = self.flow.stats()
+        self.tally.queued = stats.queued
+        self.tally.in_flight = stats.in_flight
+        self.tally.retries = stats.retries
+        if self.wire is not None and self.wire.last_error is not None:
+            self.tally.last_error = short_error(self.wire.last_error, self.secret)
+
     async def feed(self, done: DoneIndex) -> None:
         """Read the input and keep up to ``window`` requests going."""
         window = asyncio.Semaphore(self.options.window)
-        tasks: set[asyncio.Task[None]] = set()
-        items = read_items(self.files.input, max_line_bytes=self.options.max_line_bytes)
+        reader = LineReader(self.files.input, max_line_bytes=self.options.max_line_bytes)
+        if self.wire is not None:
+            self.wire.landed = self._landed
+        watcher = asyncio.create_task(self._abandon_queued_on_stop())
         try:
-            for count, item in enumerate(items):
+            for count, item in enumerate(reader):
+                self.tally.blank = reader.blank
                 if count % _YIELD_EVERY == 0:
                     await self.tally.clock.sleep(0)
-                if self.stop.is_set():
-                    self.tally.stop_reason = self.tally.stop_reason or "stopped"
+                if self._stopping():
                     break
                 if item.custom_id in done:
                     self.tally.skipped += 1
@@ -195,36 +242,62 @@ class _Run:
                     self._bad_line(item)
                 else:
                     await window.acquire()
-                    if self.stop.is_set():
+                    if self._stopping():
                         window.release()
-                        self.tally.stop_reason = self.tally.stop_reason or "stopped"
                         break
-                    task = asyncio.create_task(self._one(item, window))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-            if tasks:
-                await asyncio.wait(set(tasks))
+                    self._submit(item, window)
+            self.tally.blank = reader.blank
+            if self.tasks:
+                await asyncio.wait(set(self.tasks.values()))
         finally:
-            # Cancelled (a second Ctrl-C): abandon what is in flight; it is redone later.
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                await asyncio.wait(set(tasks))
+            watcher.cancel()
+            # Cancelled (a second Ctrl-C) or aborted: abandon what is left; redone later.
+            self._cancel(self.tasks)
+            if self.tasks:
+                await asyncio.wait(set(self.tasks.values()))
 
-    async def _one(self, item: LineRequest, window: asyncio.Semaphore) -> None:
-        self.tally.in_flight += 1
+    def _stopping(self) -> bool:
+        if self.stop.is_set():
+            self.tally.stop_reason = self.tally.stop_reason or "stopped"
+            return True
+        return False
+
+    def _submit(self, item: LineRequest, window: asyncio.Semaphore) -> None:
+        ticket = str(item.line)
+        task = asyncio.create_task(self._one(item, window, ticket))
+        self.tasks[ticket] = task
+        task.add_done_callback(lambda _: self.tasks.pop(ticket, None))
+
+    async def _abandon_queued_on_stop(self) -> None:
+        """Once ``stop`` is set, cancel every request that is not on the wire."""
+        await self.stop.wait()
+        if self.wire is None:
+            return  # cannot tell queued from sent: everything submitted is awaited
+        on_wire = self.wire.on_wire
+        self._cancel({t: task for t, task in self.tasks.items() if t not in on_wire})
+
+    def _landed(self, ticket: str, ok: bool) -> None:
+        """An answer is back. After a stop, a failed attempt is abandoned, not retried."""
+        if self.stop.is_set() and not ok:
+            self._cancel({ticket: task} if (task := self.tasks.get(ticket)) else {})
+
+    @staticmethod
+    def _cancel(tasks: dict[str, asyncio.Task[None]]) -> None:
+        for task in list(tasks.values()):
+            task.cancel()
+
+    async def _one(self, item: LineRequest, window: asyncio.Semaphore, ticket: str) -> None:
+        headers = {TICKET_HEADER: ticket} if self.wire is not None else None
         try:
             result = await self.flow.create(
-                priority=item.priority, wait_for_space=True, **item.body
+                priority=item.priority, wait_for_space=True, extra_headers=headers, **item.body
             )
         except (BudgetExceededError, FlowClosedError) as stopped:
             # Not this request's fault: leave it unrecorded so a later run does it.
             self.tally.stop_reason = self.tally.stop_reason or _reason(stopped)
             self.stop.set()
         except Exception as error:  # every outcome is recorded, bugs included
-            invalid = isinstance(error, InvalidRequestError)
-            record = failure_record(item, error, invalid=invalid, secret=self.secret)
-            self._write_failure(record, invalid=invalid)
+            self._failed(item, error)
         else:
             assert self.output is not None
             self.output.append(success_record(item, result))
@@ -233,21 +306,59 @@ class _Run:
             self.tally.output_tokens += result.usage.output_tokens
             self.tally.cost_usd += result.cost_usd or 0.0
         finally:
-            self.tally.in_flight -= 1
             window.release()
 
+    def _failed(self, item: LineRequest, error: Exception) -> None:
+        fatal = self._fatal(error)
+        if fatal:
+            # Every line would fail the same way: write nothing, stop everything.
+            self.tally.abort(fatal)
+            self.stop.set()
+            self._cancel(self.tasks)
+            return
+        self.tally.last_error = short_error(error, self.secret)
+        invalid = isinstance(error, InvalidRequestError)
+        record = failure_record(item, error, invalid=invalid, secret=self.secret)
+        self._write_failure(record, item.raw, item.offset, invalid=invalid)
+
+    def _fatal(self, error: Exception) -> str:
+        """Why ``error`` means the whole run cannot succeed ("" if it does not)."""
+        what = short_error(error, self.secret)
+        if isinstance(error, AuthenticationError):
+            return (
+                f"the API rejected the API key ({what}); every request would fail. "
+                "Check ANTHROPIC_API_KEY, and that --base-url is the API the key belongs to"
+            )
+        if isinstance(error, PermissionDeniedError):
+            return (
+                f"the API key is not allowed to do this ({what}); every request would fail. "
+                "Check the key's workspace and permissions, and the model name"
+            )
+        if isinstance(error, APIConnectionError) and self.flow.stats().completed == 0:
+            return (
+                f"cannot reach the API at {self.flow.base_url} ({what}) and no request has "
+                "succeeded. Check --base-url / ANTHROPIC_BASE_URL, the network and any proxy"
+            )
+        return ""
+
     def _bad_line(self, bad: BadLine) -> None:
-        self._write_failure(bad_line_record(bad), invalid=True)
+        self._write_failure(bad_line_record(bad), bad.raw, bad.offset, invalid=True)
         shown = self.tally.invalid
         if shown <= _BAD_LINES_SHOWN:
             self.notify(f"{self.files.input}:{bad.line}: bad line ({bad.problem})")
         if shown == _BAD_LINES_SHOWN:
-            self.notify(f"further bad lines go to {self.files.dead_letter} only")
+            self.notify(f"further bad lines are reported in {self.files.output} only")
 
-    def _write_failure(self, record: dict[str, Any], *, invalid: bool) -> None:
+    def _write_failure(
+        self, record: dict[str, Any], raw: bytes | None, offset: int, *, invalid: bool
+    ) -> None:
+        """The result first (it is what resuming trusts), then the line as a dead letter."""
         assert self.output is not None and self.dead is not None
-        self.output.append(record)  # the result first: it is what resuming trusts
-        self.dead.append(dead_letter_of(record))
+        self.output.append(record)
+        if raw is not None:
+            self.dead.append_line(raw)
+        else:  # a line too long to hold: copy it from the input
+            self.dead.copy_line(self.files.input, offset)
         if invalid:
             self.tally.invalid += 1
         else:
@@ -264,7 +375,7 @@ def _reason(error: ClaudeflowError) -> str:
 
 @contextlib.asynccontextmanager
 async def _showing(
-    progress: Progress | None, options: RunOptions, clock: Clock
+    progress: Progress | None, options: RunOptions, clock: Clock, refresh: Callable[[], None]
 ) -> AsyncIterator[None]:
     """Redraw ``progress`` every interval while the block runs, and once at the end."""
     if progress is None:
@@ -274,6 +385,7 @@ async def _showing(
     async def tick() -> None:
         while True:  # ends when the block exits and cancels it
             await clock.sleep(options.progress_interval_s)
+            refresh()
             progress.show()
 
     ticker = asyncio.create_task(tick())
@@ -282,5 +394,6 @@ async def _showing(
     finally:
         ticker.cancel()
         await asyncio.gather(ticker, return_exceptions=True)
+        refresh()
         progress.show()
         progress.end()

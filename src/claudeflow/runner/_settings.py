@@ -1,6 +1,7 @@
 """The runner's settings: defaults, then a config file (JSON or TOML), then flags.
 
-A config file holds the same names as the long flags (``input-tpm`` or ``input_tpm``)::
+A config file holds the same names as the long flags (``input-tpm`` or ``input_tpm``);
+:data:`SETTING_HELP` lists every one (``claudeflow run --help`` prints it)::
 
     # claudeflow-run.toml
     rpm = 50
@@ -24,7 +25,13 @@ from typing import Any
 from .._config import check_positive
 from .._errors import ConfigError
 
-__all__ = ["RunnerSettings", "load_config_file", "merge_settings"]
+__all__ = [
+    "SETTING_HELP",
+    "RunnerSettings",
+    "config_keys_help",
+    "load_config_file",
+    "merge_settings",
+]
 
 _FLOATS = ("rpm", "input_tpm", "output_tpm", "budget_usd")
 _REQUIRED_FLOATS = (
@@ -38,6 +45,41 @@ _REQUIRED_FLOATS = (
     "sim_minute_seconds",
 )
 _INTS = ("concurrency", "max_line_bytes")
+
+# Every key a config file may hold (the flag of the same name wins over it).
+SETTING_HELP: dict[str, str] = {
+    "rpm": "requests per minute (unset: learned from the API's headers)",
+    "input_tpm": "input tokens per minute (unset: learned)",
+    "output_tpm": "output tokens per minute (unset: learned)",
+    "minute_seconds": "length of a limit 'minute' in seconds (default 60)",
+    "burst": "bucket size as a fraction of a minute (default 1.0)",
+    "concurrency": "requests in flight at once (default 16)",
+    "window": "lines held at once, queued or in flight (default max(64, 4 x concurrency))",
+    "max_retries": "retries per request (default 8)",
+    "budget_usd": "stop starting requests once this much is spent",
+    "base_url": "API URL (default $ANTHROPIC_BASE_URL, else https://api.anthropic.com)",
+    "dead_letter": "dead-letter file (default OUTPUT's name + .dead)",
+    "fsync_interval": "seconds between fsyncs of the output files (default 1)",
+    "progress_interval": "seconds between progress lines (default 1)",
+    "max_line_bytes": "longer input lines are bad lines (default 33554432 = 32 MiB)",
+    "quiet": "true: no progress display",
+    "simulate": "true: run against the built-in simulator (offline)",
+    "sim_rpm": "simulator: requests per minute (default 1000)",
+    "sim_input_tpm": "simulator: input tokens per minute (default 1000000)",
+    "sim_output_tpm": "simulator: output tokens per minute (default 200000)",
+    "sim_minute_seconds": "simulator: length of its 'minute' (default 60)",
+    "sim_ttft": "simulator: seconds to first token (default 0.02)",
+    "sim_per_token": "simulator: seconds per output token (default 0.0005)",
+    "sim_seed": "simulator: random seed (default 0)",
+    "sim_fault_529": "simulator: probability of a 529 per request (default 0)",
+    "sim_fault_500": "simulator: probability of a 500 per request (default 0)",
+}
+
+
+def config_keys_help() -> str:
+    """The ``--config`` keys, one per line, for ``claudeflow run --help``."""
+    width = max(map(len, SETTING_HELP))
+    return "\n".join(f"  {key:<{width}}  {text}" for key, text in SETTING_HELP.items())
 
 
 @dataclass(frozen=True, slots=True)

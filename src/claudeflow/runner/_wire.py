@@ -1,0 +1,93 @@
+"""Which of the runner's requests are on the wire right now, and the latest error.
+
+The Flow's ``stats()`` counts queued and in-flight requests but does not say which is
+which. On a first Ctrl-C the runner must abandon the lines that are only queued (nothing
+sent: cancelling them consumes nothing) and wait for the ones being answered. A
+:class:`WireTracker` wraps the Flow's transport: the runner tags each request with a
+ticket header (taken off again before anything is sent), and the tracker notes when that
+request goes out and when its answer comes back. It also keeps the latest failed
+attempt, for the progress line.
+
+>>> tracker = WireTracker(AiohttpTransport(url))  # doctest: +SKIP
+>>> flow = Flow(transport=tracker, ...)           # then run_jsonl(flow, files, wire=tracker)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Final
+
+from .._errors import ClaudeflowError, status_error
+from ..transport import ApiResponse, StreamResponse, Transport
+
+__all__ = ["TICKET_HEADER", "WireTracker"]
+
+TICKET_HEADER: Final = "x-claudeflow-runner-ticket"
+
+# Called when a tagged request's answer is back: (ticket, whether it was a 2xx).
+Landed = Callable[[str, bool], None]
+
+
+def _ignore(ticket: str, ok: bool) -> None:
+    return None
+
+
+class WireTracker:
+    """A :class:`~claudeflow.transport.Transport` that knows what is on the wire."""
+
+    def __init__(self, inner: Transport) -> None:
+        self._inner = inner
+        self.on_wire: set[str] = set()
+        self.failed_attempts = 0
+        self.last_error: ClaudeflowError | None = None
+        self.landed: Landed = _ignore
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        json: Any = None,
+        timeout: float | None = None,
+    ) -> ApiResponse:
+        ticket = headers.get(TICKET_HEADER)
+        plain = {k: v for k, v in headers.items() if k != TICKET_HEADER}
+        if ticket is not None:
+            self.on_wire.add(ticket)
+        ok = False
+        try:
+            response = await self._inner.send(
+                method, path, headers=plain, json=json, timeout=timeout
+            )
+            ok = response.status < 300
+            if not ok:
+                self._failed(status_error(response.status, response.headers, response.body))
+            return response
+        except ClaudeflowError as error:
+            self._failed(error)
+            raise
+        finally:
+            if ticket is not None:
+                self.on_wire.discard(ticket)
+                self.landed(ticket, ok)
+
+    def open_stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        json: Any = None,
+        timeout: float | None = None,
+    ) -> AbstractAsyncContextManager[StreamResponse]:
+        plain = {k: v for k, v in headers.items() if k != TICKET_HEADER}
+        return self._inner.open_stream(method, path, headers=plain, json=json, timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def _failed(self, error: ClaudeflowError) -> None:
+        self.failed_attempts += 1
+        self.last_error = error
