@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,14 +56,31 @@ def test_fastapi_app_demo_answers_every_request() -> None:
     assert ", 0 429s" in done.stdout  # the simulator never had to refuse anything
 
 
+BATCH_COMMAND = (
+    "claudeflow run examples/batch_jsonl/requests.jsonl "
+    "-o examples/batch_jsonl/out/results.jsonl --simulate"
+)
+
+
 def test_batch_jsonl_command_from_its_readme(tmp_path: Path) -> None:
-    requests = EXAMPLES / "batch_jsonl" / "requests.jsonl"
-    results = tmp_path / "results.jsonl"
-    done = run("-m", "claudeflow.cli", "run", requests, "-o", results, "--simulate")
+    # Both READMEs give this command; it writes under examples/batch_jsonl/out/, which
+    # git ignores. Run it as given, from the root of a copy of the examples.
+    for readme in (EXAMPLES / "README.md", EXAMPLES / "batch_jsonl" / "README.md"):
+        assert BATCH_COMMAND in readme.read_text(), readme
+    shutil.copytree(EXAMPLES / "batch_jsonl", tmp_path / "examples" / "batch_jsonl")
+    for stale in (tmp_path / "examples" / "batch_jsonl" / "out").glob("*.jsonl"):
+        stale.unlink()  # left by someone running the example in this checkout
+    args = shlex.split(BATCH_COMMAND)[1:]
+    done = run("-m", "claudeflow.cli", *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    results = tmp_path / "examples" / "batch_jsonl" / "out" / "results.jsonl"
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     assert sorted(r["custom_id"] for r in lines) == [f"topic-{i:02d}" for i in range(20)]
     assert all(r["status"] == "succeeded" for r in lines)
     assert "succeeded 20" in done.stderr
-    command = "claudeflow run examples/batch_jsonl/requests.jsonl -o results.jsonl"
-    assert command in (EXAMPLES / "README.md").read_text()
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "examples/batch_jsonl/out/results.jsonl"],
+        cwd=ROOT,
+        check=False,
+    )
+    assert ignored.returncode == 0, "examples/batch_jsonl/out/ must be git-ignored"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,8 @@ from claudeflow import ConfigError
 from claudeflow.runner import RunnerSettings
 from claudeflow.runner._cli import main, register
 from claudeflow.runner._settings import load_config_file, merge_settings
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_register_adds_run_to_a_parent_parser() -> None:
@@ -121,3 +126,74 @@ def test_a_damaged_results_file_is_refused_not_guessed_at(
     out.write_text('{"custom_id": "line-1", "status": "succeeded"}\n{garbage\n{"custom_id": "x"}\n')
     assert main([str(requests), "-o", str(out), "--simulate", "--quiet"]) == 2
     assert "out.jsonl:2" in capsys.readouterr().err
+
+
+def test_a_rerun_exits_1_while_the_results_file_holds_failures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requests = write_requests(tmp_path / "in.jsonl", 4)
+    out = tmp_path / "out.jsonl"
+    args = [str(requests), "-o", str(out), "--simulate", "--quiet"]
+    assert main([*args, "--sim-fault-500", "1", "--max-retries", "0"]) == 1
+    capsys.readouterr()
+    assert main(args) == 1  # nothing left to do, but 4 lines in the file failed
+    stderr = capsys.readouterr().err
+    assert "this run     succeeded 0  failed 0  invalid 0  skipped (already done) 4" in stderr
+    assert "results file succeeded 0  failed 4  invalid 0  (4 of 4 input lines done" in stderr
+    assert "dead letters" in stderr
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        pytest.param("nodir/x.jsonl", "-o/--output: directory", id="no-dir"),
+        pytest.param(".", "is a directory; give a file name", id="is-dir"),
+    ],
+)
+def test_unusable_paths_exit_2_with_one_line_before_anything_starts(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    output: str,
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_requests(tmp_path / "in.jsonl", 1)
+    assert main(["in.jsonl", "-o", output, "--simulate"]) == 2
+    stderr = capsys.readouterr().err
+    assert message in stderr and len(stderr.strip().splitlines()) == 1
+    assert "simulator" not in stderr and "Traceback" not in stderr
+    assert main(["in.jsonl", "-o", "o.jsonl", "--dead-letter", "nodir/d.jsonl", "--simulate"]) == 2
+    assert "--dead-letter: directory nodir does not exist" in capsys.readouterr().err
+
+
+def test_help_lists_every_config_key_and_the_exit_statuses(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for field in dataclasses.fields(RunnerSettings):
+        assert f"\n  {field.name} " in text, field.name
+    for code in ("0 ", "1 ", "2 ", "3 ", "130 "):
+        assert f"\n  {code}" in text
+    readme = (EXAMPLES / "batch_jsonl" / "README.md").read_text()
+    for field in dataclasses.fields(RunnerSettings):
+        assert f"`{field.name}`" in readme, field.name
+
+
+def test_an_unreachable_api_exits_3_at_once_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    requests = write_requests(tmp_path / "in.jsonl", 9)
+    out = tmp_path / "out.jsonl"
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connection refused
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        started = time.monotonic()
+        assert main([str(requests), "-o", str(out), "--base-url", url]) == 3
+    assert time.monotonic() - started < 10
+    stderr = capsys.readouterr().err
+    assert f"cannot reach the API at {url}" in stderr and "--base-url" in stderr
+    assert not out.exists() or not out.read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -111,6 +112,7 @@ async def test_a_dead_letter_lost_in_a_crash_is_restored_once(tmp_path: Path) ->
             summary = await run_jsonl(flow, files, notify=notices.append)
     assert summary.skipped == 5 and summary.failed == 0
     assert id_counts(files.dead_letter) == {f"req-{i}": 1 for i in range(5)}
+    assert files.dead_letter.read_text() == files.input.read_text()  # the lines as given
     assert any("restored 2 dead letter(s)" in n for n in notices)
 
 
@@ -177,6 +179,58 @@ async def test_an_unreachable_api_aborts_once_the_first_request_gives_up(tmp_pat
     assert summary.stop_reason == "aborted" and "cannot reach the API at" in summary.abort_message
     assert "APIConnectionError" in summary.abort_message
     assert summary.failed == 0 and not records(files.output)
+
+
+async def test_dead_letters_fed_back_stay_the_same_lines_round_after_round(
+    tmp_path: Path,
+) -> None:
+    files = files_in(tmp_path)
+    long_line = json.dumps({"custom_id": "long"} | body(0) | {"metadata": {"pad": "x" * 3000}})
+    lines: list[Any] = [body(i) for i in range(6)]
+    lines[1] = "{not json at all"
+    lines[2] = {"custom_id": "mixed", "params": body(2, max_tokens=32), "max_tokens": 10_000_000}
+    lines[4] = long_line
+    write_lines(files.input, lines)
+    given = files.input.read_text().splitlines(keepends=True)
+    letters = given[1] + given[2] + given[4]
+    options = RunOptions(window=8, max_line_bytes=2000)
+    async with simulator() as sim:
+        async with flow_for(sim.url) as flow:
+            first = await run_jsonl(flow, files, options)
+        assert first.invalid == 3 and files.dead_letter.read_text() == letters
+        retry = RunFiles(files.dead_letter, tmp_path / "retried.jsonl", tmp_path / "dead2.jsonl")
+        async with flow_for(sim.url) as flow:
+            again = await run_jsonl(flow, retry, options)
+    assert again.invalid == 3 and retry.dead_letter.read_text() == letters  # no nesting
+    failed = [r for r in records(files.output) if r["status"] != "succeeded"]
+    reasons = {r["line"]: r["error"]["message"] for r in failed}
+    assert reasons[2].startswith("line 2: invalid JSON")
+    assert "both params and top-level field(s) max_tokens" in reasons[3]
+    assert "longer than 2,000 bytes" in reasons[5]
+
+
+async def test_blank_lines_are_counted_apart_not_as_lines_to_do(tmp_path: Path) -> None:
+    files = files_in(tmp_path)
+    lines: list[Any] = [body(i) for i in range(30)]
+    lines[7] = ""
+    lines[20] = "   "
+    write_lines(files.input, lines)
+    async with simulator() as sim:
+        summary = await run(files, sim.url)
+    assert summary.blank == 2 and summary.total_lines == 28 and summary.remaining == 0
+    assert summary.succeeded == 28 and len(records(files.output)) == 28
+
+
+async def test_a_rerun_reports_the_failures_earlier_runs_left_in_the_file(tmp_path: Path) -> None:
+    files = files_in(tmp_path)
+    write_requests(files.input, 10, ids=True)
+    async with simulator(faults=FaultConfig(error_500=1.0)) as sim:
+        first = await run(files, sim.url)
+    async with simulator() as sim:
+        second = await run(files, sim.url)
+    assert first.failed == 10 and first.file_failed == 10
+    assert (second.succeeded, second.failed, second.skipped) == (0, 0, 10)
+    assert second.file_failed == 10 and second.file_unsucceeded == 10 and second.complete
 
 
 def test_files_and_options_are_checked(tmp_path: Path) -> None:

@@ -76,3 +76,44 @@ async def test_ctrl_c_finishes_in_flight_requests_and_the_rerun_completes(tmp_pa
     assert code == 0, stderr
     assert max(first.values()) == 1 and len(first) < LINES
     assert id_counts(output) == {f"req-{i}": 1 for i in range(LINES)}
+
+
+async def test_sigterm_stops_promptly_abandoning_the_queue_and_the_rerun_completes(
+    tmp_path: Path,
+) -> None:
+    lines = 120
+    requests = write_requests(tmp_path / "requests.jsonl", lines, ids=True)
+    output = tmp_path / "results.jsonl"
+    # 0.2 s per request, 8 on the wire, a read-ahead window of 64: serving the queued 56
+    # too would take 1.4 s more; abandoning them leaves only the 8 on the wire (<= 0.2 s).
+    async with simulator(ttft_s=0.2) as sim:
+        args = (requests, "-o", output, "--base-url", sim.url, "--concurrency", "8", "--quiet")
+        process = await start_cli(*args, "--window", "64")
+        await wait_for_lines(output, 16)
+        at_signal = complete_lines(output)
+        loop = asyncio.get_running_loop()
+        signalled = loop.time()
+        process.send_signal(signal.SIGTERM)
+        code, stderr = await finish(process)
+        took = loop.time() - signalled
+        assert code == 128 + signal.SIGTERM, stderr
+        assert "SIGTERM: stopping; queued lines are abandoned" in stderr
+        first = id_counts(output)
+        assert took < 1.0, f"took {took:.2f}s to stop"
+        assert len(first) - at_signal <= 8  # at most the requests that were on the wire
+        assert max(first.values()) == 1 and len(first) < lines
+        code, stderr = await finish(await start_cli(*args))
+    assert code == 0, stderr
+    assert id_counts(output) == {f"req-{i}": 1 for i in range(lines)}
+    assert f"skipped (already done) {len(first)}" in stderr
+
+
+async def test_a_refused_key_exits_3_and_leaves_every_line_to_do(tmp_path: Path) -> None:
+    requests = write_requests(tmp_path / "requests.jsonl", 30)
+    output = tmp_path / "results.jsonl"
+    async with simulator(api_keys=frozenset({"sk-ant-the-right-one"})) as sim:
+        code, stderr = await finish(await start_cli(requests, "-o", output, "--base-url", sim.url))
+    assert code == 3, stderr
+    assert "AuthenticationError" in stderr and "ANTHROPIC_API_KEY" in stderr
+    assert API_KEY not in stderr
+    assert not records(output)

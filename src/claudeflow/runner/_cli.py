@@ -145,6 +145,9 @@ def run(args: argparse.Namespace) -> int:
     from ._log import CorruptFileError
     from ._run import RunFiles
 
+    output_problem = _writable_problem(args.output)
+    if output_problem:  # checked first: the default dead-letter name derives from it
+        return _fail(f"-o/--output: {output_problem}")
     try:
         settings = _settings(args)
         dead = Path(settings.dead_letter) if settings.dead_letter else _dead_path(args.output)

@@ -1,9 +1,9 @@
 """Counting a run and showing it: the live progress line and the final summary.
 
 Plain text on stderr. On a terminal the progress line is redrawn in place; otherwise
-(a log file, CI) each update is its own line. Rates and the ETA come from the last
-:data:`RATE_WINDOW_S` seconds, so a fast start (full rate-limit buckets) does not make
-the ETA of the slower steady state look short.
+(a log file, CI) each update is its own line. Rates and the ETA come from the lines
+drawn over the last :data:`RATE_WINDOW_S` seconds, not from the start, so a fast start
+(full rate-limit buckets) does not make the ETA of the slower steady state look short.
 """
 
 from __future__ import annotations
@@ -166,8 +166,9 @@ class Progress:
         self._tty = stream.isatty()
         self._width = 0
         self._window = rate_window_s
-        # (time, lines finished, tokens) samples; the oldest is at most one window old.
-        self._samples: deque[tuple[float, int, int]] = deque([(tally.started, 0, 0)])
+        # (time, lines finished, tokens) at each line drawn, over the last window. The
+        # start is not a sample: the first burst (full buckets) would skew the rate.
+        self._samples: deque[tuple[float, int, int]] = deque()
 
     def show(self) -> None:
         line = self.line()
@@ -200,22 +201,28 @@ class Progress:
         return text
 
     def _recent_rates(self) -> tuple[float, float]:
-        """Lines and tokens per second over the last window (since the start, if shorter)."""
+        """Lines and tokens per second between the samples of the last window.
+
+        Until there are two samples (the first line), the rates since the start.
+        """
         t = self._tally
         now = t.clock.now()
-        self._samples.append((now, t.finished, t.input_tokens + t.output_tokens))
-        while len(self._samples) > 2 and self._samples[1][0] <= now - self._window:
+        tokens = t.input_tokens + t.output_tokens
+        self._samples.append((now, t.finished, tokens))
+        while len(self._samples) > 2 and self._samples[0][0] < now - self._window:
             self._samples.popleft()
-        then, finished, tokens = self._samples[0]
+        then, finished_then, tokens_then = self._samples[0]
+        if len(self._samples) < 2:
+            then, finished_then, tokens_then = t.started, 0, 0
         span = now - then
         if span <= 0:
             return 0.0, 0.0
-        return (t.finished - finished) / span, (t.input_tokens + t.output_tokens - tokens) / span
+        return (t.finished - finished_then) / span, (tokens - tokens_then) / span
 
     def _eta(self, rate: float) -> str:
         t = self._tally
-        if t.total_lines is None or rate <= 0:
-            return "?"
+        if t.total_lines is None or rate <= 0 or len(self._samples) < 2:
+            return "?"  # unknown total, nothing done yet, or only the start to go by
         left = max(0, t.total_lines - t.finished - t.skipped)
         return format_duration(left / rate)
 
