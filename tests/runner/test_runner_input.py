@@ -43,6 +43,7 @@ def test_params_mixed_with_top_level_fields_is_a_bad_line(extra: dict[str, objec
     assert isinstance(item, BadLine) and item.custom_id == "r030"
     assert "both params and top-level field(s)" in item.problem
     assert all(name in item.problem for name in extra)
+    assert ("older claudeflow" in item.problem) == ("error" in extra)
 
 
 def test_missing_custom_id_defaults_to_the_line_number() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,18 @@ def test_done_index_answers_membership_in_eight_bytes_per_id() -> None:
     assert "line-1000" not in index and 5 not in index
     assert index._digests.itemsize == 8
     assert "x" not in DoneIndex()
+
+
+def test_dead_letters_never_reach_the_disk_ahead_of_their_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    output = JsonlLog(tmp_path / "out.jsonl", fsync_interval_s=60)
+    dead = JsonlLog(tmp_path / "dead.jsonl", fsync_interval_s=60, sync_first=output)
+    output.append({"custom_id": "a", "status": "failed"})
+    dead.append_line(b'{"custom_id": "a"}')
+    dead.sync()
+    assert synced == [output._fd, dead._fd]
+    dead.close()
+    output.close()

@@ -115,5 +115,6 @@ async def test_a_refused_key_exits_3_and_leaves_every_line_to_do(tmp_path: Path)
         code, stderr = await finish(await start_cli(requests, "-o", output, "--base-url", sim.url))
     assert code == 3, stderr
     assert "AuthenticationError" in stderr and "ANTHROPIC_API_KEY" in stderr
+    assert "fix the cause above, then rerun" in stderr
     assert API_KEY not in stderr
     assert not records(output)

@@ -1,13 +1,16 @@
 """Batch jobs from JSONL files: streamed, rate-limited, resumable (``claudeflow run``).
 
->>> async with Flow(limits=RateLimits(rpm=50)) as flow:  # doctest: +SKIP
+>>> wire = WireTracker(AiohttpTransport("https://api.anthropic.com"))  # doctest: +SKIP
+>>> async with Flow(limits=RateLimits(rpm=50), transport=wire) as flow:  # doctest: +SKIP
 ...     files = RunFiles(Path("requests.jsonl"), Path("results.jsonl"), Path("dead.jsonl"))
-...     summary = await run_jsonl(flow, files)
+...     summary = await run_jsonl(flow, files, wire=wire)
 
-Each input line is a Messages API body with optional ``custom_id`` and ``priority``;
-each result line holds the ``custom_id``, the response or the typed error, usage, cost
-and attempts. Failed and bad lines also go, verbatim, to a dead-letter file that is valid input.
-Rerunning after any interruption skips what the results file already holds.
+Each input line is a Messages API body with optional ``custom_id`` (unique in the file)
+and ``priority``; each result line holds the ``custom_id``, the response or the typed
+error, the line number, usage, cost and attempts. Failed and bad lines also go, byte for
+byte as they were given, to a dead-letter file that is valid input again. Rerunning
+after any interruption skips what the results file already holds. The ``WireTracker``
+lets a stop abandon queued lines at once while the requests on the wire finish.
 """
 
 from __future__ import annotations

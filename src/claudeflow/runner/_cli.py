@@ -264,13 +264,14 @@ async def _preflight(base_url: str | None, api_key: str) -> str:
     simulator, 5xx) is left to the run's own retries."""
     from .._config import Timeouts
     from .._errors import TransportError, status_error
+    from ..scheduler._flow import DEFAULT_API_VERSION
     from ..transport import AiohttpTransport
 
     url = _resolved_url(base_url)
     transport = AiohttpTransport(
         url, timeouts=Timeouts(connect=PREFLIGHT_TIMEOUT_S, total=PREFLIGHT_TIMEOUT_S)
     )
-    headers = {"x-api-key": api_key, "anthropic-version": "2023-06-01"}
+    headers = {"x-api-key": api_key, "anthropic-version": DEFAULT_API_VERSION}
     try:
         response = await transport.send("GET", "/v1/models", headers=headers)
     except TransportError as error:
@@ -414,7 +415,9 @@ def _report(summary: RunSummary, files: RunFiles) -> None:
             f"(retry them: claudeflow run {files.dead_letter} -o ...; the reasons are in "
             f"{files.output})"
         )
-    if summary.stop_reason:
+    if summary.abort_message:
+        lines.append("  fix the cause above, then rerun the same command (nothing is lost)")
+    elif summary.stop_reason:
         lines.append("  rerun the same command to continue where this run stopped")
     _say("\n".join(lines))
 

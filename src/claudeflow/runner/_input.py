@@ -42,6 +42,7 @@ REQUIRED_FIELDS: Final = ("model", "max_tokens", "messages")
 # collide with them instead of reaching the API.
 _RESERVED: Final = frozenset({"queue_timeout", "wait_for_space", "extra_headers"})
 _ENVELOPE: Final = frozenset({"custom_id", "priority"})
+_OLD_DEAD_LETTER_KEYS: Final = frozenset({"error", "line", "raw"})
 _MAX_ID_CHARS: Final = 256
 
 
@@ -203,9 +204,11 @@ def _body_of(data: dict[str, Any]) -> dict[str, Any] | str:
         return "params: must be a JSON object"
     mixed = sorted(set(data) - _ENVELOPE - {"params"})
     if mixed:
+        hint = " (an older claudeflow's dead letter? drop error and line)"
         return (
             f"both params and top-level field(s) {', '.join(mixed)}: put the request body "
             "either inline or under params, not both"
+            + (hint if set(mixed) <= _OLD_DEAD_LETTER_KEYS else "")
         )
     return dict(params)
 

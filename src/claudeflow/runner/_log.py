@@ -120,8 +120,18 @@ def _parse(path: Path, number: int, line: str) -> dict[str, Any]:
 class JsonlLog:
     """An open append-only JSONL file; see the module docstring for its guarantees."""
 
-    def __init__(self, path: Path, *, fsync_interval_s: float = 1.0, clock: Clock | None = None):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fsync_interval_s: float = 1.0,
+        clock: Clock | None = None,
+        sync_first: JsonlLog | None = None,
+    ):
+        """``sync_first``: a log to fsync before this one, so that on disk this file is
+        never ahead of it (the dead letters never ahead of their results)."""
         self.path = path
+        self._sync_first = sync_first
         self.repaired_bytes = repair_tail(path)
         self._fsync_interval_s = fsync_interval_s
         self._clock = clock or LoopClock()
@@ -138,6 +148,9 @@ class JsonlLog:
         """Write ``line`` (no newline in it) and a newline, as :meth:`append` does."""
         self._write(line + b"\n")
         self.written += 1
+        self._sync_if_due()
+
+    def _sync_if_due(self) -> None:
         if self._clock.now() - self._synced_at >= self._fsync_interval_s:
             self.sync()
 
@@ -159,6 +172,7 @@ class JsonlLog:
                     chunk = b"\n"  # the file's last line had no newline
             self._write(chunk)
         self.written += 1
+        self._sync_if_due()
         return True
 
     def _write(self, data: bytes) -> None:
@@ -172,6 +186,8 @@ class JsonlLog:
     def sync(self) -> None:
         """Force written records to disk."""
         if self._fd is not None and self._dirty:
+            if self._sync_first is not None:
+                self._sync_first.sync()
             os.fsync(self._fd)
             self._dirty = False
         self._synced_at = self._clock.now()

@@ -163,7 +163,12 @@ class _Run:
         clock = self.tally.clock
         self.output = JsonlLog(self.files.output, fsync_interval_s=interval, clock=clock)
         try:
-            self.dead = JsonlLog(self.files.dead_letter, fsync_interval_s=interval, clock=clock)
+            self.dead = JsonlLog(
+                self.files.dead_letter,
+                fsync_interval_s=interval,
+                clock=clock,
+                sync_first=self.output,
+            )
             for log in (self.output, self.dead):
                 if log.repaired_bytes:
                     self.notify(
