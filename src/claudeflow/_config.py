@@ -31,6 +31,10 @@ class RateLimits:
     seconds for a time-scaled simulator. ``burst`` is the bucket capacity as a fraction of
     one window's worth: 1.0 lets a full minute's quota go at once; the API may enforce
     per-minute limits over shorter windows, so a smaller burst is safer at startup.
+    ``lead_s`` holds back that many seconds of refill in every bucket: a request takes
+    from our bucket when it is sent but from the server's only when it arrives, so the
+    server's bucket refills that much later than ours and, without the margin, a request
+    admitted the instant ours can pay finds the server's a little short (a 429).
 
     >>> RateLimits(rpm=50, input_tpm=30_000, output_tpm=8_000).per_second("rpm")
     0.8333333333333334
@@ -41,6 +45,7 @@ class RateLimits:
     output_tpm: float | None = None
     window_s: float = 60.0
     burst: float = 1.0
+    lead_s: float = 0.05
 
     def __post_init__(self) -> None:
         for name in ("rpm", "input_tpm", "output_tpm"):
@@ -49,6 +54,10 @@ class RateLimits:
         check_positive("burst", self.burst, allow_none=False)
         if self.burst > 1.0:
             raise ConfigError("burst", f"must be in (0, 1], got {self.burst!r}")
+        if isinstance(self.lead_s, bool) or not isinstance(self.lead_s, int | float):
+            raise ConfigError("lead_s", f"must be a number, got {type(self.lead_s).__name__}")
+        if not 0 <= self.lead_s < self.window_s:
+            raise ConfigError("lead_s", f"must be in [0, window_s), got {self.lead_s!r}")
         if self.rpm is not None and self.rpm * self.burst < 1.0 - 1e-9:
             raise ConfigError(
                 "burst",

@@ -25,15 +25,27 @@ def test_unlimited_admits_everything_at_once() -> None:
 
 
 def test_delay_is_the_slowest_dimension() -> None:
-    limits = RateLimits(rpm=60, input_tpm=600, output_tpm=120)  # 1 req/s, 10 in/s, 2 out/s
+    # 1 req/s, 10 in/s, 2 out/s
+    limits = RateLimits(rpm=60, input_tpm=600, output_tpm=120, lead_s=0)
     admission, _ = make(limits)
     admission.admit(Cost(1, 600, 120))  # empty all three buckets
     # requests need 1 s, input 50/10 = 5 s, output 4/2 = 2 s: the answer is 5 s.
     assert admission.delay(Cost(1, 50, 4)) == pytest.approx(5.0)
 
 
+def test_lead_keeps_that_much_refill_in_hand_but_never_more_than_a_full_bucket() -> None:
+    limits = RateLimits(input_tpm=600, lead_s=0.5)  # 10 tokens/s: the lead is 5 tokens
+    admission, _ = make(limits)
+    assert admission.delay(Cost(1, 600, 0)) == 0  # a full bucket always pays in full
+    admission.admit(Cost(1, 10, 0))  # 590 left
+    assert admission.delay(Cost(1, 585, 0)) == 0  # 585 + 5 in hand
+    assert admission.delay(Cost(1, 586, 0)) == pytest.approx(0.1)
+    admission.admit(Cost(1, 590, 0))
+    assert admission.delay(Cost(1, 50, 0)) == pytest.approx(5.5)  # 50 + 5 at 10/s
+
+
 async def test_nothing_is_taken_while_waiting() -> None:
-    limits = RateLimits(rpm=60, input_tpm=600)
+    limits = RateLimits(rpm=60, input_tpm=600, lead_s=0)
     admission, clock = make(limits)
     admission.admit(Cost(1, 600, 0))
     before = admission.buckets()
@@ -149,6 +161,8 @@ def test_clamp_lowers_to_server_remaining() -> None:
         pytest.param({"burst": 1.5}, "burst", id="burst-above-one"),
         pytest.param({"rpm": "50"}, "rpm", id="string"),
         pytest.param({"rpm": 1, "burst": 1 / 60}, "burst", id="bucket-below-one-request"),
+        pytest.param({"lead_s": -0.1}, "lead_s", id="negative-lead"),
+        pytest.param({"lead_s": 60}, "lead_s", id="lead-a-whole-window"),
     ],
 )
 def test_rate_limits_validate_and_name_the_argument(

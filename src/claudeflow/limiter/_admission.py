@@ -86,10 +86,13 @@ class Admission:
             return math.inf
         now = self._clock.now()
         wait = max(0.0, self.paused_until - now)
+        lead = self._limits.lead_s
         for dim, amount in zip(DIMENSIONS, _amounts(cost), strict=True):
             bucket = self._buckets.get(dim)
             if bucket is not None and amount > 0:
-                wait = max(wait, bucket.time_until(amount, now))
+                # Keep lead_s of refill in hand (never more than a full bucket holds).
+                need = min(amount + bucket.rate * lead, max(amount, bucket.capacity))
+                wait = max(wait, bucket.time_until(need, now))
         return wait
 
     def buckets(self) -> dict[str, BucketState]:

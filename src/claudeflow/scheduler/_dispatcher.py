@@ -215,7 +215,7 @@ class Dispatcher:
         task = asyncio.create_task(self._job_task(job, permit))
         job.task = task
         self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        task.add_done_callback(lambda done: self._task_done(done, job, permit))
 
     async def _job_task(self, job: Job, permit: Permit) -> None:
         try:
@@ -233,8 +233,14 @@ class Dispatcher:
 
     # -- bookkeeping -----------------------------------------------------------------
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
+    def _task_done(self, task: asyncio.Task[None], job: Job, permit: Permit) -> None:
         self._tasks.discard(task)
+        if task.cancelled():
+            # A task cancelled before its first step never ran its body, so nothing in
+            # it released the permit or ended the job: do both here (no-ops otherwise).
+            permit.release()
+            if not job.future.done():
+                self._fail(job, FlowClosedError(_cancel_reason(task)))
         self._check_idle()
 
     def _check_idle(self) -> None:
@@ -253,6 +259,14 @@ class Dispatcher:
         if job.timer is not None:
             job.timer.cancel()
             job.timer = None
+
+
+def _cancel_reason(task: asyncio.Task[None]) -> str:
+    try:
+        task.result()
+    except asyncio.CancelledError as cancelled:
+        return str(cancelled.args[0]) if cancelled.args else "cancelled"
+    return "cancelled"
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
