@@ -150,15 +150,19 @@ class Flow:
         self._transport: Transport = transport or AiohttpTransport(
             self.base_url, timeouts=self.timeouts
         )
-        self._headers = {
-            "anthropic-version": anthropic_version,
-            "content-type": "application/json",
-            **(default_headers or {}),
-        }
+        # Every request's headers, key included; shared by all jobs without extra headers.
+        self._headers = _Headers(
+            {
+                "anthropic-version": anthropic_version,
+                "content-type": "application/json",
+                **(default_headers or {}),
+                "x-api-key": self._api_key.value,
+            }
+        )
         if token_counting == "server" and estimator is None:
             self._estimator = ServerTokenCounter(
                 self._transport,
-                {**self._headers, "x-api-key": self._api_key.value},
+                self._headers,
                 self._clock,
                 rpm=count_tokens_rpm,
                 window_s=(limits or RateLimits()).window_s,
@@ -172,7 +176,6 @@ class Flow:
         self._admission = Admission(self.limits, concurrency=self.concurrency, clock=self._clock)
         self._runner = Runner(
             transport=self._transport,
-            auth_headers={"x-api-key": self._api_key.value},
             retry=self.retry,
             rng=self._rng,
             clock=self._clock,
@@ -342,7 +345,7 @@ class Flow:
         check_positive("timeout", timeout)
         return Job(
             body=body,
-            headers={**self._headers, **(extra_headers or {})},
+            headers=self._headers_with(extra_headers),
             model=model,
             priority=priority,
             cost=cost,
@@ -386,6 +389,11 @@ class Flow:
             calibration=self._calibrator.stats() if self._calibrator else {},
         )
 
+    def _headers_with(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        if not extra:
+            return self._headers
+        return _Headers({**self._headers, **extra, "x-api-key": self._api_key.value})
+
     def _check_open(self) -> None:
         if self._state != "running":
             hint = "use `async with Flow(...)` or `await flow.start()`"
@@ -408,6 +416,13 @@ class _Secret:
 
     def __repr__(self) -> str:
         return "_Secret('***')"
+
+
+class _Headers(dict[str, str]):
+    """Request headers; the repr masks the key."""
+
+    def __repr__(self) -> str:
+        return repr({k: "***" if k == "x-api-key" else v for k, v in self.items()})
 
 
 def _consume_outcome(future: asyncio.Future[Any]) -> None:

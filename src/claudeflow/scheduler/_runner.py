@@ -43,7 +43,6 @@ class Runner:
         self,
         *,
         transport: Transport,
-        auth_headers: Mapping[str, str],
         retry: RetryPolicy,
         rng: random.Random,
         clock: Clock,
@@ -57,7 +56,6 @@ class Runner:
         probe: bool,
     ) -> None:
         self._transport = transport
-        self._auth_headers = auth_headers
         self._retry = retry
         self._rng = rng
         self._clock = clock
@@ -84,8 +82,9 @@ class Runner:
             return await self._attempt_stream(job, permit, job.channel)
         started = self._clock.now()
         try:
-            headers = {**job.headers, **self._auth_headers}
-            response, outcome = await send_message(self._transport, job.body, headers, job.timeout)
+            response, outcome = await send_message(
+                self._transport, job.body, job.headers, job.timeout
+            )
         except ClaudeflowError as error:
             permit.settle(consumed_by_failure(error, job.cost))
             return self._after_failure(job, error)
@@ -112,7 +111,7 @@ class Runner:
             async with self._transport.open_stream(
                 "POST",
                 MESSAGES_PATH,
-                headers={**job.headers, **self._auth_headers},
+                headers=job.headers,
                 json={**job.body, "stream": True},
                 timeout=job.timeout,
             ) as response:
