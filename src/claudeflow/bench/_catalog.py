@@ -134,6 +134,16 @@ def _default() -> tuple[LoadScenario, ...]:
             goals=(EFFICIENCY_LEARNED,),
         ),
         LoadScenario(
+            name="unknown_limits_mixed",
+            title="mixed_priority's workload, limits=None (learned); ITPM binds; real 60 s minute",
+            limits=Limits(
+                rpm=12_000, input_tpm=2_400_000, output_tpm=1_200_000, minute_seconds=60, burst=0.05
+            ),
+            workload=_mixed_workload(),
+            clients=("claudeflow-learned",),
+            goals=(EFFICIENCY_LEARNED,),
+        ),
+        LoadScenario(
             name="streaming",
             title="otpm_bound_actual's workload through Flow.stream",
             limits=_OTPM,

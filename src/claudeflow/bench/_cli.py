@@ -31,6 +31,7 @@ SCENARIOS = (
     "starvation",
     "faults",
     "unknown_limits",
+    "unknown_limits_mixed",
     "streaming",
     "overhead",
     "scale",
