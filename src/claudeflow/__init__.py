@@ -6,6 +6,7 @@ The names most users need are here; the subpackages (``limiter``, ``tokens``,
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from ._clock import Clock as Clock
@@ -101,3 +102,6 @@ __all__ = [
     "Usage",
     "__version__",
 ]
+
+# A library logs; the application decides where it goes (no "last resort" stderr output).
+logging.getLogger("claudeflow").addHandler(logging.NullHandler())

@@ -78,7 +78,11 @@ class RateLimits:
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """HTTP timeouts in seconds: ``connect`` to open a connection, ``total`` per attempt."""
+    """HTTP timeouts in seconds: ``connect`` to open a connection, ``total`` per attempt.
+
+    A stream is bounded per read instead (``total`` seconds without a byte), as in the
+    SDK, so a long generation is never cut off while it is still arriving.
+    """
 
     connect: float = 10.0
     total: float = 600.0

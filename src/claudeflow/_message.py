@@ -7,6 +7,7 @@ objects are wrapped the same way on access.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -40,6 +41,21 @@ class ApiObject(Mapping[str, Any]):
         """The underlying JSON object (a copy of the top level)."""
         return dict(self._data)
 
+    # The SDK models' export methods, for code written against them. The values are
+    # JSON already, so ``mode="json"`` and ``mode="python"`` give the same result.
+    def model_dump(self, *, mode: str = "python", exclude_none: bool = False) -> dict[str, Any]:
+        """A deep copy as plain values (``exclude_none`` drops ``None`` fields)."""
+        if mode not in ("python", "json"):
+            raise ValueError(f"mode: expected 'python' or 'json', got {mode!r}")
+        dumped: dict[str, Any] = json.loads(json.dumps(self._data))
+        return _without_none(dumped) if exclude_none else dumped
+
+    def model_dump_json(self, *, indent: int | None = None, exclude_none: bool = False) -> str:
+        return json.dumps(self.model_dump(exclude_none=exclude_none), indent=indent)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return self.model_dump_json(indent=indent)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._data!r})"
 
@@ -52,6 +68,14 @@ class Message(ApiObject):
     @property
     def text(self) -> str:
         return text_of(self._data)
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return value
 
 
 def wrap(value: Any) -> Any:

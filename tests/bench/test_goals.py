@@ -110,3 +110,6 @@ def test_evaluate_judges_claudeflow_runs_only_in_goal_order() -> None:
     assert verdicts[1].met is None
     assert evaluate(scenarios, runs, None, None)[0].goal == EFFICIENCY
     assert STARVATION not in {v.goal for v in verdicts}
+    reduced = evaluate(scenarios, runs, None, None, reduced=True)
+    assert [v.met for v in reduced] == [None, None]
+    assert reduced[0].measured == verdicts[0].measured and "too short" in reduced[0].detail

@@ -87,7 +87,11 @@ async def test_sdk_request_options_work_as_in_the_sdk(clock: FakeClock) -> None:
             await flow.create(**body("c"), extra_query={"beta": "true"})
         with pytest.raises(InvalidRequestError, match="priority: expected an int or one of high"):
             await flow.create(**body("d"), priority="urgent")
-    first, second = transport.requests
+        with pytest.raises(InvalidRequestError, match=r"^extra_headers: may not set the API key"):
+            await flow.create(**body("e"), extra_headers={"X-Api-Key": "sk-other"})
+        await flow.create(**body("f"), extra_headers={"X-Trace-Id": "t1"})
+    first, second, traced = transport.requests
+    assert traced.headers["x-trace-id"] == "t1" and traced.headers["x-api-key"] == API_KEY
     assert first.json["top_k"] == 4 and "extra_body" not in first.json
     assert "timeout" not in first.json and first.timeout == 30
     assert second.timeout == flow.timeouts.total
@@ -483,6 +487,9 @@ def test_api_key_never_shows_and_missing_key_is_a_clear_error(
         pytest.param({"timeouts": 30}, "timeouts", id="timeouts-number"),
         pytest.param({"api_key": 123}, "api_key", id="api_key-int"),
         pytest.param({"base_url": 8765}, "base_url", id="base_url-int"),
+        pytest.param(
+            {"default_headers": {"Authorization": "Bearer x"}}, "default_headers", id="auth-header"
+        ),
     ],
 )
 def test_bad_configuration_names_the_argument(kwargs: dict[str, Any], argument: str) -> None:

@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from claudeflow import BudgetExceededError, Flow, Priority, RateLimits, RetryPolicy
+from claudeflow import (
+    APITimeoutError,
+    BudgetExceededError,
+    Flow,
+    Priority,
+    RateLimits,
+    RetryPolicy,
+    Timeouts,
+)
 from claudeflow.simulator import FaultConfig
 from claudeflow.testing import simulator
 
@@ -130,3 +138,23 @@ async def test_budget_refuses_new_work_once_spent() -> None:
             with pytest.raises(BudgetExceededError, match="budget"):
                 await flow.create(**request(2))
             assert flow.stats().cost_usd == first.cost_usd
+
+
+async def test_timeouts_bound_a_reply_but_only_each_read_of_a_stream() -> None:
+    # 60 output tokens at 20 ms each: the reply takes about 1.2 s, in chunks every ~80 ms.
+    body = request(0, words=5, out=60)
+    async with simulator(ttft_s=0.01, per_token_s=0.02) as sim:
+        flow = Flow(
+            api_key="sk-test",
+            base_url=sim.url,
+            timeouts=Timeouts(total=0.5),
+            retry=RetryPolicy(max_retries=0),
+        )
+        async with flow:
+            with pytest.raises(APITimeoutError):
+                await flow.create(**body)
+            unlimited = await flow.create(**body, timeout=None)
+            async with flow.stream(**body) as stream:
+                streamed = await stream.result()
+    assert unlimited.usage.output_tokens == 60
+    assert streamed.usage.output_tokens == 60 and streamed.text == unlimited.text

@@ -70,10 +70,14 @@ async def test_stream_yields_events_and_final_result_like_create(clock: FakeCloc
     flow, transport = make_flow(clock, lambda r: MockStream(200, {}, events(["Hel", "lo"])))
     async with flow:
         async with flow.stream(**body("x")) as stream:
-            texts = [t async for t in stream.text_stream]
+            got = [e async for e in stream]
             result = await stream.result()
             final = await stream.get_final_message()
+    texts = [e.text for e in got if e.type == "text"]
     assert texts == ["Hel", "lo"] and final.content[0].text == "Hello"
+    assert [e.snapshot for e in got if e.type == "text"] == ["Hel", "Hello"]
+    assert final.model_dump(exclude_none=True)["content"] == [{"type": "text", "text": "Hello"}]
+    assert result.type == "message" and result.to_dict() == final.model_dump()
     assert result.text == "Hello"
     assert result.message.stop_reason == "end_turn"
     assert result.usage.input_tokens == 10 and result.usage.output_tokens == 7
@@ -127,7 +131,7 @@ async def test_error_before_content_is_retried_and_after_content_is_raised(
     assert calls["n"] == 3
     assert info.value.type == "overloaded_error"
     # The failed attempts' events never reached the caller; the third one's did.
-    assert seen == ["message_start", "content_block_start", "content_block_delta"]
+    assert seen == ["message_start", "content_block_start", "content_block_delta", "text"]
     assert flow.stats().in_flight == 0
 
 

@@ -8,7 +8,7 @@ suite did not run what the goal needs (then it says so instead of guessing).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .._types import Priority
@@ -75,13 +75,24 @@ def evaluate(
     runs: Sequence[RunMetrics],
     overhead: OverheadResult | None,
     scale: ScaleResult | None,
+    *,
+    reduced: bool = False,
 ) -> tuple[Verdict, ...]:
-    """Every verdict the suite's results allow, in goal order."""
+    """Every verdict the suite's results allow, in goal order.
+
+    ``reduced`` (a smoke or down-scaled run): load runs of a second or two are dominated
+    by fixed costs, so their goals are reported with the figures but not judged.
+    """
     verdicts = [
         _judge_load(goal, scenario.name, _claudeflow_run(scenario, runs))
         for scenario in scenarios
         for goal in scenario.goals
     ]
+    if reduced:
+        verdicts = [
+            replace(v, met=None, detail="reduced run: too short to judge; run the full suite")
+            for v in verdicts
+        ]
     if overhead is not None:
         verdicts.append(judge_overhead(overhead))
     if scale is not None:

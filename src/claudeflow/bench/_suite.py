@@ -167,7 +167,9 @@ async def _run_suite(config: SuiteConfig) -> SuiteResult:
         runs=tuple(runs),
         overhead=overhead,
         scale=scale,
-        verdicts=evaluate(scenarios, runs, overhead, scale),
+        verdicts=evaluate(
+            scenarios, runs, overhead, scale, reduced=config.smoke or config.scale < 1
+        ),
         started_at=started_at,
         wall_s=round(clock.now() - began, 2),
         environment={**environment(), "token_counter_load_s": round(warmup_s, 3)},

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import random
 from collections.abc import AsyncIterator, Mapping
@@ -20,7 +21,7 @@ from typing import Any, Final, Literal, Protocol
 
 from .._clock import Clock, LoopClock
 from .._config import RateLimits, Timeouts, check_positive
-from .._errors import BudgetExceededError, ConfigError, FlowClosedError
+from .._errors import BudgetExceededError, ConfigError, FlowClosedError, InvalidRequestError
 from .._types import Cost, Priority
 from ..limiter import Admission
 from ..retry import RetryPolicy
@@ -151,11 +152,13 @@ class Flow:
             self.base_url, timeouts=self.timeouts
         )
         # Every request's headers, key included; shared by all jobs without extra headers.
+        if _CREDENTIALS & _lower_headers(default_headers).keys():
+            raise ConfigError("default_headers", _ONE_KEY)
         self._headers = _Headers(
             {
                 "anthropic-version": anthropic_version,
                 "content-type": "application/json",
-                **(default_headers or {}),
+                **_lower_headers(default_headers),
                 "x-api-key": self._api_key.value,
             }
         )
@@ -263,8 +266,8 @@ class Flow:
         :param priority: :class:`Priority`, its name (``"high"``) or any int; lower goes
             first.
         :param queue_timeout: max seconds to wait before the first attempt starts.
-        :param timeout: seconds allowed for each attempt (default: the Flow's
-            ``timeouts.total``).
+        :param timeout: seconds allowed for each attempt, or for each read of a stream
+            (default: the Flow's ``timeouts.total``; ``None``: no limit).
         :raises QueueFullError: the queue is full and ``wait_for_space`` is false.
         :raises CapacityError: the request can never fit the limits.
         :raises APIStatusError: the API refused it and retrying could not help.
@@ -342,7 +345,10 @@ class Flow:
         check_positive("queue_timeout", queue_timeout)
         if timeout is _UNSET:
             timeout = self.timeouts.total
-        check_positive("timeout", timeout)
+        elif timeout is None:
+            timeout = math.inf  # as in the SDK: no limit at all
+        else:
+            check_positive("timeout", timeout)
         return Job(
             body=body,
             headers=self._headers_with(extra_headers),
@@ -392,7 +398,10 @@ class Flow:
     def _headers_with(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         if not extra:
             return self._headers
-        return _Headers({**self._headers, **extra, "x-api-key": self._api_key.value})
+        lowered = _lower_headers(extra)
+        if _CREDENTIALS & lowered.keys():
+            raise InvalidRequestError(f"extra_headers: {_ONE_KEY}")
+        return _Headers({**self._headers, **lowered})
 
     def _check_open(self) -> None:
         if self._state != "running":
@@ -418,11 +427,22 @@ class _Secret:
         return "_Secret('***')"
 
 
+_CREDENTIALS = frozenset({"x-api-key", "authorization"})
+
+
 class _Headers(dict[str, str]):
-    """Request headers; the repr masks the key."""
+    """Request headers (lower-case names); the repr masks credentials."""
 
     def __repr__(self) -> str:
-        return repr({k: "***" if k == "x-api-key" else v for k, v in self.items()})
+        return repr({k: "***" if k in _CREDENTIALS else v for k, v in self.items()})
+
+
+def _lower_headers(given: Mapping[str, str] | None) -> dict[str, str]:
+    return {str(k).lower(): v for k, v in (given or {}).items()}
+
+
+# Credentials come from api_key only: a Flow's limits are its key's.
+_ONE_KEY = "may not set the API key; use one Flow per key (its limits are the key's)"
 
 
 def _consume_outcome(future: asyncio.Future[Any]) -> None:

@@ -33,7 +33,7 @@ class Job:
     future: asyncio.Future[Any]
     submitted_at: float
     deadline: float | None = None
-    timeout: float | None = None  # per attempt (None: no limit)
+    timeout: float | None = None  # per attempt or stream read (inf: none; None: default)
     key: tuple[float, int] | None = None
     queued: bool = False
     attempts: int = 0

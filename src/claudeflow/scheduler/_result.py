@@ -47,7 +47,8 @@ class Result:
         """The concatenated text blocks of the response."""
         return self.message.text
 
-    # The SDK Message's fields, so code written against ``messages.create`` keeps working.
+    # The SDK Message's fields and methods, so code written against ``messages.create``
+    # keeps working; ``usage`` is claudeflow's summary, ``message.usage`` the API's own.
     @property
     def id(self) -> str:
         return str(self.message["id"])
@@ -72,9 +73,22 @@ class Result:
     def stop_sequence(self) -> str | None:
         return self.message.get("stop_sequence")
 
-    def model_dump(self) -> dict[str, Any]:
+    @property
+    def type(self) -> str:
+        return str(self.message.get("type", "message"))
+
+    def model_dump(self, *, mode: str = "python", exclude_none: bool = False) -> dict[str, Any]:
         """The response as plain JSON values (the SDK's ``Message.model_dump``)."""
-        return self.message.to_dict()
+        return self.message.model_dump(mode=mode, exclude_none=exclude_none)
+
+    def model_dump_json(self, *, indent: int | None = None, exclude_none: bool = False) -> str:
+        return self.message.model_dump_json(indent=indent, exclude_none=exclude_none)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.message.model_dump()
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        return self.message.to_json(indent=indent)
 
 
 @dataclass(frozen=True, slots=True)

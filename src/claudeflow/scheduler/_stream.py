@@ -101,6 +101,7 @@ class FlowStream:
         self._future = job_future
         # Unbounded: the network read paces the producer, and close() must never block.
         self._events: asyncio.Queue[Any] = asyncio.Queue()
+        self._text_index: Any = None
 
     def put(self, event: dict[str, Any]) -> None:
         self._events.put_nowait(event)
@@ -110,11 +111,19 @@ class FlowStream:
         self._events.put_nowait(_END)
 
     async def __aiter__(self) -> AsyncIterator[ApiObject]:
+        snapshot = ""
         while True:
             item = await self._next()
             if item is _END:
                 break
             yield ApiObject(item)
+            text = _text_delta(item)
+            if text is not None:
+                # As the SDK's MessageStream does: a "text" event with the text so far.
+                snapshot = "" if item.get("index") != self._text_index else snapshot
+                self._text_index = item.get("index")
+                snapshot += text
+                yield ApiObject({"type": "text", "text": text, "snapshot": snapshot})
         if self._future.done() and not self._future.cancelled():
             error = self._future.exception()
             if error is not None:
@@ -138,10 +147,8 @@ class FlowStream:
 
     async def _texts(self) -> AsyncGenerator[str, None]:
         async for event in self:
-            if event.get("type") == "content_block_delta":
-                delta = event["delta"]
-                if delta.get("type") == "text_delta":
-                    yield delta["text"]
+            if event.get("type") == "text":
+                yield event["text"]
 
     async def result(self) -> Result:
         """Wait for the end of the stream and return the accumulated result."""
@@ -157,6 +164,13 @@ class FlowStream:
     async def get_final_text(self) -> str:
         """The concatenated text of the final message."""
         return (await self.result()).text
+
+
+def _text_delta(event: dict[str, Any]) -> str | None:
+    if event.get("type") != "content_block_delta":
+        return None
+    delta = event.get("delta") or {}
+    return delta.get("text") if delta.get("type") == "text_delta" else None
 
 
 def stream_error(data: dict[str, Any]) -> StreamError:

@@ -8,6 +8,7 @@ the timeouts and ``OSError`` they may let through) into :class:`APIConnectionErr
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from types import TracebackType
@@ -155,7 +156,7 @@ class AiohttpTransport:
         session = await self._current_session()
         with map_aiohttp_errors():
             async with session.request(
-                method, self._url(path), **self._request_kwargs(headers, json, timeout)
+                method, self._url(path), **self._request_kwargs(headers, json, timeout, False)
             ) as response:
                 body = await response.read()
                 return ApiResponse(response.status, _lower_headers(response.headers), body)
@@ -184,7 +185,7 @@ class AiohttpTransport:
         session = await self._current_session()
         with map_aiohttp_errors():
             response = await session.request(
-                method, self._url(path), **self._request_kwargs(headers, json, timeout)
+                method, self._url(path), **self._request_kwargs(headers, json, timeout, True)
             )
         # The yield is outside map_aiohttp_errors: the caller's own exceptions are theirs.
         try:
@@ -247,17 +248,27 @@ class AiohttpTransport:
         return f"{self._base_url}/{path.lstrip('/')}"
 
     def _request_kwargs(
-        self, headers: Mapping[str, str], json: Any, timeout: float | None
+        self, headers: Mapping[str, str], json: Any, timeout: float | None, stream: bool
     ) -> dict[str, Any]:
-        check_positive("timeout", timeout)
         kwargs: dict[str, Any] = {"headers": {**self._default_headers, **headers}}
         if json is not None:
             kwargs["json"] = json
-        if timeout is not None:
-            kwargs["timeout"] = aiohttp.ClientTimeout(
-                total=timeout, sock_connect=self._timeouts.connect
-            )
+        if timeout is not None or stream:
+            kwargs["timeout"] = self._client_timeout(timeout, stream)
         return kwargs
+
+    def _client_timeout(self, timeout: float | None, stream: bool) -> aiohttp.ClientTimeout:
+        """``timeout`` bounds the whole reply, or each read of a stream (as the SDK does);
+        ``inf`` means no limit, ``None`` the configured ``Timeouts.total``."""
+        if timeout is None:
+            timeout = self._timeouts.total
+        elif timeout != math.inf:
+            check_positive("timeout", timeout)
+        limit = None if timeout == math.inf else timeout
+        if stream:
+            # A long generation may stream for many minutes: only silence is a timeout.
+            return aiohttp.ClientTimeout(sock_read=limit, sock_connect=self._timeouts.connect)
+        return aiohttp.ClientTimeout(total=limit, sock_connect=self._timeouts.connect)
 
 
 async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None]:
