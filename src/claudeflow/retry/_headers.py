@@ -17,7 +17,13 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import ClassVar
 
-__all__ = ["DimensionView", "ServerLimits", "parse_rate_limits", "parse_retry_after"]
+__all__ = [
+    "DimensionView",
+    "ServerLimits",
+    "enforced_counts",
+    "parse_rate_limits",
+    "parse_retry_after",
+]
 
 _PREFIX = "anthropic-ratelimit-"
 # Attribute name -> the header family's infix (``anthropic-ratelimit-<infix>-limit``).
@@ -109,6 +115,25 @@ def parse_rate_limits(headers: Mapping[str, str], *, now_wall: float) -> ServerL
         for name, infix in _DIMENSIONS.items()
     }
     return ServerLimits(**views)
+
+
+# (attribute, limit header, remaining header) of each enforced dimension.
+_COUNT_HEADERS = tuple(
+    (name, f"{_PREFIX}{_DIMENSIONS[name]}-limit", f"{_PREFIX}{_DIMENSIONS[name]}-remaining")
+    for name in _ENFORCED
+)
+
+
+def enforced_counts(lower: Mapping[str, str]) -> list[tuple[str, int | None, int | None]]:
+    """``(dimension, limit, remaining)`` of each enforced dimension, from lower-cased headers.
+
+    The part of :func:`parse_rate_limits` the limiter needs on every response, without
+    building the whole view (a response's hot path).
+    """
+    return [
+        (name, _count(lower.get(limit)), _count(lower.get(remaining)))
+        for name, limit, remaining in _COUNT_HEADERS
+    ]
 
 
 def _dimension(lower: Mapping[str, str], prefix: str, now_wall: float) -> DimensionView:

@@ -18,8 +18,9 @@ from typing import Any, Final
 from .._clock import Clock, wall_time
 from .._errors import APIConnectionError, ClaudeflowError, RateLimitError, status_error
 from .._types import Cost
-from ..limiter import DIMENSIONS, Admission, Permit
+from ..limiter import Admission, Permit
 from ..retry import RetryPolicy, ServerLimits, parse_rate_limits
+from ..retry._headers import enforced_counts
 from ..tokens import Calibrator, OutputReservation, PriceTable, Usage
 from ..transport import SseEvent, Transport
 from ._attempt import MESSAGES_PATH, Answer, consumed_by_failure, send_message
@@ -72,7 +73,8 @@ class Runner:
         self.counts: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self.spent_usd = 0.0
-        self.server: ServerLimits | None = None
+        self._last_headers: Mapping[str, str] | None = None
+        self._last_wall = 0.0
 
     # -- attempts --------------------------------------------------------------------
 
@@ -260,19 +262,24 @@ class Runner:
         else:
             self.spent_usd += cost
 
+    @property
+    def server(self) -> ServerLimits | None:
+        """The server's view from the latest response (parsed when asked for)."""
+        if self._last_headers is None:
+            return None
+        return parse_rate_limits(self._last_headers, now_wall=self._last_wall)
+
     def _observe_server(self, headers: Mapping[str, str], status: int) -> None:
         """Let the server's rate-limit headers correct (or teach) the local buckets."""
         self.statuses[status] += 1
-        view = parse_rate_limits(headers, now_wall=wall_time())
-        self.server = view
-        for dim in DIMENSIONS:
-            seen = getattr(view, dim)
-            if seen.remaining is None:
+        self._last_headers, self._last_wall = headers, wall_time()
+        for dim, limit, remaining in enforced_counts(headers):  # transports lower-case
+            if remaining is None:
                 continue
             slack = 0.0 if dim == "requests" else _TOKEN_ROUNDING
-            if self._learn_limits and seen.limit is not None:
-                self._admission.learn(dim, seen.limit, seen.remaining + slack)
-            self._admission.clamp(dim, seen.remaining + slack)
+            if self._learn_limits and limit is not None:
+                self._admission.learn(dim, limit, remaining + slack)
+            self._admission.clamp(dim, remaining + slack)
         self._end_probe()
 
     def _end_probe(self) -> None:
