@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +34,6 @@ _DIMENSIONS = {
 }
 # The dimensions the API enforces; ``tokens`` is only a reporting view (api doc 2.3).
 _ENFORCED = ("requests", "input_tokens", "output_tokens")
-_DIGITS = re.compile(r"\s*\d+\s*", re.ASCII)
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now_wall: float) -> float | None:
@@ -161,7 +159,10 @@ def _non_negative(raw: str | None) -> float | None:
 
 
 def _count(raw: str | None) -> int | None:
-    return int(raw) if raw is not None and _DIGITS.fullmatch(raw) else None
+    if raw is None:
+        return None
+    digits = raw.strip()
+    return int(digits) if digits.isascii() and digits.isdigit() else None
 
 
 def _http_date(raw: str) -> float | None:
