@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
+from .._errors import InvalidRequestError
 from .._types import Priority
+from ..scheduler._request import parse_priority
 from ._done import IdSet
 
 __all__ = [
@@ -168,10 +170,10 @@ def parse_line(number: int, raw: bytes, *, offset: int = 0) -> LineRequest | Bad
     ):
         problem = f"custom_id: must be a string of 1-{_MAX_ID_CHARS} chars"
         return _bad(number, None, problem, raw, offset)
-    priority = parse_priority(data.get("priority", Priority.NORMAL))
-    if priority is None:
-        problem = "priority: must be an int or high/normal/low"
-        return _bad(number, custom_id, problem, raw, offset)
+    try:
+        priority = parse_priority(data.get("priority", Priority.NORMAL))
+    except InvalidRequestError as invalid:
+        return _bad(number, custom_id, str(invalid), raw, offset)
     body = _body_of(data)
     if isinstance(body, str):
         return _bad(number, custom_id, body, raw, offset)
@@ -182,17 +184,6 @@ def parse_line(number: int, raw: bytes, *, offset: int = 0) -> LineRequest | Bad
     if reserved:
         return _bad(number, custom_id, f"reserved field(s): {', '.join(reserved)}", raw, offset)
     return LineRequest(number, custom_id or default_custom_id(number), priority, body, raw, offset)
-
-
-def parse_priority(value: Any) -> int | None:
-    """An int, or a :class:`Priority` name in any case; ``None`` if neither."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.upper() in Priority.__members__:
-        return int(Priority[value.upper()])
-    return None
 
 
 def _body_of(data: dict[str, Any]) -> dict[str, Any] | str:
