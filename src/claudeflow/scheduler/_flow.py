@@ -33,6 +33,7 @@ from ..tokens import (
     TokenEstimator,
 )
 from ..transport import AiohttpTransport, Transport
+from ..transport._base import CREDENTIAL_HEADERS, masked
 from ._dispatcher import Dispatcher
 from ._job import Job
 from ._request import parse_priority, validate_body
@@ -152,7 +153,7 @@ class Flow:
             self.base_url, timeouts=self.timeouts
         )
         # Every request's headers, key included; shared by all jobs without extra headers.
-        if _CREDENTIALS & _lower_headers(default_headers).keys():
+        if CREDENTIAL_HEADERS & _lower_headers(default_headers).keys():
             raise ConfigError("default_headers", _ONE_KEY)
         self._headers = _Headers(
             {
@@ -399,7 +400,7 @@ class Flow:
         if not extra:
             return self._headers
         lowered = _lower_headers(extra)
-        if _CREDENTIALS & lowered.keys():
+        if CREDENTIAL_HEADERS & lowered.keys():
             raise InvalidRequestError(f"extra_headers: {_ONE_KEY}")
         return _Headers({**self._headers, **lowered})
 
@@ -427,14 +428,11 @@ class _Secret:
         return "_Secret('***')"
 
 
-_CREDENTIALS = frozenset({"x-api-key", "authorization"})
-
-
 class _Headers(dict[str, str]):
     """Request headers (lower-case names); the repr masks credentials."""
 
     def __repr__(self) -> str:
-        return repr({k: "***" if k in _CREDENTIALS else v for k, v in self.items()})
+        return repr(masked(self))
 
 
 def _lower_headers(given: Mapping[str, str] | None) -> dict[str, str]:

@@ -14,7 +14,22 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["ApiResponse", "SseEvent", "StreamResponse", "Transport"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "ApiResponse",
+    "SseEvent",
+    "StreamResponse",
+    "Transport",
+    "masked",
+]
+
+# Lower-case names of the headers that carry the API key.
+CREDENTIAL_HEADERS = frozenset({"x-api-key", "authorization"})
+
+
+def masked(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` (lower-case names) with credentials replaced, for reprs and logs."""
+    return {k: "***" if k in CREDENTIAL_HEADERS else v for k, v in headers.items()}
 
 
 @dataclass(frozen=True, slots=True)

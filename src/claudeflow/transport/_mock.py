@@ -18,13 +18,10 @@ from types import TracebackType
 from typing import Any, Self, TypeAlias
 
 from .._errors import ConfigError
-from ._base import ApiResponse, SseEvent, StreamResponse
+from ._base import ApiResponse, SseEvent, StreamResponse, masked
 from ._sse import SseParser, encode_event
 
 __all__ = ["MockHandler", "MockRequest", "MockStream", "MockTransport"]
-
-
-_SECRET_HEADERS = frozenset({"x-api-key", "authorization"})
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -42,9 +39,9 @@ class MockRequest:
     stream: bool = False  #: True when sent through ``open_stream``
 
     def __repr__(self) -> str:
-        shown = {k: "***" if k in _SECRET_HEADERS else v for k, v in self.headers.items()}
         return (
-            f"MockRequest(method={self.method!r}, path={self.path!r}, headers={shown!r}, "
+            f"MockRequest(method={self.method!r}, path={self.path!r}, "
+            f"headers={masked(self.headers)!r}, "
             f"json={self.json!r}, timeout={self.timeout!r}, stream={self.stream!r})"
         )
 
