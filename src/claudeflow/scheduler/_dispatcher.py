@@ -163,9 +163,10 @@ class Dispatcher:
             if job is None:
                 await self._sleep(math.inf)
                 continue
-            if not self._still_fits(job):
-                continue
             delay = self._admission.delay(job.cost)
+            # inf: waiting on a slot, or (rarely) learned limits the job can never fit.
+            if delay == math.inf and not self._still_fits(job):
+                continue
             if delay > 0:
                 await self._sleep(delay)
                 continue
