@@ -33,7 +33,7 @@ from ..tokens import (
     TokenEstimator,
 )
 from ..transport import AiohttpTransport, Transport
-from ..transport._base import CREDENTIAL_HEADERS, masked
+from ..transport._base import CREDENTIAL_HEADERS, lower_names, masked
 from ._dispatcher import Dispatcher
 from ._job import Job
 from ._request import parse_priority, validate_body
@@ -131,6 +131,9 @@ class Flow:
             ("prices", prices, PriceTable),
         ):
             _check_instance(argument, value, kind)
+        defaults = lower_names(default_headers or {})
+        if CREDENTIAL_HEADERS & defaults.keys():
+            raise ConfigError("default_headers", _ONE_KEY)
         self._api_key = _Secret(_api_key(api_key))
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         self.limits = limits
@@ -153,13 +156,11 @@ class Flow:
             self.base_url, timeouts=self.timeouts
         )
         # Every request's headers, key included; shared by all jobs without extra headers.
-        if CREDENTIAL_HEADERS & _lower_headers(default_headers).keys():
-            raise ConfigError("default_headers", _ONE_KEY)
         self._headers = _Headers(
             {
                 "anthropic-version": anthropic_version,
                 "content-type": "application/json",
-                **_lower_headers(default_headers),
+                **defaults,
                 "x-api-key": self._api_key.value,
             }
         )
@@ -399,7 +400,7 @@ class Flow:
     def _headers_with(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         if not extra:
             return self._headers
-        lowered = _lower_headers(extra)
+        lowered = lower_names(extra)
         if CREDENTIAL_HEADERS & lowered.keys():
             raise InvalidRequestError(f"extra_headers: {_ONE_KEY}")
         return _Headers({**self._headers, **lowered})
@@ -433,10 +434,6 @@ class _Headers(dict[str, str]):
 
     def __repr__(self) -> str:
         return repr(masked(self))
-
-
-def _lower_headers(given: Mapping[str, str] | None) -> dict[str, str]:
-    return {str(k).lower(): v for k, v in (given or {}).items()}
 
 
 # Credentials come from api_key only: a Flow's limits are its key's.

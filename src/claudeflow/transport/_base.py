@@ -20,11 +20,17 @@ __all__ = [
     "SseEvent",
     "StreamResponse",
     "Transport",
+    "lower_names",
     "masked",
 ]
 
 # Lower-case names of the headers that carry the API key.
 CREDENTIAL_HEADERS = frozenset({"x-api-key", "authorization"})
+
+
+def lower_names(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` with lower-case names (HTTP header names are case-insensitive)."""
+    return {key.lower(): value for key, value in headers.items()}
 
 
 def masked(headers: Mapping[str, str]) -> dict[str, str]:

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Self, TypeAlias
 
 from .._errors import ConfigError
-from ._base import ApiResponse, SseEvent, StreamResponse, masked
+from ._base import ApiResponse, SseEvent, StreamResponse, lower_names, masked
 from ._sse import SseParser, encode_event
 
 __all__ = ["MockHandler", "MockRequest", "MockStream", "MockTransport"]
@@ -67,7 +67,7 @@ class _Stream:
 
     def __init__(self, result: MockResult) -> None:
         self.status = result.status
-        self.headers: Mapping[str, str] = _lower(result.headers)
+        self.headers: Mapping[str, str] = lower_names(result.headers)
         if isinstance(result, MockStream):
             self._events = result.events
             self._body = result.body
@@ -113,10 +113,10 @@ class MockTransport:
         json: Any = None,
         timeout: float | None = None,
     ) -> ApiResponse:
-        result = await self._call(MockRequest(method, path, _lower(headers), json, timeout))
+        result = await self._call(MockRequest(method, path, lower_names(headers), json, timeout))
         if isinstance(result, ApiResponse):
-            return ApiResponse(result.status, _lower(result.headers), result.body)
-        return ApiResponse(result.status, _lower(result.headers), await _stream_body(result))
+            return ApiResponse(result.status, lower_names(result.headers), result.body)
+        return ApiResponse(result.status, lower_names(result.headers), await _stream_body(result))
 
     def open_stream(
         self,
@@ -127,7 +127,7 @@ class MockTransport:
         json: Any = None,
         timeout: float | None = None,
     ) -> AbstractAsyncContextManager[StreamResponse]:
-        request = MockRequest(method, path, _lower(headers), json, timeout, stream=True)
+        request = MockRequest(method, path, lower_names(headers), json, timeout, stream=True)
         return self._stream(request)
 
     @asynccontextmanager
@@ -162,10 +162,6 @@ class MockTransport:
 
     def __repr__(self) -> str:
         return f"MockTransport(requests={len(self.requests)}, closed={self.closed})"
-
-
-def _lower(headers: Mapping[str, str]) -> dict[str, str]:
-    return {key.lower(): value for key, value in headers.items()}
 
 
 def _parse_body(body: bytes) -> list[SseEvent]:
