@@ -101,7 +101,6 @@ class FlowStream:
         self._future = job_future
         # Unbounded: the network read paces the producer, and close() must never block.
         self._events: asyncio.Queue[Any] = asyncio.Queue()
-        self._text_index: Any = None
 
     def put(self, event: dict[str, Any]) -> None:
         self._events.put_nowait(event)
@@ -111,7 +110,7 @@ class FlowStream:
         self._events.put_nowait(_END)
 
     async def __aiter__(self) -> AsyncIterator[ApiObject]:
-        snapshot = ""
+        block, snapshot = None, ""
         while True:
             item = await self._next()
             if item is _END:
@@ -119,9 +118,9 @@ class FlowStream:
             yield ApiObject(item)
             text = _text_delta(item)
             if text is not None:
-                # As the SDK's MessageStream does: a "text" event with the text so far.
-                snapshot = "" if item.get("index") != self._text_index else snapshot
-                self._text_index = item.get("index")
+                # As the SDK's MessageStream does: a "text" event with the block so far.
+                if item.get("index") != block:
+                    block, snapshot = item.get("index"), ""
                 snapshot += text
                 yield ApiObject({"type": "text", "text": text, "snapshot": snapshot})
         if self._future.done() and not self._future.cancelled():
