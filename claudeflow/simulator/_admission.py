@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 
 from .._clock import Clock
+from ..limiter._classes import ModelClasses
 from ._cache import CachePlan
 from ._config import SimulatorConfig
 from ._limits import Cost, Denial, LimitSet, RateLimiter
-from ._models import ModelClasses
 from ._stats import Stats
 from ._wire import SimError
 

@@ -16,13 +16,13 @@ from typing import Any
 
 from .._clock import Clock, LoopClock, wall_time
 from .._errors import ConfigError
+from ..limiter._classes import ModelClasses
 from ._admission import Admission
 from ._batches import BatchService, PreparedRequest
 from ._cache import CachePlan, PromptCache
 from ._config import SimulatorConfig
 from ._faults import Fault, FaultInjector, fault_error
 from ._limits import Cost, LimitSet
-from ._models import ModelClasses
 from ._output import Plan, build_message, plan_output
 from ._reply import Reply, Settlement, deliver_json, stream_body
 from ._sse import StreamTiming, stream_chunks

@@ -1,9 +1,11 @@
 """Model ids -> rate-limit classes (models of one class share one set of buckets).
 
+Shared by the client (one pool per class) and the simulator (one bucket set per class).
+
 The API groups models by family and major version: Opus 4.5-4.8 share "Claude Opus
 4.x", Sonnet 4.5/4.6 share "Claude Sonnet 4.x", Sonnet 5 has its own (api doc §1.1).
-The default rule reproduces that from the id; ``SimulatorConfig.model_classes`` maps
-exact ids to any class for the cases it gets wrong.
+The default rule reproduces that from the id; an explicit mapping (``Flow(pools=...)``,
+``SimulatorConfig.model_classes``) sends exact ids to any class for the cases it gets wrong.
 """
 
 from __future__ import annotations
