@@ -27,6 +27,7 @@ Choices where the API documentation is silent or unconfirmed (see api doc §1-§
 
 from __future__ import annotations
 
+from ..limiter._classes import model_class as model_class
 from ._app import API_KEY as API_KEY
 from ._app import create_app as create_app
 from ._config import BatchConfig as BatchConfig
@@ -34,7 +35,6 @@ from ._config import FaultConfig as FaultConfig
 from ._config import OtpmMode as OtpmMode
 from ._config import SimulatorConfig as SimulatorConfig
 from ._core import SimulatedAPI as SimulatedAPI
-from ._models import model_class as model_class
 from ._reply import ConnectionDropped as ConnectionDropped
 from ._reply import Reply as Reply
 from ._server import SimulatorServer as SimulatorServer
