@@ -1,11 +1,31 @@
-"""How fast may we go: token buckets, concurrency, all-or-nothing admission."""
+"""How fast may we go: token buckets, pools and their backends, all-or-nothing admission."""
 
 from __future__ import annotations
 
-from ._admission import DIMENSIONS as DIMENSIONS
-from ._admission import Admission as Admission
-from ._admission import BucketState as BucketState
 from ._admission import Permit as Permit
+from ._admission import Slots as Slots
+from ._backend import Backend as Backend
+from ._backend import BucketState as BucketState
+from ._backend import PoolBuckets as PoolBuckets
+from ._backend import PoolStatistics as PoolStatistics
 from ._bucket import TokenBucket as TokenBucket
+from ._classes import ModelClasses as ModelClasses
+from ._classes import model_class as model_class
+from ._memory import DIMENSIONS as DIMENSIONS
+from ._memory import MemoryBackend as MemoryBackend
+from ._memory import MemoryPool as MemoryPool
 
-__all__ = ["DIMENSIONS", "Admission", "BucketState", "Permit", "TokenBucket"]
+__all__ = [
+    "DIMENSIONS",
+    "Backend",
+    "BucketState",
+    "MemoryBackend",
+    "MemoryPool",
+    "ModelClasses",
+    "Permit",
+    "PoolBuckets",
+    "PoolStatistics",
+    "Slots",
+    "TokenBucket",
+    "model_class",
+]

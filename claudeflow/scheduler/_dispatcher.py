@@ -1,27 +1,34 @@
-"""Who goes next: the waiting line, the one dispatcher task, and the job tasks.
+"""Who goes next: the lines of every model class, their loops, and the job tasks.
 
-The dispatcher admits the head of the line as soon as every limit can pay for it. It
-never polls: it sleeps until the exact instant the head's cost exists, or until
-something changes (a job arrives, a permit is settled, the server's headers move a
-limit), whichever comes first. An admitted job runs as its own task; when an attempt
-asks for a retry, the task waits out the delay holding nothing, then the job re-enters
-the line at its original place.
+Each model class has its own :class:`Lane` (line and admission loop); they share the
+Flow's concurrency slots and its bound on queued requests. An admitted job runs as its
+own task; when an attempt asks for a retry, the task waits out the delay holding nothing,
+then the job re-enters its line at its original place (a retry is the same request, so it
+keeps its turn instead of going to the back behind work submitted after it).
+
+Every loop and job task lives in one :class:`asyncio.TaskGroup` owned by a supervisor
+task, so no task outlives the Flow; if a loop dies of a bug, every caller still waiting
+gets a :class:`~claudeflow.FlowClosedError` that says so, and the error is logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 
-from .._clock import Clock, TimerHandle
-from .._errors import CapacityError, DeadlineExceededError, FlowClosedError, QueueFullError
-from ..limiter import Admission, Permit
+from .._clock import Clock
+from .._errors import DeadlineExceededError, FlowClosedError, QueueFullError
+from ..limiter import Permit, Slots
+from ..routing import KeyRing
 from ._job import Job
-from ._queue import WaitingLine
+from ._lane import Lane
 
 __all__ = ["Attempt", "Dispatcher", "Fail"]
+
+log = logging.getLogger("claudeflow")
 
 # Runs one attempt of an admitted job; returns a retry delay, or None when the job ended.
 Attempt = Callable[[Job, Permit], Awaitable[float | None]]
@@ -30,52 +37,82 @@ Fail = Callable[[Job, BaseException], None]
 
 
 class Dispatcher:
-    """The line, its dispatcher task and the running job tasks of one Flow run."""
+    """The lanes, their loops and the running job tasks of one Flow run."""
 
     def __init__(
         self,
-        admission: Admission,
+        ring: KeyRing,
+        slots: Slots,
         clock: Clock,
         *,
         aging_s: float | None,
         attempt: Attempt,
         fail: Fail,
+        budget_ok: Callable[[Job], float],
+        on_launch: Callable[[Job, Permit], None],
     ) -> None:
-        self._admission = admission
+        self._ring = ring
+        self._slots = slots
         self._clock = clock
+        self._aging_s = aging_s
         self._attempt = attempt
         self._fail = fail
-        self._line: WaitingLine[Job] = WaitingLine(aging_s)
+        self._budget_ok = budget_ok
+        self._on_launch = on_launch
+        self._lanes: dict[str, Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._space_waiters: deque[asyncio.Future[None]] = deque()
-        self._wake_future: asyncio.Future[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
-        self._loop_task: asyncio.Task[None] | None = None
+        self._group: asyncio.TaskGroup | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self.crashed: BaseException | None = None
         self.attempts = 0
         self.cancelled = 0
-        admission.on_change = self.wake
+        slots.on_release = self.wake_all
+        ring.on_change = self._keys_changed
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._loop_task = asyncio.create_task(self._run(), name="claudeflow-dispatcher")
+    async def start(self) -> None:
+        ready = asyncio.get_running_loop().create_future()
+        self._supervisor = asyncio.create_task(self._supervise(ready), name="claudeflow")
+        await ready
+
+    async def _supervise(self, ready: asyncio.Future[None]) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                ready.set_result(None)
+                await asyncio.get_running_loop().create_future()  # until stop() cancels
+        except Exception as error:  # a loop or task died of a bug: nobody may hang
+            self.crashed = error
+            log.error(
+                "claudeflow dispatcher crashed; failing every waiting request", exc_info=error
+            )
+            self._fail_everything(FlowClosedError(f"the Flow's dispatcher crashed: {error!r}"))
+        finally:
+            self._group = None
 
     async def wait_idle(self) -> None:
         """Return once nothing is queued and no job task is running."""
         await self._idle.wait()
 
     async def stop(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        """Cancel the loops and any task left; return when all have ended."""
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+            self._supervisor = None
+        self._check_idle()
 
     def cancel_all(self, error: FlowClosedError) -> None:
         """End every queued job with ``error`` and cancel every running one."""
         self.refuse_waiters(error)
-        for job in self._line.drain():
-            self._drop_timer(job)
-            self._fail(job, error)
+        for lane in self._lanes.values():
+            for job in lane.line.drain():
+                self._drop_timer(job)
+                self._fail(job, error)
         for task in list(self._tasks):
             task.cancel(str(error))
         self._check_idle()
@@ -86,46 +123,84 @@ class Dispatcher:
             if not waiter.done():
                 waiter.set_exception(error)
 
-    # -- the line --------------------------------------------------------------------
+    def _fail_everything(self, error: FlowClosedError) -> None:
+        self.cancel_all(error)
+        for task in list(self._tasks):  # already cancelled by the group; end their jobs
+            task.cancel(str(error))
+        self._tasks.clear()
+        self._idle.set()
+
+    # -- the lines -------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._line)
+        return sum(len(lane.line) for lane in self._lanes.values())
 
     def depth_by_class(self) -> dict[int, int]:
-        return self._line.depth_by_class()
+        total: Counter[int] = Counter()
+        for lane in self._lanes.values():
+            total.update(lane.line.depth_by_class())
+        return dict(sorted(total.items()))
 
-    async def make_room(self, job: Job, max_queue: int | None, wait: bool) -> None:
-        """Return when the line has room for ``job``, or raise :class:`QueueFullError`."""
-        while max_queue is not None and len(self._line) >= max_queue:
+    def heads(self) -> list[Job]:
+        return [head for lane in self._lanes.values() if (head := lane.line.head())]
+
+    async def make_room(self, max_queue: int | None, wait: bool) -> None:
+        """Return when the lines have room for one more job, or raise :class:`QueueFullError`."""
+        while max_queue is not None and len(self) >= max_queue:
             if not wait:
-                # A place frees when the head of the line starts.
-                head = self._line.head()
-                hint = self._admission.delay((head or job).cost)
                 raise QueueFullError(
                     f"queue is full ({max_queue} waiting); retry later or pass wait_for_space=True",
-                    retry_after=hint if 0 < hint < math.inf else None,
+                    retry_after=self._next_start(),
                 )
             waiter = asyncio.get_running_loop().create_future()
             self._space_waiters.append(waiter)
             await waiter
 
+    def _next_start(self) -> float | None:
+        """Seconds until some head starts (a place frees then), if any lane knows."""
+        now = self._clock.now()
+        waits = [lane.head_starts_at - now for lane in self._lanes.values() if len(lane.line)]
+        soonest = min(waits, default=0.0)
+        return soonest if 0 < soonest < math.inf else None
+
     def queue(self, job: Job) -> None:
-        """Put ``job`` in line (a retried job keeps its original place)."""
+        """Put ``job`` in its class's line (a retried job keeps its original place)."""
         job.queued_since = self._clock.now()
-        self._line.push(job, job.queued_since)
+        self._lane(job.model_class).line.push(job, job.queued_since)
         if job.deadline is not None:
             job.timer = self._clock.call_later(
                 job.deadline - job.queued_since, lambda: self._expire(job)
             )
         self._idle.clear()
-        self.wake()
+        self._lanes[job.model_class].wake()
+
+    def _lane(self, model_class: str) -> Lane:
+        lane = self._lanes.get(model_class)
+        if lane is None:
+            if self._group is None:
+                raise FlowClosedError("the Flow is not running")
+            lane = self._lanes[model_class] = Lane(
+                model_class,
+                ring=self._ring,
+                slots=self._slots,
+                clock=self._clock,
+                aging_s=self._aging_s,
+                launch=self._launch,
+                reject=self._reject,
+                budget_ok=self._budget_ok,
+            )
+            self._group.create_task(lane.run(), name=f"claudeflow-lane-{model_class}")
+        return lane
 
     def abandon(self, job: Job) -> bool:
         """The caller stopped waiting: drop the job from line or stop its attempt.
 
         Returns whether the job ended as cancelled (it had not finished first).
         """
-        self._line.discard(job)
+        lane = self._lanes.get(job.model_class)
+        if lane is not None and job.queued:
+            lane.line.discard(job)
+            lane.wake()  # the head may have changed
         self._space_freed()
         self._drop_timer(job)
         if job.task is not None and not job.task.done():
@@ -141,79 +216,52 @@ class Dispatcher:
         """The job's queue timeout passed before it could start."""
         if not job.queued:
             return
-        self._line.discard(job)
-        self._space_freed()
+        lane = self._lanes[job.model_class]
+        lane.line.discard(job)
         waited = self._clock.now() - job.submitted_at
-        self._fail(
+        self._reject(
             job,
             DeadlineExceededError(
                 f"could not start within its queue timeout ({waited:.3g}s waited; "
-                f"{len(self._line)} still queued)"
+                f"{len(self)} still queued)"
             ),
         )
+        lane.wake()
+
+    def _reject(self, job: Job, error: BaseException) -> None:
+        """End a job that left its line without starting."""
+        self._space_freed()
+        self._drop_timer(job)
+        self._fail(job, error)
         self._check_idle()
-        self.wake()
 
-    # -- dispatching -----------------------------------------------------------------
+    def wake_all(self) -> None:
+        for lane in self._lanes.values():
+            lane.wake()
 
-    async def _run(self) -> None:
-        """Admit the head of the line whenever every limit can pay for it."""
-        while True:
-            job = self._line.head()
-            if job is None:
-                await self._sleep(math.inf)
-                continue
-            delay = self._admission.delay(job.cost)
-            # inf: waiting on a slot, or (rarely) learned limits the job can never fit.
-            if delay == math.inf and not self._still_fits(job):
-                continue
-            if delay > 0:
-                await self._sleep(delay)
-                continue
-            self._line.pop()
-            self._space_freed()
-            self._launch(job)
+    def wake(self, model_class: str) -> None:
+        lane = self._lanes.get(model_class)
+        if lane is not None:
+            lane.wake()
 
-    def _still_fits(self, job: Job) -> bool:
-        """Fail the head if learned or changed limits mean it can never be admitted."""
-        try:
-            self._admission.check_fits(job.cost)
-        except CapacityError as error:
-            self._line.pop()
-            self._space_freed()
-            self._drop_timer(job)
-            self._fail(job, error)
-            self._check_idle()
-            return False
-        return True
+    def _keys_changed(self) -> None:
+        if not self._ring.any_active:
+            for lane in self._lanes.values():
+                lane.wake()  # each loop fails its line with the keys' cause
+        self.wake_all()
 
-    async def _sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` (``inf``: until woken); :meth:`wake` ends it early."""
-        future = asyncio.get_running_loop().create_future()
-        self._wake_future = future
-        timer: TimerHandle | None = None
-        if seconds != math.inf:
-            timer = self._clock.call_later(seconds, lambda: _resolve(future))
-        try:
-            await future
-        finally:
-            self._wake_future = None
-            if timer is not None:
-                timer.cancel()
+    # -- running jobs ----------------------------------------------------------------
 
-    def wake(self) -> None:
-        """Something changed: let the dispatcher look at the head again."""
-        if self._wake_future is not None:
-            _resolve(self._wake_future)
-
-    def _launch(self, job: Job) -> None:
-        permit = self._admission.admit(job.cost)
+    def _launch(self, job: Job, permit: Permit) -> None:
+        self._space_freed()
         job.queue_wait_s += self._clock.now() - job.queued_since
         job.deadline = None  # it has started; the queue timeout no longer applies
         self._drop_timer(job)
         job.attempts += 1
         self.attempts += 1
-        task = asyncio.create_task(self._job_task(job, permit))
+        self._on_launch(job, permit)
+        assert self._group is not None  # a lane only runs inside the group
+        task = self._group.create_task(self._job_task(job, permit))
         job.task = task
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._task_done(done, job, permit))
@@ -232,8 +280,6 @@ class Dispatcher:
         job.retry_wait_s += delay
         self.queue(job)
 
-    # -- bookkeeping -----------------------------------------------------------------
-
     def _task_done(self, task: asyncio.Task[None], job: Job, permit: Permit) -> None:
         self._tasks.discard(task)
         if task.cancelled():
@@ -244,8 +290,10 @@ class Dispatcher:
                 self._fail(job, FlowClosedError(_cancel_reason(task)))
         self._check_idle()
 
+    # -- bookkeeping -----------------------------------------------------------------
+
     def _check_idle(self) -> None:
-        if not self._tasks and not len(self._line):
+        if not self._tasks and not len(self):
             self._idle.set()
 
     def _space_freed(self) -> None:
@@ -268,8 +316,3 @@ def _cancel_reason(task: asyncio.Task[None]) -> str:
     except asyncio.CancelledError as cancelled:
         return str(cancelled.args[0]) if cancelled.args else "cancelled"
     return "cancelled"
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)

@@ -15,25 +15,28 @@ import contextlib
 import math
 import os
 import random
-from collections.abc import AsyncIterator, Mapping
-from types import TracebackType
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import MappingProxyType, TracebackType
 from typing import Any, Final, Literal, Protocol
 
 from .._clock import Clock, LoopClock
-from .._config import RateLimits, Timeouts, check_positive
-from .._errors import BudgetExceededError, ConfigError, FlowClosedError, InvalidRequestError
+from .._config import Timeouts, check_positive
+from .._errors import CapacityError, ConfigError, FlowClosedError, InvalidRequestError
 from .._types import Cost, Priority
-from ..limiter import Admission
+from ..limiter import Backend, MemoryBackend, MemoryPool, ModelClasses, PoolStatistics, Slots
 from ..retry import RetryPolicy
+from ..routing import ApiKey, KeyRing, LimitsSpec, PoolFactory, PoolLimits
 from ..tokens import (
     Calibrator,
     OutputReservation,
     PriceTable,
     ServerTokenCounter,
     TokenEstimator,
+    Usage,
 )
 from ..transport import AiohttpTransport, Transport
 from ..transport._base import CREDENTIAL_HEADERS, lower_names, masked
+from ._budget import Budget
 from ._dispatcher import Dispatcher
 from ._job import Job
 from ._request import parse_priority, validate_body
@@ -86,9 +89,11 @@ class Flow:
     def __init__(
         self,
         *,
-        api_key: str | None = None,
+        api_key: str | ApiKey | Sequence[str | ApiKey] | None = None,
         base_url: str | None = None,
-        limits: RateLimits | None = None,
+        limits: LimitsSpec = None,
+        pools: Mapping[str, str] | None = None,
+        backend: Backend | None = None,
         concurrency: int | None = 16,
         max_queue: int | None = 100_000,
         retry: RetryPolicy | None = None,
@@ -110,33 +115,12 @@ class Flow:
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        _check_int("concurrency", concurrency)
-        _check_int("max_queue", max_queue)
-        check_positive("aging_s", aging_s)
-        check_positive("queue_timeout", queue_timeout)
-        if budget_usd is not None and budget_usd < 0:
-            raise ConfigError("budget_usd", f"must be >= 0, got {budget_usd!r}")
-        if token_counting not in ("local", "server"):
-            raise ConfigError(
-                "token_counting", f"must be 'local' or 'server', got {token_counting!r}"
-            )
-        check_positive("count_tokens_rpm", count_tokens_rpm, allow_none=False)
-        for argument, value, kind in (
-            ("api_key", api_key, str),
-            ("base_url", base_url, str),
-            ("limits", limits, RateLimits),
-            ("retry", retry, RetryPolicy),
-            ("timeouts", timeouts, Timeouts),
-            ("output_reservation", output_reservation, OutputReservation),
-            ("prices", prices, PriceTable),
-        ):
-            _check_instance(argument, value, kind)
-        defaults = lower_names(default_headers or {})
-        if CREDENTIAL_HEADERS & defaults.keys():
-            raise ConfigError("default_headers", _ONE_KEY)
-        self._api_key = _Secret(_api_key(api_key))
+        _check_arguments(locals())
+        self._keys = _api_keys(api_key)
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        self._pool_limits = PoolLimits(limits, ModelClasses(pools))
         self.limits = limits
+        self.backend: Backend = backend or MemoryBackend()
         self.concurrency = concurrency
         self.max_queue = max_queue
         self.retry = retry or RetryPolicy()
@@ -147,7 +131,6 @@ class Flow:
         self.budget_usd = budget_usd
         self._clock = clock or LoopClock()
         self._rng = rng or random.Random()
-        self._estimator: Estimator = estimator or TokenEstimator()
         self._calibrator = Calibrator() if calibrate else None
         self._reservation = output_reservation or OutputReservation()
         self._prices = prices or PriceTable.default()
@@ -155,22 +138,21 @@ class Flow:
         self._transport: Transport = transport or AiohttpTransport(
             self.base_url, timeouts=self.timeouts
         )
-        # Every request's headers, key included; shared by all jobs without extra headers.
-        self._headers = _Headers(
-            {
-                "anthropic-version": anthropic_version,
-                "content-type": "application/json",
-                **defaults,
-                "x-api-key": self._api_key.value,
-            }
-        )
+        self._key_transports: dict[str, Transport] = {}
+        # Every request's headers but the key, which each key's entry adds.
+        self._headers = {
+            "anthropic-version": anthropic_version,
+            "content-type": "application/json",
+            **lower_names(default_headers or {}),
+        }
+        self._estimator: Estimator = estimator or TokenEstimator()
         if token_counting == "server" and estimator is None:
             self._estimator = ServerTokenCounter(
                 self._transport,
-                self._headers,
+                _Headers({**self._headers, "x-api-key": self._keys[0].key}),
                 self._clock,
                 rpm=count_tokens_rpm,
-                window_s=(limits or RateLimits()).window_s,
+                window_s=self._pool_limits.window_s,
             )
         self._aging_s = aging_s
         self._state = "new"
@@ -178,29 +160,65 @@ class Flow:
 
     def _reset_runtime(self) -> None:
         """Per-run state; rebuilt on each start so a Flow binds to no loop until used."""
-        self._admission = Admission(self.limits, concurrency=self.concurrency, clock=self._clock)
+        self._budget = Budget(self.budget_usd)
+        self._slots = Slots(self.concurrency)
+        factory = PoolFactory(
+            self.backend,
+            self._pool_limits,
+            self._clock,
+            learn=self.learn_limits,
+            on_change=lambda model_class: self._dispatcher.wake(model_class),
+        )
+        self._ring = KeyRing(self._headers, factory, self._transport_for)
+        for key in self._keys:
+            self._ring.add(key)
         self._runner = Runner(
-            transport=self._transport,
             retry=self.retry,
             rng=self._rng,
             clock=self._clock,
-            admission=self._admission,
+            ring=self._ring,
+            budget=self._budget,
             calibrator=self._calibrator,
             reservation=self._reservation,
             prices=self._prices,
             count_cache_reads=self.count_cache_reads,
             learn_limits=self.learn_limits,
-            concurrency=self.concurrency,
-            probe=self.learn_limits and _has_unset(self.limits),
         )
         self._dispatcher = Dispatcher(
-            self._admission,
+            self._ring,
+            self._slots,
             self._clock,
             aging_s=self._aging_s,
             attempt=self._runner.attempt,
             fail=self._runner.fail,
+            budget_ok=lambda job: self._budget.delay(job.worst_usd),
+            on_launch=self._runner.launched,
         )
         self._submitted = 0
+
+    def _transport_for(self, base_url: str | None) -> Transport:
+        """The Flow's transport, or (for a key with its own endpoint) one made for it."""
+        if base_url is None or base_url == self.base_url:
+            return self._transport
+        found = self._key_transports.get(base_url)
+        if found is None:
+            found = AiohttpTransport(base_url, timeouts=self.timeouts)
+            self._key_transports[base_url] = found
+        return found
+
+    # -- keys --------------------------------------------------------------------------
+
+    def add_key(self, api_key: str | ApiKey) -> str:
+        """Put another key in rotation while the Flow runs; return its name."""
+        key = _as_api_key(api_key)
+        self._ring.add(key)
+        self._keys.append(key)
+        return key.label
+
+    def remove_key(self, name: str) -> None:
+        """Take key ``name`` out of rotation; requests in flight on it finish."""
+        self._ring.remove(name)
+        self._keys = [k for k in self._keys if k.label != name]
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -220,20 +238,22 @@ class Flow:
 
     async def start(self) -> None:
         """Start the dispatcher in the running loop (``async with`` does this)."""
-        if self._state == "running":
-            raise RuntimeError("Flow is already running")
+        if self._state in ("running", "closing"):
+            raise RuntimeError(f"Flow is already {self._state}")
         if self._state != "new":
             self._reset_runtime()
-        self._dispatcher.start()
+        await self.backend.start()
+        await self._dispatcher.start()
         self._state = "running"
 
     async def aclose(self, *, cancel: bool = False) -> None:
         """Stop taking work, then drain the queue (default) or cancel it.
 
         Either way every submitted request ends with exactly one outcome: cancelled ones
-        raise :class:`FlowClosedError` to their callers.
+        raise :class:`FlowClosedError` to their callers. Safe to repeat, and safe to
+        cancel: a cancelled drain cancels what is left and still closes everything.
         """
-        if self._state != "running":
+        if self._state not in ("running", "closing"):
             return
         self._state = "closing"
         self._dispatcher.refuse_waiters(FlowClosedError("Flow closed while waiting for space"))
@@ -241,11 +261,28 @@ class Flow:
             self._dispatcher.cancel_all(
                 FlowClosedError("cancelled: the Flow was closed with cancel=True")
             )
-        await self._dispatcher.wait_idle()
-        await self._dispatcher.stop()
-        if self._owns_transport:
-            await self._transport.aclose()
-        self._state = "closed"
+        try:
+            await self._dispatcher.wait_idle()
+        except asyncio.CancelledError:
+            self._dispatcher.cancel_all(
+                FlowClosedError("cancelled: aclose() was cancelled while draining")
+            )
+            await self._finish_close()
+            raise
+        await self._finish_close()
+
+    async def _finish_close(self) -> None:
+        """Stop every task, then close connections (each step runs even if one fails)."""
+        try:
+            await self._dispatcher.stop()
+        finally:
+            self._state = "closed"
+            closing = [t.aclose() for t in self._key_transports.values()]
+            if self._owns_transport:
+                closing.append(self._transport.aclose())
+            closing.append(self.backend.aclose())
+            await asyncio.gather(*closing, return_exceptions=True)
+            self._key_transports.clear()
 
     # -- submitting ------------------------------------------------------------------
 
@@ -333,79 +370,102 @@ class Flow:
         timeout: float | None,
     ) -> Job:
         model = body["model"]
+        model_class = self._pool_limits.classes(model)
         estimate = await self._estimator.estimate_async(body)
         reserved_in = self._calibrator.adjust(model, estimate) if self._calibrator else estimate
         reserved_out = self._reservation.reserve(model, body["max_tokens"])
         cost = Cost(1, reserved_in, reserved_out)
-        self._admission.check_fits(cost)
-        spent = self._runner.spent_usd
-        if self.budget_usd is not None and spent >= self.budget_usd:
-            raise BudgetExceededError(f"budget of ${self.budget_usd:.4f} is spent (${spent:.4f})")
+        self._check_fits(model_class, cost)
+        self._budget.check_open()
         now = self._clock.now()
         if queue_timeout is _UNSET:
             queue_timeout = self.queue_timeout
         check_positive("queue_timeout", queue_timeout)
-        if timeout is _UNSET:
-            timeout = self.timeouts.total
-        elif timeout is None:
-            timeout = math.inf  # as in the SDK: no limit at all
-        else:
-            check_positive("timeout", timeout)
         return Job(
             body=body,
-            headers=self._headers_with(extra_headers),
+            extra_headers=_extra_headers(extra_headers),
             model=model,
+            model_class=model_class,
             priority=priority,
             cost=cost,
             estimate=estimate,
+            worst_usd=self._worst_usd(model, reserved_in, body["max_tokens"]),
             future=asyncio.get_running_loop().create_future(),
             submitted_at=now,
             deadline=None if queue_timeout is None else now + queue_timeout,
-            timeout=timeout,
+            timeout=self._attempt_timeout(timeout),
         )
 
+    def _check_fits(self, model_class: str, cost: Cost) -> None:
+        """Raise :class:`CapacityError` unless some key's pool could ever admit ``cost``."""
+        pools = self._ring.pools(model_class)
+        for index, pool in enumerate(pools):
+            try:
+                pool.buckets.check_fits(cost)
+                return
+            except CapacityError:
+                if index == len(pools) - 1:
+                    raise
+
+    def _worst_usd(self, model: str, input_tokens: int, max_tokens: int) -> float:
+        if self.budget_usd is None:
+            return 0.0
+        return self._prices.cost_usd(model, Usage(input_tokens, max_tokens)) or 0.0
+
+    def _attempt_timeout(self, timeout: float | None) -> float:
+        if timeout is _UNSET:
+            return self.timeouts.total
+        if timeout is None:
+            return math.inf  # as in the SDK: no limit at all
+        check_positive("timeout", timeout)
+        return timeout
+
     async def _enqueue(self, job: Job, wait_for_space: bool) -> None:
-        await self._dispatcher.make_room(job, self.max_queue, wait_for_space)
+        await self._dispatcher.make_room(self.max_queue, wait_for_space)
         self._check_open()  # the Flow may have closed while we estimated or waited
         self._submitted += 1
         self._dispatcher.queue(job)
 
     def stats(self) -> FlowStats:
-        """Counters, queue depth per priority, bucket levels and the server's last view."""
+        """Counters, queue depth per priority, each pool's buckets and the server's last view."""
         c = self._runner.counts
+        pools = {pool.name: pool.buckets.statistics() for pool in self._ring.all_pools()}
+        first = next(iter(pools.values()), None) or self._template_pool()
         return FlowStats(
             submitted=self._submitted,
             completed=c["completed"],
             failed=c["failed"],
             cancelled=self._dispatcher.cancelled,
             queued=len(self._dispatcher),
-            in_flight=self._admission.in_flight,
+            in_flight=self._slots.in_flight,
             attempts=self._dispatcher.attempts,
             retries=c["retries"],
             rate_limited=c["rate_limited"],
-            statuses=dict(self._runner.statuses),
+            statuses=MappingProxyType(dict(self._runner.statuses)),
             input_tokens=c["input_tokens"],
             output_tokens=c["output_tokens"],
             cache_creation_input_tokens=c["cache_creation_input_tokens"],
             cache_read_input_tokens=c["cache_read_input_tokens"],
-            cost_usd=self._runner.spent_usd,
+            cost_usd=self._budget.spent_usd,
             unpriced_requests=c["unpriced"],
-            queue_by_priority=self._dispatcher.depth_by_class(),
-            buckets=self._admission.buckets(),
-            paused_for_s=max(0.0, self._admission.paused_until - self._clock.now()),
+            queue_by_priority=MappingProxyType(self._dispatcher.depth_by_class()),
+            buckets=MappingProxyType(first.buckets),
+            paused_for_s=max((p.paused_for_s for p in pools.values()), default=0.0),
             server=self._runner.server,
-            calibration=self._calibrator.stats() if self._calibrator else {},
+            calibration=MappingProxyType(self._calibrator.stats() if self._calibrator else {}),
+            pools=MappingProxyType(pools),
+            keys=MappingProxyType({k.name: k.statistics() for k in self._ring}),
+            budget_reserved_usd=self._budget.reserved_usd,
         )
 
-    def _headers_with(self, extra: Mapping[str, str] | None) -> dict[str, str]:
-        if not extra:
-            return self._headers
-        lowered = lower_names(extra)
-        if CREDENTIAL_HEADERS & lowered.keys():
-            raise InvalidRequestError(f"extra_headers: {_ONE_KEY}")
-        return _Headers({**self._headers, **lowered})
+    def _template_pool(self) -> PoolStatistics:
+        """What a new pool starts with, shown before the first request makes one."""
+        template = MemoryPool("", self._pool_limits.default, clock=self._clock)
+        return template.statistics()
 
     def _check_open(self) -> None:
+        if self._dispatcher.crashed is not None:
+            raise FlowClosedError(f"the Flow's dispatcher crashed: {self._dispatcher.crashed!r}")
         if self._state != "running":
             hint = "use `async with Flow(...)` or `await flow.start()`"
             raise FlowClosedError(f"Flow is {self._state}; {hint}")
@@ -417,18 +477,6 @@ class Flow:
         )
 
 
-class _Secret:
-    """Holds the API key; its repr never shows it."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "_Secret('***')"
-
-
 class _Headers(dict[str, str]):
     """Request headers (lower-case names); the repr masks credentials."""
 
@@ -436,8 +484,8 @@ class _Headers(dict[str, str]):
         return repr(masked(self))
 
 
-# Credentials come from api_key only: a Flow's limits are its key's.
-_ONE_KEY = "may not set the API key; use one Flow per key (its limits are the key's)"
+# Credentials come from api_key only: each key's limits are its own pools'.
+_ONE_KEY = "may not set the API key; pass keys as api_key (a list makes a key pool)"
 
 
 def _consume_outcome(future: asyncio.Future[Any]) -> None:
@@ -446,22 +494,77 @@ def _consume_outcome(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-def _api_key(given: str | None) -> str:
-    key = given if given is not None else os.environ.get("ANTHROPIC_API_KEY")
-    if not key:
-        raise ConfigError("api_key", "not given and ANTHROPIC_API_KEY is not set")
-    return key
+def _api_keys(given: str | ApiKey | Sequence[str | ApiKey] | None) -> list[ApiKey]:
+    """One key (``$ANTHROPIC_API_KEY`` by default) or a key pool; never an empty one."""
+    if given is None:
+        given = os.environ.get("ANTHROPIC_API_KEY")
+        if not given:
+            raise ConfigError("api_key", "not given and ANTHROPIC_API_KEY is not set")
+    if isinstance(given, str | ApiKey):
+        return [_as_api_key(given)]
+    if not isinstance(given, Sequence) or not given:
+        raise ConfigError("api_key", "must be a str, an ApiKey or a non-empty list of them")
+    keys = [_as_api_key(key) for key in given]
+    labels = [key.label for key in keys]
+    if len(set(labels)) != len(labels):
+        raise ConfigError("api_key", f"key names must be unique, got {labels}")
+    return keys
 
 
-def _check_instance(argument: str, value: object, kind: type) -> None:
-    if value is not None and not isinstance(value, kind):
-        raise ConfigError(argument, f"must be a {kind.__name__}, got {type(value).__name__}")
+def _as_api_key(key: object) -> ApiKey:
+    if isinstance(key, ApiKey):
+        return key
+    if isinstance(key, str) and key:
+        return ApiKey(key)
+    raise ConfigError("api_key", f"must be a non-empty str or an ApiKey, got {type(key).__name__}")
+
+
+def _extra_headers(extra: Mapping[str, str] | None) -> dict[str, str] | None:
+    if not extra:
+        return None
+    lowered = lower_names(extra)
+    if CREDENTIAL_HEADERS & lowered.keys():
+        raise InvalidRequestError(f"extra_headers: {_ONE_KEY}")
+    return lowered
+
+
+def _check_arguments(given: Mapping[str, Any]) -> None:
+    """Validate the Flow's arguments, naming the first one that is wrong."""
+    _check_int("concurrency", given["concurrency"])
+    _check_int("max_queue", given["max_queue"])
+    check_positive("aging_s", given["aging_s"])
+    check_positive("queue_timeout", given["queue_timeout"])
+    check_positive("count_tokens_rpm", given["count_tokens_rpm"], allow_none=False)
+    budget = given["budget_usd"]
+    if budget is not None and budget < 0:
+        raise ConfigError("budget_usd", f"must be >= 0, got {budget!r}")
+    if given["token_counting"] not in ("local", "server"):
+        raise ConfigError(
+            "token_counting", f"must be 'local' or 'server', got {given['token_counting']!r}"
+        )
+    for argument, kind in _KINDS:
+        value = given[argument]
+        if value is not None and not isinstance(value, kind):
+            raise ConfigError(argument, f"must be a {kind.__name__}, got {type(value).__name__}")
+    pools = given["pools"]
+    if pools is not None and not (
+        isinstance(pools, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) and v for k, v in pools.items())
+    ):
+        raise ConfigError("pools", "must map model ids to pool names (non-empty str)")
+    if CREDENTIAL_HEADERS & lower_names(given["default_headers"] or {}).keys():
+        raise ConfigError("default_headers", _ONE_KEY)
+
+
+_KINDS: Final = (
+    ("base_url", str),
+    ("retry", RetryPolicy),
+    ("timeouts", Timeouts),
+    ("output_reservation", OutputReservation),
+    ("prices", PriceTable),
+)
 
 
 def _check_int(argument: str, value: int | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ConfigError(argument, f"must be an int >= 1 or None, got {value!r}")
-
-
-def _has_unset(limits: RateLimits | None) -> bool:
-    return limits is None or None in (limits.rpm, limits.input_tpm, limits.output_tpm)

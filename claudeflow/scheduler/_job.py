@@ -25,11 +25,13 @@ class Job:
     """
 
     body: dict[str, Any]
-    headers: dict[str, str] = field(repr=False)
+    extra_headers: dict[str, str] | None = field(repr=False)  # lower-case, no credentials
     model: str
+    model_class: str  # the pool of the model: its line, and its buckets on each key
     priority: int
     cost: Cost
     estimate: int
+    worst_usd: float  # the price if the reservation is used in full (budget charge)
     future: asyncio.Future[Any]
     submitted_at: float
     deadline: float | None = None

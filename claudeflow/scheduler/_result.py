@@ -8,8 +8,9 @@ from typing import Any
 
 from .._message import Message
 from .._types import Cost
-from ..limiter import BucketState
+from ..limiter import BucketState, PoolStatistics
 from ..retry import ServerLimits
+from ..routing import KeyStatistics
 from ..tokens import CalibrationStats, Usage
 
 __all__ = ["FlowStats", "Result"]
@@ -28,6 +29,8 @@ class Result:
     :ivar retry_wait_s: time spent in retry back-off
     :ivar latency_s: duration of the successful HTTP attempt
     :ivar cost_usd: price of this request, ``None`` if the model is unpriced
+    :ivar key: the name of the API key that served it (never the key itself)
+    :ivar pool: the pool that admitted it (``key/model-class``)
     """
 
     message: Message
@@ -41,6 +44,8 @@ class Result:
     cost_usd: float | None
     request_id: str | None
     priority: int
+    key: str = ""
+    pool: str = ""
 
     @property
     def text(self) -> str:
@@ -116,6 +121,9 @@ class FlowStats:
     paused_for_s: float
     server: ServerLimits | None
     calibration: Mapping[str, CalibrationStats] = field(default_factory=dict)
+    pools: Mapping[str, PoolStatistics] = field(default_factory=dict)
+    keys: Mapping[str, KeyStatistics] = field(default_factory=dict)
+    budget_reserved_usd: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly values (for logs, the CLI and benchmark reports)."""

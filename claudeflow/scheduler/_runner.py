@@ -9,21 +9,34 @@ also keeps the Flow's counters and spend, since it is where every outcome is kno
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import random
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 from .._clock import Clock, wall_time
-from .._errors import APIConnectionError, ClaudeflowError, RateLimitError, status_error
+from .._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    BillingError,
+    ClaudeflowError,
+    PermissionDeniedError,
+    RateLimitError,
+    status_error,
+)
 from .._types import Cost
-from ..limiter import Admission, Permit
+from ..limiter import Permit
 from ..retry import RetryPolicy, ServerLimits, parse_rate_limits
 from ..retry._headers import enforced_counts
+from ..routing import KeyRing, Pool
 from ..tokens import Calibrator, OutputReservation, PriceTable, Usage
-from ..transport import SseEvent, Transport
+from ..transport import SseEvent
 from ._attempt import MESSAGES_PATH, Answer, consumed_by_failure, send_message
+from ._budget import Budget
 from ._job import Job
 from ._result import Result
 from ._stream import FlowStream, MessageAccumulator, stream_error
@@ -43,53 +56,72 @@ class Runner:
     def __init__(
         self,
         *,
-        transport: Transport,
         retry: RetryPolicy,
         rng: random.Random,
         clock: Clock,
-        admission: Admission,
+        ring: KeyRing,
+        budget: Budget,
         calibrator: Calibrator | None,
         reservation: OutputReservation,
         prices: PriceTable,
         count_cache_reads: bool,
         learn_limits: bool,
-        concurrency: int | None,
-        probe: bool,
     ) -> None:
-        self._transport = transport
         self._retry = retry
         self._rng = rng
         self._clock = clock
-        self._admission = admission
+        self._ring = ring
+        self._budget = budget
         self._calibrator = calibrator
         self._reservation = reservation
         self._prices = prices
         self._count_cache_reads = count_cache_reads
         self._learn_limits = learn_limits
-        # While probing, one request goes alone; the real concurrency applies after it.
-        self._concurrency = concurrency
-        self._probing = probe
-        admission.concurrency = 1 if probe else concurrency
         self.counts: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
-        self.spent_usd = 0.0
         self._last_headers: Mapping[str, str] | None = None
         self._last_wall = 0.0
+
+    @property
+    def spent_usd(self) -> float:
+        return self._budget.spent_usd
+
+    def launched(self, job: Job, permit: Permit) -> None:
+        """An attempt starts on ``permit``'s pool: count it there and charge the budget."""
+        pool: Pool = permit.owner
+        pool.in_flight += 1
+        pool.key.in_flight += 1
+        pool.key.requests += 1
+        self._budget.reserve(job.worst_usd)
 
     # -- attempts --------------------------------------------------------------------
 
     async def attempt(self, job: Job, permit: Permit) -> float | None:
         """Run one attempt; return the delay before a retry, or ``None`` if it ended."""
-        if job.channel is not None:
-            return await self._attempt_stream(job, permit, job.channel)
+        pool: Pool = permit.owner
+        spent: list[float] = [0.0]
+        try:
+            # A probe is streamed even when the caller did not ask for a stream: the
+            # headers that teach the limits arrive before the generation, not after it.
+            if job.channel is not None or pool.probing:
+                return await self._attempt_stream(job, permit, pool, spent)
+            return await self._attempt_plain(job, permit, pool, spent)
+        finally:
+            pool.in_flight -= 1
+            pool.key.in_flight -= 1
+            self._budget.settle(job.worst_usd, spent[0])
+
+    async def _attempt_plain(
+        self, job: Job, permit: Permit, pool: Pool, spent: list[float]
+    ) -> float | None:
         started = self._clock.now()
         try:
             response, outcome = await send_message(
-                self._transport, job.body, job.headers, job.timeout
+                pool.key.transport, job.body, _headers(job, pool), job.timeout
             )
         except ClaudeflowError as error:
             permit.settle(consumed_by_failure(error, job.cost))
-            return self._after_failure(job, error)
+            return self._after_failure(job, pool, error)
         except asyncio.CancelledError:
             # Interrupted in flight: the server has probably counted the request and its
             # input; no output reached us, so that reservation goes back.
@@ -99,38 +131,45 @@ class Runner:
             permit.settle(Cost(1, job.cost.input_tokens, 0))
             self.fail(job, unexpected)
             return None
-        self._observe_server(response.headers, response.status)
+        self._observe_server(pool, response.headers, response.status)
         if isinstance(outcome, Answer):
-            self._succeed(job, permit, outcome, self._clock.now() - started)
+            spent[0] = self._succeed(job, permit, outcome, self._clock.now() - started)
             return None
         permit.settle(consumed_by_failure(outcome, job.cost))
-        return self._after_failure(job, outcome)
+        return self._after_failure(job, pool, outcome)
 
-    async def _attempt_stream(self, job: Job, permit: Permit, channel: FlowStream) -> float | None:
+    async def _attempt_stream(
+        self, job: Job, permit: Permit, pool: Pool, spent: list[float]
+    ) -> float | None:
         started = self._clock.now()
         acc = MessageAccumulator()
+        # A stream bounds each read; a plain request streamed as a probe keeps its total.
+        total = job.timeout if job.channel is None else math.inf
         try:
-            async with self._transport.open_stream(
-                "POST",
-                MESSAGES_PATH,
-                headers=job.headers,
-                json={**job.body, "stream": True},
-                timeout=job.timeout,
-            ) as response:
-                self._observe_server(response.headers, response.status)
+            async with (
+                _deadline(self._clock, total),
+                pool.key.transport.open_stream(
+                    "POST",
+                    MESSAGES_PATH,
+                    headers=_headers(job, pool),
+                    json={**job.body, "stream": True},
+                    timeout=job.timeout,
+                ) as response,
+            ):
+                self._observe_server(pool, response.headers, response.status)
                 if response.status >= 300:
                     body = await response.read()
                     raise status_error(response.status, response.headers, body)
-                await self._pump(permit, channel, acc, response.events())
+                await self._pump(permit, job.channel, acc, response.events())
                 headers = response.headers
         except ClaudeflowError as error:
-            if acc.content_started:
+            if acc.content_started and job.channel is not None:
                 # Content already reached the caller: no retry; settle what was used.
                 permit.settle(self._used_so_far(acc))
                 self.fail(job, error)
                 return None
             permit.settle(consumed_by_failure(error, job.cost))
-            return self._after_failure(job, error)
+            return self._after_failure(job, pool, error)
         except asyncio.CancelledError:
             permit.settle(self._used_so_far(acc))
             raise
@@ -139,13 +178,13 @@ class Runner:
             self.fail(job, unexpected)
             return None
         answer = Answer(acc.final(), Usage.from_api(acc.usage), headers)
-        self._succeed(job, permit, answer, self._clock.now() - started)
+        spent[0] = self._succeed(job, permit, answer, self._clock.now() - started)
         return None
 
     async def _pump(
         self,
         permit: Permit,
-        channel: FlowStream,
+        channel: FlowStream | None,
         acc: MessageAccumulator,
         events: AsyncIterator[SseEvent],
     ) -> None:
@@ -159,6 +198,8 @@ class Runner:
                 raise stream_error(data)
             acc.apply(data)
             self._settle_progress(permit, acc, data)
+            if channel is None:
+                continue  # a plain request streamed as a probe: only the result matters
             if not acc.content_started:
                 held.append(data)
                 continue
@@ -185,8 +226,10 @@ class Runner:
 
     # -- outcomes --------------------------------------------------------------------
 
-    def _succeed(self, job: Job, permit: Permit, answer: Answer, latency: float) -> None:
+    def _succeed(self, job: Job, permit: Permit, answer: Answer, latency: float) -> float:
+        """Settle and resolve a success; return its price (0 when unpriced)."""
         usage = answer.usage
+        pool: Pool = permit.owner
         permit.settle(Cost(1, usage.itpm_tokens(self._count_cache_reads), usage.output_tokens))
         if self._calibrator is not None:
             self._calibrator.observe(job.model, job.estimate, usage.total_input)
@@ -207,10 +250,20 @@ class Runner:
                 cost_usd=cost,
                 request_id=answer.headers.get("request-id"),
                 priority=job.priority,
+                key=pool.key.name,
+                pool=pool.name,
             ),
         )
+        return cost or 0.0
 
-    def _after_failure(self, job: Job, error: ClaudeflowError) -> float | None:
+    def _after_failure(self, job: Job, pool: Pool, error: ClaudeflowError) -> float | None:
+        self._end_probe(pool)
+        if isinstance(error, _KEY_REFUSED):
+            # This key is refused for good; the request itself may be fine on another.
+            self._ring.retire(pool.key, f"HTTP {error.status_code} {error.type or ''}".strip())
+            if self._ring.any_active:
+                self.counts["retries"] += 1
+                return 0.0
         delay = self._retry.next_delay(
             error,
             attempt=job.attempts,
@@ -222,9 +275,11 @@ class Runner:
             self.counts["rate_limited"] += 1
             if delay is not None:
                 # Hold everyone back until the server's retry-after: no stampede.
-                self._admission.pause(delay, reason=f"429 ({error.message[:80]})")
-                log.warning("429 from the server: admission paused for %.2f s (%s)", delay, error)
-        self._end_probe()
+                pool.buckets.pause(delay, reason=f"429 ({error.message[:80]})")
+                log.warning(
+                    "429 from the server on %s: admission paused for %.2f s (%s)",
+                    pool.name, delay, error,
+                )  # fmt: skip
         if delay is None:
             self.fail(job, error)
             return None
@@ -259,8 +314,6 @@ class Runner:
         self.counts["cache_read_input_tokens"] += usage.cache_read_input_tokens
         if cost is None:
             self.counts["unpriced"] += 1
-        else:
-            self.spent_usd += cost
 
     @property
     def server(self) -> ServerLimits | None:
@@ -269,8 +322,8 @@ class Runner:
             return None
         return parse_rate_limits(self._last_headers, now_wall=self._last_wall)
 
-    def _observe_server(self, headers: Mapping[str, str], status: int) -> None:
-        """Let the server's rate-limit headers correct (or teach) the local buckets."""
+    def _observe_server(self, pool: Pool, headers: Mapping[str, str], status: int) -> None:
+        """Let the server's rate-limit headers correct (or teach) the pool's buckets."""
         self.statuses[status] += 1
         self._last_headers, self._last_wall = headers, wall_time()
         for dim, limit, remaining in enforced_counts(headers):  # transports lower-case
@@ -278,13 +331,49 @@ class Runner:
                 continue
             slack = 0.0 if dim == "requests" else _TOKEN_ROUNDING
             if self._learn_limits and limit is not None:
-                self._admission.learn(dim, limit, remaining + slack)
-            self._admission.clamp(dim, remaining + slack)
-        self._end_probe()
+                pool.buckets.learn(dim, limit, remaining + slack)
+            pool.buckets.clamp(dim, remaining + slack)
+        self._end_probe(pool)
 
-    def _end_probe(self) -> None:
-        """After the first answer (or failure), lift the one-request probe."""
-        if self._probing:
-            self._probing = False
-            self._admission.concurrency = self._concurrency
-            self._admission.on_change()
+    @staticmethod
+    def _end_probe(pool: Pool) -> None:
+        """After the pool's first answer (or failure), lift its one-request probe."""
+        if pool.probing:
+            pool.probing = False
+            pool.buckets.on_change()
+
+
+@contextlib.asynccontextmanager
+async def _deadline(clock: Clock, seconds: float | None) -> AsyncIterator[None]:
+    """Raise :class:`APITimeoutError` if the block runs longer than ``seconds`` of ``clock``."""
+    if seconds is None or seconds == math.inf:
+        yield
+        return
+    task = asyncio.current_task()
+    assert task is not None
+    fired = False
+
+    def expire() -> None:
+        nonlocal fired
+        fired = True
+        task.cancel()
+
+    timer = clock.call_later(seconds, expire)
+    try:
+        yield
+    except asyncio.CancelledError:
+        if fired and task.uncancel() == 0:
+            raise APITimeoutError(f"request timed out after {seconds:g}s") from None
+        raise
+    finally:
+        timer.cancel()
+
+
+def _headers(job: Job, pool: Pool) -> Mapping[str, str]:
+    if not job.extra_headers:
+        return pool.key.headers
+    return {**pool.key.headers, **job.extra_headers}
+
+
+# Refusals that belong to the key, not to the request: 401, 402 (no credit), 403.
+_KEY_REFUSED = (AuthenticationError, BillingError, PermissionDeniedError)

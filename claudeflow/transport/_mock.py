@@ -4,13 +4,14 @@ The handler sees a :class:`MockRequest` and returns an :class:`ApiResponse` (a c
 response) or a :class:`MockStream` (a streaming one), directly or as an awaitable; it may
 also raise a :class:`claudeflow.TransportError` to simulate a network failure.
 Either kind of answer works for both ``send`` and ``open_stream``: a stream sent to
-``send`` is encoded as an SSE body, and a complete response opened as a stream is parsed
-as one, so one handler can serve both call styles.
+``send`` is encoded as an SSE body, and a complete response opened as a stream becomes
+the events of its Message (or is parsed as SSE), so one handler serves both call styles.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -72,7 +73,7 @@ class _Stream:
             self._events = result.events
             self._body = result.body
         else:
-            self._events = _parse_body(result.body)
+            self._events = _message_events(result) or _parse_body(result.body)
             self._body = result.body
 
     async def events(self) -> AsyncIterator[SseEvent]:
@@ -162,6 +163,36 @@ class MockTransport:
 
     def __repr__(self) -> str:
         return f"MockTransport(requests={len(self.requests)}, closed={self.closed})"
+
+
+def _message_events(result: ApiResponse) -> list[SseEvent]:
+    """A complete 2xx Message opened as a stream: the events the API would have sent."""
+    if result.status >= 300:
+        return []
+    try:
+        message = json.loads(result.body)
+    except ValueError:
+        return []
+    if not isinstance(message, dict) or message.get("type") != "message":
+        return []
+    usage = message.get("usage") or {}
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 0}}
+    data: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
+    for index, block in enumerate(message.get("content") or []):
+        text = block.get("text") if block.get("type") == "text" else None
+        opened = {**block, "text": ""} if text is not None else block
+        data.append({"type": "content_block_start", "index": index, "content_block": opened})
+        if text:
+            delta = {"type": "text_delta", "text": text}
+            data.append({"type": "content_block_delta", "index": index, "delta": delta})
+        data.append({"type": "content_block_stop", "index": index})
+    stop = {
+        "stop_reason": message.get("stop_reason"),
+        "stop_sequence": message.get("stop_sequence"),
+    }
+    data.append({"type": "message_delta", "delta": stop, "usage": usage})
+    data.append({"type": "message_stop"})
+    return [SseEvent(event=d["type"], data=json.dumps(d)) for d in data]
 
 
 def _parse_body(body: bytes) -> list[SseEvent]:

@@ -1,4 +1,8 @@
-"""All-or-nothing admission in virtual time: every dimension pays at once or none does."""
+"""All-or-nothing admission in virtual time: every dimension pays at once or none does.
+
+The Flow admits through a pool's buckets (:class:`MemoryPool`) plus its concurrency
+:class:`Slots`; the small ``Admission`` below puts the two together the way a lane does.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,41 @@ import math
 import pytest
 
 from claudeflow import CapacityError, ConfigError, Cost, RateLimits
-from claudeflow.limiter import Admission
+from claudeflow.limiter import MemoryPool, Permit, Slots
 from claudeflow.testing import FakeClock
+
+
+class Admission(MemoryPool):
+    """A pool and a slot limit, admitted together as a lane admits its head."""
+
+    def __init__(self, limits: RateLimits | None, *, concurrency: int | None, clock: FakeClock):
+        super().__init__("test", limits, clock=clock)
+        self.slots = Slots(concurrency)
+        self.slots.on_release = lambda: self.on_change()
+
+    @property
+    def in_flight(self) -> int:
+        return self.slots.in_flight
+
+    def delay(self, cost: Cost) -> float:
+        return self.slots.delay() or super().delay(cost)
+
+    def admit(self, cost: Cost) -> Permit:
+        self.take(cost)
+        return Permit(self, self.slots, cost)
 
 
 def make(limits: RateLimits | None, concurrency: int | None = None) -> tuple[Admission, FakeClock]:
     clock = FakeClock()
     return Admission(limits, concurrency=concurrency, clock=clock), clock
+
+
+async def test_reserve_takes_all_or_nothing_and_says_how_long() -> None:
+    pool = MemoryPool("p", RateLimits(rpm=60, input_tpm=600, lead_s=0), clock=FakeClock())
+    assert await pool.reserve(Cost(1, 600, 0), priority=1) == 0
+    before = pool.buckets()
+    assert await pool.reserve(Cost(1, 50, 0), priority=1) == pytest.approx(5.0)
+    assert pool.buckets() == before  # a refusal takes nothing
 
 
 def test_unlimited_admits_everything_at_once() -> None:

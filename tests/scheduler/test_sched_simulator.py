@@ -21,6 +21,7 @@ from claudeflow import (
     Timeouts,
 )
 from claudeflow.simulator import FaultConfig
+from claudeflow.tokens import PriceTable, Usage
 from claudeflow.testing import simulator
 
 pytestmark = pytest.mark.integration
@@ -130,14 +131,34 @@ async def test_server_token_counting_is_exact_and_cached() -> None:
     assert server["by_endpoint"]["count_tokens"] == 3  # the repeated prompt hit the cache
 
 
-async def test_budget_refuses_new_work_once_spent() -> None:
+async def test_budget_refuses_a_request_whose_worst_case_no_longer_fits() -> None:
     async with simulator() as sim:
         async with Flow(api_key="sk-test", base_url=sim.url, budget_usd=1e-9) as flow:
-            first = await flow.create(**request(1))
-            assert first.cost_usd is not None and first.cost_usd > 1e-9
-            with pytest.raises(BudgetExceededError, match="budget"):
-                await flow.create(**request(2))
-            assert flow.stats().cost_usd == first.cost_usd
+            with pytest.raises(BudgetExceededError, match="may cost up to"):
+                await flow.create(**request(1))
+            assert flow.stats().cost_usd == 0 and flow.stats().attempts == 0
+
+
+async def test_budget_holds_with_many_requests_in_flight() -> None:
+    # Worst case of one request: its estimated input plus max_tokens of output. A budget of
+    # 2.5 worst cases lets at most two start before the first settles; spend stays under it.
+    async with simulator() as sim:
+        async with Flow(api_key="sk-test", base_url=sim.url, concurrency=8) as probe:
+            one = await probe.create(**request(0, out=200))
+        worst = PriceTable.default().cost_usd(MODEL, Usage(one.reserved.input_tokens, 200))
+        assert worst is not None
+        budget = 2.5 * worst
+        async with Flow(
+            api_key="sk-test", base_url=sim.url, budget_usd=budget, concurrency=8
+        ) as flow:
+            outcomes = await asyncio.gather(
+                *(flow.create(**request(i, out=200)) for i in range(10)), return_exceptions=True
+            )
+            stats = flow.stats()
+    done = [o for o in outcomes if not isinstance(o, BaseException)]
+    refused = [o for o in outcomes if isinstance(o, BudgetExceededError)]
+    assert len(done) + len(refused) == 10 and len(done) >= 2
+    assert stats.cost_usd <= budget and stats.budget_reserved_usd == 0
 
 
 async def test_timeouts_bound_a_reply_but_only_each_read_of_a_stream() -> None:

@@ -1,0 +1,55 @@
+"""A spending budget that holds: charged at admission, settled to the actual price.
+
+A request is charged its worst case when it starts (estimated input plus ``max_tokens``
+of output at the model's price) and settled to what it really cost when it ends. One whose
+worst case no longer fits waits while requests in flight may still give money back, and
+is refused once nothing is in flight. Spend can then exceed the budget only by the error
+of the input estimates of the requests in flight.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .._errors import BudgetExceededError
+
+__all__ = ["Budget"]
+
+
+class Budget:
+    """Dollars spent, reserved by requests in flight, and the limit (``None``: none)."""
+
+    __slots__ = ("limit_usd", "reserved_usd", "spent_usd")
+
+    def __init__(self, limit_usd: float | None) -> None:
+        self.limit_usd = limit_usd
+        self.spent_usd = 0.0
+        self.reserved_usd = 0.0
+
+    def check_open(self) -> None:
+        """Refuse new work once the budget is spent."""
+        if self.limit_usd is not None and self.spent_usd >= self.limit_usd:
+            raise BudgetExceededError(
+                f"budget of ${self.limit_usd:.4f} is spent (${self.spent_usd:.4f})"
+            )
+
+    def delay(self, worst_usd: float) -> float:
+        """0: the worst case fits now; ``inf``: wait for a settle; raises when it never will."""
+        if self.limit_usd is None or not worst_usd:
+            return 0.0
+        left = self.limit_usd - self.spent_usd - self.reserved_usd
+        if worst_usd <= left + 1e-12:
+            return 0.0
+        if self.reserved_usd > 1e-12:
+            return math.inf  # in-flight requests usually cost less than their worst case
+        raise BudgetExceededError(
+            f"budget of ${self.limit_usd:.4f}: ${self.spent_usd:.4f} spent, and this request "
+            f"may cost up to ${worst_usd:.4f}"
+        )
+
+    def reserve(self, worst_usd: float) -> None:
+        self.reserved_usd += worst_usd
+
+    def settle(self, worst_usd: float, actual_usd: float) -> None:
+        self.reserved_usd = max(0.0, self.reserved_usd - worst_usd)
+        self.spent_usd += actual_usd

@@ -1,0 +1,153 @@
+"""One waiting line per model class, and the loop that admits its head.
+
+The loop admits the head of its line as soon as one of the class's pools (one per active
+key) can pay for it in full. It never polls: it sleeps until the exact instant the
+answer said, or until something changes (a job arrives, a permit is settled, the server's
+headers move a limit, a key joins or leaves), whichever comes first. Nobody barges: a
+later job never starts while the head waits, so a large head accumulates capacity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+
+from .._clock import Clock, TimerHandle
+from .._errors import AuthenticationError, BudgetExceededError, CapacityError
+from ..limiter import Permit, Slots
+from ..routing import KeyRing, Pool
+from ._job import Job
+from ._queue import WaitingLine
+
+__all__ = ["Lane"]
+
+
+class Lane:
+    """The line of one model class and its admission loop."""
+
+    def __init__(
+        self,
+        model_class: str,
+        *,
+        ring: KeyRing,
+        slots: Slots,
+        clock: Clock,
+        aging_s: float | None,
+        launch: Callable[[Job, Permit], None],
+        reject: Callable[[Job, BaseException], None],
+        budget_ok: Callable[[Job], float],
+    ) -> None:
+        self.model_class = model_class
+        self.line: WaitingLine[Job] = WaitingLine(aging_s)
+        self._ring = ring
+        self._slots = slots
+        self._clock = clock
+        self._launch = launch
+        self._reject = reject
+        self._budget_ok = budget_ok
+        self._wake_future: asyncio.Future[None] | None = None
+        self._waiting_class: int | None = None
+        self.head_starts_at = 0.0  # when the head expects to start (a QueueFullError hint)
+
+    async def run(self) -> None:
+        """Admit the head of the line whenever a pool can pay for it."""
+        while True:
+            job = self.line.head()
+            if job is None:
+                self._announce(None)
+                await self._sleep(math.inf)
+                continue
+            self._announce(job.priority)
+            try:
+                wait = self._slots.delay() or self._budget_ok(job)
+            except BudgetExceededError as error:
+                self._fail_head(job, error)
+                continue
+            if wait == 0:
+                wait = await self._admit(job)
+            if wait > 0:
+                self.head_starts_at = self._clock.now() + wait
+                await self._sleep(wait)
+
+    async def _admit(self, job: Job) -> float:
+        """Reserve ``job`` in the first pool that can pay; launch it, or say how long to wait."""
+        pools = self._ring.pools(self.model_class)
+        if not pools:
+            self._fail_head(job, _no_keys(self._ring))
+            return 0.0
+        best = math.inf
+        for pool in pools:
+            if not pool.can_start:
+                continue
+            wait = await pool.buckets.reserve(job.cost, priority=job.priority)
+            if wait == 0:
+                if self._still_head(job, pool):
+                    self.line.pop()
+                    self._launch(job, Permit(pool.buckets, self._slots, job.cost, pool))
+                return 0.0
+            best = min(best, wait)
+        # inf: waiting on a probe or a release, or (rarely) learned limits it can never fit.
+        if best == math.inf and not self._still_fits(job, pools):
+            return 0.0
+        return best
+
+    def _still_head(self, job: Job, pool: Pool) -> bool:
+        """After the (possibly remote) reservation: give it back if the job left meanwhile."""
+        if self.line.head() is job and not self._slots.full:
+            return True
+        pool.buckets.give_back(job.cost)
+        return False
+
+    def _still_fits(self, job: Job, pools: list[Pool]) -> bool:
+        """Fail the head if learned or changed limits mean no pool can ever admit it."""
+        first: CapacityError | None = None
+        for pool in pools:
+            try:
+                pool.buckets.check_fits(job.cost)
+            except CapacityError as error:
+                first = first or error
+            else:
+                return True
+        self._fail_head(job, first or CapacityError("no pool can admit it"))
+        return False
+
+    def _fail_head(self, job: Job, error: BaseException) -> None:
+        self.line.pop()
+        self._reject(job, error)
+
+    def _announce(self, priority: int | None) -> None:
+        """Tell shared backends the class of our waiting head (they order across processes)."""
+        if priority != self._waiting_class:
+            self._waiting_class = priority
+            for pool in self._ring.pools(self.model_class):
+                pool.buckets.waiting(priority)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` (``inf``: until woken); :meth:`wake` ends it early."""
+        future = asyncio.get_running_loop().create_future()
+        self._wake_future = future
+        timer: TimerHandle | None = None
+        if seconds != math.inf:
+            timer = self._clock.call_later(seconds, lambda: _resolve(future))
+        try:
+            await future
+        finally:
+            self._wake_future = None
+            if timer is not None:
+                timer.cancel()
+
+    def wake(self) -> None:
+        """Something changed: look at the head again."""
+        if self._wake_future is not None:
+            _resolve(self._wake_future)
+
+
+def _no_keys(ring: KeyRing) -> BaseException:
+    reasons = ring.retired_reasons() or "no API key is configured"
+    return AuthenticationError(f"no API key is left in the rotation ({reasons})", status_code=401)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
