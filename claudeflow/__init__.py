@@ -1,6 +1,6 @@
 """claudeflow: call the Claude Messages API at the full speed your limits allow.
 
-The names most users need are here; the subpackages (``limiter``, ``tokens``,
+The names most users need are here; the subpackages (``limiter``, ``routing``, ``tokens``,
 ``retry``, ``transport``, ``scheduler``, ``simulator``, ``testing``) hold the rest.
 """
 
@@ -41,8 +41,10 @@ from ._message import ApiObject as ApiObject
 from ._message import Message as Message
 from ._types import Cost as Cost
 from ._types import Priority as Priority
+from .limiter import MemoryBackend as MemoryBackend
 from .retry import RetryPolicy as RetryPolicy
 from .retry import ServerLimits as ServerLimits
+from .routing import ApiKey as ApiKey
 from .scheduler import Flow as Flow
 from .scheduler import FlowStats as FlowStats
 from .scheduler import FlowStream as FlowStream
@@ -62,6 +64,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "ApiKey",
     "ApiObject",
     "AuthenticationError",
     "BadRequestError",
@@ -80,6 +83,7 @@ __all__ = [
     "InternalServerError",
     "InvalidRequestError",
     "LoopClock",
+    "MemoryBackend",
     "Message",
     "NotFoundError",
     "OutputReservation",

@@ -12,6 +12,7 @@ PACKAGES = [
     "claudeflow",
     "claudeflow.limiter",
     "claudeflow.retry",
+    "claudeflow.routing",
     "claudeflow.scheduler",
     "claudeflow.testing",
     "claudeflow.tokens",

@@ -6,6 +6,7 @@ from ._keys import ApiKey as ApiKey
 from ._keys import KeyEntry as KeyEntry
 from ._keys import KeyRing as KeyRing
 from ._keys import KeyStatistics as KeyStatistics
+from ._keys import fingerprint as fingerprint
 from ._pools import LimitsSpec as LimitsSpec
 from ._pools import Pool as Pool
 from ._pools import PoolFactory as PoolFactory
@@ -20,4 +21,5 @@ __all__ = [
     "Pool",
     "PoolFactory",
     "PoolLimits",
+    "fingerprint",
 ]

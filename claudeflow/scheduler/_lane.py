@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 
 from .._clock import Clock, TimerHandle
-from .._errors import AuthenticationError, BudgetExceededError, CapacityError
+from .._errors import AuthenticationError, BudgetExceededError, CapacityError, ClaudeflowError
 from ..limiter import Permit, Slots
 from ..routing import KeyRing, Pool
 from ._job import Job
@@ -80,7 +80,11 @@ class Lane:
         for pool in pools:
             if not pool.can_start:
                 continue
-            wait = await pool.buckets.reserve(job.cost, priority=job.priority)
+            try:
+                wait = await pool.buckets.reserve(job.cost, priority=job.priority)
+            except ClaudeflowError as error:  # e.g. a shared backend that is unreachable
+                self._fail_head(job, error)
+                return 0.0
             if wait == 0:
                 if self._still_head(job, pool):
                     self.line.pop()

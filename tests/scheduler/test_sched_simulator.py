@@ -21,8 +21,8 @@ from claudeflow import (
     Timeouts,
 )
 from claudeflow.simulator import FaultConfig
-from claudeflow.tokens import PriceTable, Usage
 from claudeflow.testing import simulator
+from claudeflow.tokens import PriceTable, Usage
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,116 @@
+"""Closing, cancelling a close, and a crashed dispatcher: nobody hangs, nothing is left."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+import pytest
+from sched_helpers import API_KEY, FixedEstimator, body, ok
+
+from claudeflow import Cost, FlowClosedError, RateLimits
+from claudeflow.limiter import MemoryBackend, MemoryPool
+from claudeflow.scheduler import Flow
+from claudeflow.testing import FakeClock
+from claudeflow.transport import ApiResponse, MockRequest, MockTransport
+
+
+def make_flow(clock: FakeClock, handler: Any, **kwargs: Any) -> tuple[Flow, MockTransport]:
+    transport = MockTransport(handler)
+    flow = Flow(
+        api_key=API_KEY,
+        transport=transport,
+        clock=clock,
+        estimator=FixedEstimator(),
+        calibrate=False,
+        learn_limits=False,
+        rng=random.Random(7),
+        **kwargs,
+    )
+    return flow, transport
+
+
+def slow(clock: FakeClock) -> Any:
+    async def handler(request: MockRequest) -> ApiResponse:
+        await clock.sleep(10.0)
+        return ok(request)
+
+    return handler
+
+
+async def test_a_cancelled_drain_still_closes_everything(clock: FakeClock) -> None:
+    flow, transport = make_flow(clock, slow(clock), concurrency=4)
+    await flow.start()
+    callers = [asyncio.create_task(flow.create(**body(f"r{i}"))) for i in range(20)]
+    await clock.advance(1)
+    closing = asyncio.create_task(flow.aclose())
+    await clock.advance(1)
+    closing.cancel()  # a shutdown timeout does exactly this
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    outcomes = await asyncio.gather(*callers, return_exceptions=True)
+    assert all(isinstance(o, FlowClosedError) for o in outcomes)
+    assert repr(flow).endswith("state='closed')")
+    assert flow.stats().in_flight == 0
+    assert transport.closed is False  # a transport passed in belongs to the caller
+    await flow.aclose(cancel=True)  # safe to repeat
+    await flow.aclose()
+    stats = flow.stats()
+    assert stats.submitted == stats.completed + stats.failed + stats.cancelled == 20
+
+
+async def test_aclose_cancel_after_a_cancelled_drain_returns_closed(clock: FakeClock) -> None:
+    flow, _ = make_flow(clock, slow(clock), concurrency=2)
+    await flow.start()
+    callers = [asyncio.create_task(flow.create(**body(f"r{i}"))) for i in range(6)]
+    await clock.advance(1)
+    drain = asyncio.create_task(flow.aclose())
+    await asyncio.sleep(0)
+    await flow.aclose(cancel=True)  # while the drain is still waiting
+    await asyncio.gather(drain, return_exceptions=True)
+    outcomes = await asyncio.gather(*callers, return_exceptions=True)
+    assert all(isinstance(o, FlowClosedError) for o in outcomes)
+    assert "state='closed'" in repr(flow)
+    tasks = [t for t in asyncio.all_tasks() if t.get_name().startswith("claudeflow")]
+    assert tasks == []
+
+
+async def test_a_started_flow_can_be_closed_and_started_again(clock: FakeClock) -> None:
+    flow, _ = make_flow(clock, ok)
+    async with flow:
+        assert (await flow.create(**body())).text == "hello"
+    async with flow:
+        assert (await flow.create(**body())).text == "hello"
+    with pytest.raises(FlowClosedError, match="closed"):
+        await flow.create(**body())
+
+
+class _BrokenPool(MemoryPool):
+    async def reserve(self, cost: Cost, *, priority: int) -> float:
+        raise RuntimeError("a bug in admission")
+
+
+class _BrokenBackend(MemoryBackend):
+    def pool(self, name: str, limits: RateLimits | None, *, clock: Any) -> MemoryPool:
+        return _BrokenPool(name, limits, clock=clock)
+
+
+async def test_a_crashed_dispatcher_fails_every_caller_and_logs_it(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    flow, _ = make_flow(clock, ok, backend=_BrokenBackend())
+    with caplog.at_level(logging.ERROR, logger="claudeflow"):
+        await flow.start()
+        callers = [asyncio.create_task(flow.create(**body(f"r{i}"))) for i in range(5)]
+        await clock.advance(3600)  # an hour of virtual time: nobody may still wait
+        done, pending = await asyncio.wait(callers, timeout=0)
+    assert not pending
+    for task in done:
+        error = task.exception()
+        assert isinstance(error, FlowClosedError) and "crashed" in str(error)
+    assert any("dispatcher crashed" in r.getMessage() for r in caplog.records)
+    with pytest.raises(FlowClosedError, match="crashed"):
+        await flow.create(**body())
+    await flow.aclose()
