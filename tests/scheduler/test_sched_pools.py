@@ -165,13 +165,13 @@ async def test_keys_can_be_added_and_removed_while_running(clock: FakeClock) -> 
 
 
 def test_key_pool_arguments_are_checked() -> None:
-    with pytest.raises(ConfigError, match="^api_key:"):
+    with pytest.raises(ConfigError, match=r"^api_key:"):
         Flow(api_key=[])
-    with pytest.raises(ConfigError, match="^api_key:"):
+    with pytest.raises(ConfigError, match=r"^api_key:"):
         Flow(api_key=[ApiKey("a", name="x"), ApiKey("b", name="x")])
-    with pytest.raises(ConfigError, match="^limits:"):
+    with pytest.raises(ConfigError, match=r"^limits:"):
         Flow(api_key="k", limits={"claude-haiku-4": 5})  # type: ignore[dict-item]
-    with pytest.raises(ConfigError, match="^pools:"):
+    with pytest.raises(ConfigError, match=r"^pools:"):
         Flow(api_key="k", pools={"m": ""})
 
 
