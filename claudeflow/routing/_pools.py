@@ -18,6 +18,7 @@ from .._clock import Clock
 from .._config import RateLimits
 from .._errors import ConfigError
 from ..limiter import Backend, ModelClasses, PoolBuckets
+from ..retry._overload import OverloadGate
 
 if TYPE_CHECKING:
     from ._keys import KeyEntry
@@ -73,10 +74,11 @@ class Pool:
     """One (key, model class) pool: its buckets, and whether its limits are still unknown.
 
     While ``probing``, the pool sends one request at a time: nothing is known about its
-    limits until the first response's headers arrive.
+    limits until the first response's headers arrive. While its ``overload`` gate is
+    tripped (a 529), it also sends one at a time, as probes, until one succeeds.
     """
 
-    __slots__ = ("buckets", "in_flight", "key", "model_class", "name", "probing")
+    __slots__ = ("buckets", "in_flight", "key", "model_class", "name", "overload", "probing")
 
     def __init__(
         self, key: KeyEntry, model_class: str, buckets: PoolBuckets, *, probing: bool
@@ -86,11 +88,13 @@ class Pool:
         self.name = f"{key.name}/{model_class}"
         self.buckets = buckets
         self.probing = probing
+        self.overload = OverloadGate()
         self.in_flight = 0
 
     @property
     def can_start(self) -> bool:
-        return not (self.probing and self.in_flight)
+        """Whether one more request may start (a probe goes alone, learning or overloaded)."""
+        return not ((self.probing or self.overload.tripped) and self.in_flight)
 
     def __repr__(self) -> str:
         return f"Pool({self.name!r})"

@@ -67,13 +67,14 @@ def parse_success(response: ApiResponse) -> Answer | APIStatusError:
 def consumed_by_failure(error: BaseException, reserved: Cost) -> Cost:
     """What a failed attempt most likely cost on the server, to settle the permit with.
 
-    A 429 consumed nothing (the API rejects before counting). Another 4xx was refused
+    A 429 or a 529 consumed nothing (the API rejects before counting; an overload is not
+    a quota signal, so charging it would only slow the recovery). Another 4xx was refused
     after the request was counted but before tokens were. For a 5xx or a lost
     connection we cannot know, so keep the request and its input (the safe side) and
     return the output reservation, since no output reached us.
     """
     if isinstance(error, APIStatusError):
-        if error.status_code == 429:
+        if error.status_code in (429, 529):
             return Cost(0, 0, 0)
         if error.status_code < 500:
             return Cost(1, 0, 0)

@@ -77,8 +77,13 @@ class Lane:
             self._fail_head(job, _no_keys(self._ring))
             return 0.0
         best = math.inf
+        now = self._clock.now()
         for pool in pools:
             if not pool.can_start:
+                continue
+            gate = pool.overload.wait(now)
+            if gate > 0:
+                best = min(best, gate)
                 continue
             try:
                 wait = await pool.buckets.reserve(job.cost, priority=job.priority)

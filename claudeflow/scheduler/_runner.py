@@ -20,6 +20,7 @@ from typing import Any, Final
 from .._clock import Clock, wall_time
 from .._errors import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BillingError,
@@ -31,7 +32,8 @@ from .._errors import (
 from .._types import Cost
 from ..limiter import Permit
 from ..retry import RetryPolicy, ServerLimits, parse_rate_limits
-from ..retry._headers import enforced_counts
+from ..retry._headers import enforced_counts, parse_retry_after
+from ..retry._overload import is_overload
 from ..routing import KeyRing, Pool
 from ..tokens import Calibrator, OutputReservation, PriceTable, Usage
 from ..transport import SseEvent
@@ -230,6 +232,9 @@ class Runner:
         """Settle and resolve a success; return its price (0 when unpriced)."""
         usage = answer.usage
         pool: Pool = permit.owner
+        if pool.overload.clear():
+            log.info("%s answers again: the whole line goes", pool.name)
+            pool.buckets.on_change()
         permit.settle(Cost(1, usage.itpm_tokens(self._count_cache_reads), usage.output_tokens))
         if self._calibrator is not None:
             self._calibrator.observe(job.model, job.estimate, usage.total_input)
@@ -271,6 +276,11 @@ class Runner:
             rng=self._rng,
             now_wall=wall_time(),
         )
+        if delay is not None and is_overload(error):
+            # One shared condition: the pool pauses and probes; this job keeps its place.
+            pause = pool.overload.trip(self._clock.now(), self._rng, _retry_after(error))
+            log.info("529 on %s: probing again in %.2f s", pool.name, pause)
+            delay = 0.0
         if isinstance(error, RateLimitError):
             self.counts["rate_limited"] += 1
             if delay is not None:
@@ -367,6 +377,12 @@ async def _deadline(clock: Clock, seconds: float | None) -> AsyncIterator[None]:
         raise
     finally:
         timer.cancel()
+
+
+def _retry_after(error: ClaudeflowError) -> float | None:
+    if isinstance(error, APIStatusError):
+        return parse_retry_after(error.headers, now_wall=wall_time())
+    return None
 
 
 def _headers(job: Job, pool: Pool) -> Mapping[str, str]:

@@ -1,0 +1,88 @@
+"""A 529 is one shared condition of the pool: pause, probe one at a time, release all."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+from sched_helpers import API_KEY, FixedEstimator, body, error, name_of, ok
+
+from claudeflow import Flow, RateLimits
+from claudeflow.retry._overload import OverloadGate
+from claudeflow.testing import FakeClock
+from claudeflow.transport import ApiResponse, MockRequest, MockTransport
+
+
+def make_flow(clock: FakeClock, handler: Any, **kwargs: Any) -> tuple[Flow, MockTransport]:
+    transport = MockTransport(handler)
+    flow = Flow(
+        api_key=API_KEY,
+        transport=transport,
+        clock=clock,
+        estimator=FixedEstimator(),
+        calibrate=False,
+        learn_limits=False,
+        rng=random.Random(7),
+        **kwargs,
+    )
+    return flow, transport
+
+
+async def test_an_overload_window_ends_and_the_whole_line_goes_at_once(clock: FakeClock) -> None:
+    sent: list[tuple[str, float, int]] = []
+
+    async def handler(request: MockRequest) -> ApiResponse:
+        now = clock.now()
+        await clock.sleep(0.5)
+        if now < 3.0:  # overloaded for the first three seconds
+            sent.append((name_of(request), now, 529))
+            return error(529, "overloaded_error", "Overloaded")
+        sent.append((name_of(request), now, 200))
+        return ok(request)
+
+    flow, _ = make_flow(clock, handler, concurrency=50)
+    async with flow:
+        tasks = [asyncio.create_task(flow.create(**body(f"r{i}"))) for i in range(30)]
+        await clock.run_until(20)
+        results = await asyncio.gather(*tasks)
+    assert len(results) == 30
+    successes = [t for _, t, status in sent if status == 200]
+    first_ok = min(successes)
+    assert 3.0 <= first_ok <= 3.0 + 1.0  # a probe lands within the cap after recovery
+    # Everything else starts the instant the probe's answer arrives.
+    assert sorted(set(successes)) == [first_ok, first_ok + 0.5]
+    # After the first burst, only one request at a time was sent while overloaded.
+    overloaded_after_burst = [t for _, t, status in sent if status == 529 and t > 0]
+    assert len(overloaded_after_burst) == len(set(overloaded_after_burst)) <= 6
+
+
+async def test_an_isolated_529_pauses_the_line_briefly(clock: FakeClock) -> None:
+    starts: list[float] = []
+    failed: list[bool] = []
+
+    async def handler(request: MockRequest) -> ApiResponse:
+        starts.append(clock.now())
+        if not failed:
+            failed.append(True)
+            return error(529, "overloaded_error", "Overloaded")
+        return ok(request)
+
+    flow, _ = make_flow(clock, handler, limits=RateLimits(rpm=600), concurrency=1)
+    async with flow:
+        tasks = [asyncio.create_task(flow.create(**body(f"r{i}"))) for i in range(5)]
+        await clock.run_until(5)
+        results = await asyncio.gather(*tasks)
+    assert [r.attempts for r in results] == [2, 1, 1, 1, 1]
+    assert starts[1] - starts[0] <= 0.2  # one short pause, then the line runs
+    assert starts[2:] == [starts[1]] * 4
+
+
+def test_the_gate_counts_one_overload_once_and_bounds_the_pause() -> None:
+    gate, rng = OverloadGate(), random.Random(1)
+    first = gate.trip(0.0, rng)
+    assert 0.1 <= first <= 0.2 and gate.trip(0.0, rng) == first  # an echo, not a new failure
+    pauses = [gate.trip(gate.resume_at, rng) for _ in range(10)]
+    assert max(pauses) <= 1.0 and gate.failures == 11
+    assert gate.trip(gate.resume_at, rng, retry_after=5.0) == 5.0
+    assert gate.clear() and gate.wait(0.0) == 0 and not gate.tripped
