@@ -81,8 +81,14 @@ class PoolBuckets(Protocol):
         """Lower a bucket to the server's ``remaining`` if it is above it."""
         ...
 
-    def learn(self, dim: str, limit: float, remaining: float) -> None:
-        """Adopt the server's per-minute ``limit`` for a dimension that was not configured."""
+    def learn(
+        self, dim: str, limit: float, remaining: float, *, window_s: float | None = None
+    ) -> None:
+        """Adopt the server's per-minute ``limit`` for a dimension that was not configured.
+
+        ``window_s`` is the server's window when it was measured (a time-scaled server);
+        ``None`` keeps the pool's configured one.
+        """
         ...
 
     def pause(self, seconds: float, reason: str) -> None:
@@ -91,6 +97,11 @@ class PoolBuckets(Protocol):
 
     def waiting(self, priority: int | None) -> None:
         """The class of this process's waiting head in this pool (``None``: nobody waits)."""
+        ...
+
+    @property
+    def limits(self) -> RateLimits:
+        """The pool's configured limits (``RateLimits()`` when none were given)."""
         ...
 
     def statistics(self) -> PoolStatistics: ...

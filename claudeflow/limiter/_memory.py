@@ -151,11 +151,13 @@ class MemoryPool:
         if bucket is not None and dim not in self._learned:
             bucket.clamp(remaining, self._clock.now())
 
-    def learn(self, dim: str, limit: float, remaining: float) -> None:
+    def learn(
+        self, dim: str, limit: float, remaining: float, *, window_s: float | None = None
+    ) -> None:
         if dim in self._buckets and dim not in self._learned:
             return  # configured limits win over what the server says
         now = self._clock.now()
-        rate = limit / self._limits.window_s
+        rate = limit / (window_s or self._limits.window_s)
         capacity = limit * self._limits.burst
         bucket = self._buckets.get(dim)
         if bucket is None:

@@ -19,6 +19,7 @@ from .._config import RateLimits
 from .._errors import ConfigError
 from ..limiter import Backend, ModelClasses, PoolBuckets
 from ..retry._overload import OverloadGate
+from ..retry._window import WindowEstimate
 
 if TYPE_CHECKING:
     from ._keys import KeyEntry
@@ -78,7 +79,16 @@ class Pool:
     tripped (a 529), it also sends one at a time, as probes, until one succeeds.
     """
 
-    __slots__ = ("buckets", "in_flight", "key", "model_class", "name", "overload", "probing")
+    __slots__ = (
+        "buckets",
+        "in_flight",
+        "key",
+        "model_class",
+        "name",
+        "overload",
+        "probing",
+        "window",
+    )
 
     def __init__(
         self, key: KeyEntry, model_class: str, buckets: PoolBuckets, *, probing: bool
@@ -89,6 +99,7 @@ class Pool:
         self.buckets = buckets
         self.probing = probing
         self.overload = OverloadGate()
+        self.window = WindowEstimate()  # the server's window, for learned limits
         self.in_flight = 0
 
     @property

@@ -336,12 +336,17 @@ class Runner:
         """Let the server's rate-limit headers correct (or teach) the pool's buckets."""
         self.statuses[status] += 1
         self._last_headers, self._last_wall = headers, wall_time()
-        for dim, limit, remaining in enforced_counts(headers):  # transports lower-case
+        counts = enforced_counts(headers)  # transports lower-case
+        window: float | None = None
+        if self._learn_limits and any(limit is not None for _, limit, _ in counts):
+            pool.window.observe(headers)
+            window = pool.window.window_s(pool.buckets.limits.window_s)
+        for dim, limit, remaining in counts:
             if remaining is None:
                 continue
             slack = 0.0 if dim == "requests" else _TOKEN_ROUNDING
-            if self._learn_limits and limit is not None:
-                pool.buckets.learn(dim, limit, remaining + slack)
+            if window is not None and limit is not None:
+                pool.buckets.learn(dim, limit, remaining + slack, window_s=window)
             pool.buckets.clamp(dim, remaining + slack)
         self._end_probe(pool)
 
