@@ -45,6 +45,7 @@ from .limiter import MemoryBackend as MemoryBackend
 from .retry import RetryPolicy as RetryPolicy
 from .retry import ServerLimits as ServerLimits
 from .routing import ApiKey as ApiKey
+from .routing import Routes as Routes
 from .scheduler import Flow as Flow
 from .scheduler import FlowStats as FlowStats
 from .scheduler import FlowStream as FlowStream
@@ -98,6 +99,7 @@ __all__ = [
     "RequestTooLargeError",
     "Result",
     "RetryPolicy",
+    "Routes",
     "ServerLimits",
     "StreamError",
     "Timeouts",

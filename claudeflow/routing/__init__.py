@@ -1,4 +1,4 @@
-"""Which model and key: model classes to pools, key pools."""
+"""Which model and key: routes and fallbacks, model classes to pools, key pools."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ from ._pools import LimitsSpec as LimitsSpec
 from ._pools import Pool as Pool
 from ._pools import PoolFactory as PoolFactory
 from ._pools import PoolLimits as PoolLimits
+from ._routes import ArmStatistics as ArmStatistics
+from ._routes import Router as Router
+from ._routes import Routes as Routes
+from ._routes import max_output_tokens as max_output_tokens
 
 __all__ = [
     "ApiKey",
+    "ArmStatistics",
     "KeyEntry",
     "KeyRing",
     "KeyStatistics",
@@ -21,5 +26,8 @@ __all__ = [
     "Pool",
     "PoolFactory",
     "PoolLimits",
+    "Router",
+    "Routes",
     "fingerprint",
+    "max_output_tokens",
 ]

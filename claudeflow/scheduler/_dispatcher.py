@@ -50,6 +50,7 @@ class Dispatcher:
         fail: Fail,
         budget_ok: Callable[[Job], float],
         on_launch: Callable[[Job, Permit], None],
+        reroute: Callable[[Job, BaseException], bool],
     ) -> None:
         self._ring = ring
         self._slots = slots
@@ -59,6 +60,7 @@ class Dispatcher:
         self._fail = fail
         self._budget_ok = budget_ok
         self._on_launch = on_launch
+        self._reroute = reroute
         self._lanes: dict[str, Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._space_waiters: deque[asyncio.Future[None]] = deque()
@@ -218,15 +220,19 @@ class Dispatcher:
             return
         lane = self._lanes[job.model_class]
         lane.line.discard(job)
-        waited = self._clock.now() - job.submitted_at
-        self._reject(
-            job,
-            DeadlineExceededError(
-                f"could not start within its queue timeout ({waited:.3g}s waited; "
-                f"{len(self)} still queued)"
-            ),
-        )
         lane.wake()
+        waited = self._clock.now() - job.submitted_at
+        error = DeadlineExceededError(
+            f"could not start within its queue timeout ({waited:.3g}s waited; "
+            f"{len(self)} still queued)"
+        )
+        self._drop_timer(job)
+        if self._reroute(job, error):
+            if job.queue_timeout is not None:
+                job.deadline = self._clock.now() + job.queue_timeout  # a fresh wait there
+            self.queue(job)
+            return
+        self._reject(job, error)
 
     def _reject(self, job: Job, error: BaseException) -> None:
         """End a job that left its line without starting."""

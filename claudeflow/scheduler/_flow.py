@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import random
@@ -25,7 +26,17 @@ from .._errors import CapacityError, ConfigError, FlowClosedError, InvalidReques
 from .._types import Cost, Priority
 from ..limiter import Backend, MemoryBackend, MemoryPool, ModelClasses, PoolStatistics, Slots
 from ..retry import RetryPolicy
-from ..routing import ApiKey, KeyRing, LimitsSpec, PoolFactory, PoolLimits
+from ..routing import (
+    ApiKey,
+    ArmStatistics,
+    KeyRing,
+    LimitsSpec,
+    PoolFactory,
+    PoolLimits,
+    Router,
+    Routes,
+    max_output_tokens,
+)
 from ..tokens import (
     Calibrator,
     OutputReservation,
@@ -45,6 +56,8 @@ from ._runner import Runner
 from ._stream import FlowStream
 
 __all__ = ["Estimator", "Flow"]
+
+log = logging.getLogger("claudeflow")
 
 DEFAULT_BASE_URL: Final = "https://api.anthropic.com"
 DEFAULT_API_VERSION: Final = "2023-06-01"
@@ -93,6 +106,7 @@ class Flow:
         base_url: str | None = None,
         limits: LimitsSpec = None,
         pools: Mapping[str, str] | None = None,
+        routes: Routes | None = None,
         backend: Backend | None = None,
         concurrency: int | None = 16,
         max_queue: int | None = 100_000,
@@ -119,6 +133,7 @@ class Flow:
         self._keys = _api_keys(api_key)
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         self._pool_limits = PoolLimits(limits, ModelClasses(pools))
+        self._router = Router(routes)
         self.limits = limits
         self.backend: Backend = backend or MemoryBackend()
         self.concurrency = concurrency
@@ -183,6 +198,7 @@ class Flow:
             prices=self._prices,
             count_cache_reads=self.count_cache_reads,
             learn_limits=self.learn_limits,
+            reroute=self._reroute,
         )
         self._dispatcher = Dispatcher(
             self._ring,
@@ -193,6 +209,7 @@ class Flow:
             fail=self._runner.fail,
             budget_ok=lambda job: self._budget.delay(job.worst_usd),
             on_launch=self._runner.launched,
+            reroute=self._reroute,
         )
         self._submitted = 0
 
@@ -294,6 +311,7 @@ class Flow:
         wait_for_space: bool = False,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None = _UNSET,
+        task: str | None = None,
         **params: Any,
     ) -> Result:
         """Send one Messages API request when the limits allow; return its :class:`Result`.
@@ -312,9 +330,8 @@ class Flow:
         :raises APIStatusError: the API refused it and retrying could not help.
         """
         self._check_open()
-        body = validate_body(params)
         job = await self._new_job(
-            body, parse_priority(priority), queue_timeout, extra_headers, timeout
+            params, task, parse_priority(priority), queue_timeout, extra_headers, timeout
         )
         await self._enqueue(job, wait_for_space)
         try:
@@ -333,6 +350,7 @@ class Flow:
         wait_for_space: bool = False,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None = _UNSET,
+        task: str | None = None,
         **params: Any,
     ) -> AsyncIterator[FlowStream]:
         """Stream one request through the same admission, priority and retry path.
@@ -348,9 +366,8 @@ class Flow:
         """
         self._check_open()
         params.pop("stream", None)
-        body = validate_body(params)
         job = await self._new_job(
-            body, parse_priority(priority), queue_timeout, extra_headers, timeout
+            params, task, parse_priority(priority), queue_timeout, extra_headers, timeout
         )
         job.channel = FlowStream(job.future)
         job.future.add_done_callback(_consume_outcome)
@@ -363,12 +380,15 @@ class Flow:
 
     async def _new_job(
         self,
-        body: dict[str, Any],
+        params: dict[str, Any],
+        task: str | None,
         priority: int,
         queue_timeout: float | None,
         extra_headers: Mapping[str, str] | None,
         timeout: float | None,
     ) -> Job:
+        routed, arm = self._router.resolve(params.get("model"), task=task, draw=self._rng.random)
+        body = validate_body({**params, "model": routed} if routed is not None else params)
         model = body["model"]
         model_class = self._pool_limits.classes(model)
         estimate = await self._estimator.estimate_async(body)
@@ -394,7 +414,33 @@ class Flow:
             submitted_at=now,
             deadline=None if queue_timeout is None else now + queue_timeout,
             timeout=self._attempt_timeout(timeout),
+            queue_timeout=queue_timeout,
+            fallbacks=self._router.chain(model),
+            tried=[model],
+            arm=arm,
         )
+
+    def _reroute(self, job: Job, error: BaseException) -> bool:
+        """Move ``job`` to the next model of its fallback chain that can take it."""
+        while job.fallbacks:
+            model = job.fallbacks.pop(0)
+            body = {**job.body, "model": model}
+            cap = max_output_tokens(model)
+            if cap is not None and body["max_tokens"] > cap:
+                body["max_tokens"] = cap  # the same request, within what this model allows
+            out = self._reservation.reserve(model, body["max_tokens"])
+            cost = Cost(1, job.cost.input_tokens, out)
+            model_class = self._pool_limits.classes(model)
+            try:
+                self._check_fits(model_class, cost)
+            except CapacityError:
+                continue
+            log.warning("falling back from %s to %s (%s)", job.model, model, error)
+            job.body, job.model, job.model_class, job.cost = body, model, model_class, cost
+            job.worst_usd = self._worst_usd(model, cost.input_tokens, body["max_tokens"])
+            job.tried.append(model)
+            return True
+        return False
 
     def _check_fits(self, model_class: str, cost: Cost) -> None:
         """Raise :class:`CapacityError` unless some key's pool could ever admit ``cost``."""
@@ -456,6 +502,7 @@ class Flow:
             pools=MappingProxyType(pools),
             keys=MappingProxyType({k.name: k.statistics() for k in self._ring}),
             budget_reserved_usd=self._budget.reserved_usd,
+            arms=MappingProxyType(_arm_statistics(self._runner.arms)),
         )
 
     def _template_pool(self) -> PoolStatistics:
@@ -492,6 +539,27 @@ def _consume_outcome(future: asyncio.Future[Any]) -> None:
     """Mark a stream job's error as seen; the caller meets it through the FlowStream."""
     if not future.cancelled():
         future.exception()
+
+
+def _arm_statistics(
+    arms: Mapping[str, Mapping[str, Mapping[str, int]]],
+) -> dict[str, Mapping[str, ArmStatistics]]:
+    return {
+        split: MappingProxyType(
+            {
+                model: ArmStatistics(
+                    requests=c["requests"],
+                    failed=c["failed"],
+                    latency_s=c["latency_us"] / 1e6,
+                    input_tokens=c["input_tokens"],
+                    output_tokens=c["output_tokens"],
+                    cost_usd=c["cost_nusd"] / 1e9,
+                )
+                for model, c in models.items()
+            }
+        )
+        for split, models in arms.items()
+    }
 
 
 def _api_keys(given: str | ApiKey | Sequence[str | ApiKey] | None) -> list[ApiKey]:
@@ -562,6 +630,7 @@ _KINDS: Final = (
     ("timeouts", Timeouts),
     ("output_reservation", OutputReservation),
     ("prices", PriceTable),
+    ("routes", Routes),
 )
 
 

@@ -45,6 +45,10 @@ class Job:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     timer: TimerHandle | None = field(default=None, repr=False)
     channel: FlowStream | None = field(default=None, repr=False)  # set for streamed jobs
+    queue_timeout: float | None = None  # kept for a fallback model's fresh deadline
+    fallbacks: list[str] = field(default_factory=list)  # models still to try, in order
+    tried: list[str] = field(default_factory=list)  # models tried so far (the last serves)
+    arm: str | None = None  # the split this request's model was drawn from
 
     @property
     def done(self) -> bool:

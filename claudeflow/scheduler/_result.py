@@ -10,7 +10,7 @@ from .._message import Message
 from .._types import Cost
 from ..limiter import BucketState, PoolStatistics
 from ..retry import ServerLimits
-from ..routing import KeyStatistics
+from ..routing import ArmStatistics, KeyStatistics
 from ..tokens import CalibrationStats, Usage
 
 __all__ = ["FlowStats", "Result"]
@@ -31,6 +31,8 @@ class Result:
     :ivar cost_usd: price of this request, ``None`` if the model is unpriced
     :ivar key: the name of the API key that served it (never the key itself)
     :ivar pool: the pool that admitted it (``key/model-class``)
+    :ivar tried: the models tried in order; the last one served it (fallbacks)
+    :ivar arm: the split its model was drawn from, if any
     """
 
     message: Message
@@ -46,6 +48,8 @@ class Result:
     priority: int
     key: str = ""
     pool: str = ""
+    tried: tuple[str, ...] = ()
+    arm: str | None = None
 
     @property
     def text(self) -> str:
@@ -124,6 +128,7 @@ class FlowStats:
     pools: Mapping[str, PoolStatistics] = field(default_factory=dict)
     keys: Mapping[str, KeyStatistics] = field(default_factory=dict)
     budget_reserved_usd: float = 0.0
+    arms: Mapping[str, Mapping[str, ArmStatistics]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly values (for logs, the CLI and benchmark reports)."""

@@ -14,7 +14,7 @@ import logging
 import math
 import random
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Final
 
 from .._clock import Clock, wall_time
@@ -25,6 +25,7 @@ from .._errors import (
     AuthenticationError,
     BillingError,
     ClaudeflowError,
+    NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     status_error,
@@ -68,6 +69,7 @@ class Runner:
         prices: PriceTable,
         count_cache_reads: bool,
         learn_limits: bool,
+        reroute: Callable[[Job, BaseException], bool],
     ) -> None:
         self._retry = retry
         self._rng = rng
@@ -79,6 +81,8 @@ class Runner:
         self._prices = prices
         self._count_cache_reads = count_cache_reads
         self._learn_limits = learn_limits
+        self._reroute = reroute
+        self.arms: dict[str, dict[str, Counter[str]]] = {}
         self.counts: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
         self._last_headers: Mapping[str, str] | None = None
@@ -257,9 +261,22 @@ class Runner:
                 priority=job.priority,
                 key=pool.key.name,
                 pool=pool.name,
+                tried=tuple(job.tried),
+                arm=job.arm,
             ),
         )
+        if job.arm is not None:
+            self._count_arm(job, usage, cost, latency)
         return cost or 0.0
+
+    def _count_arm(self, job: Job, usage: Usage, cost: float | None, latency: float) -> None:
+        assert job.arm is not None
+        arm = self.arms.setdefault(job.arm, {}).setdefault(job.model, Counter())
+        arm["requests"] += 1
+        arm["latency_us"] += round(latency * 1e6)
+        arm["input_tokens"] += usage.input_tokens
+        arm["output_tokens"] += usage.output_tokens
+        arm["cost_nusd"] += round((cost or 0.0) * 1e9)
 
     def _after_failure(self, job: Job, pool: Pool, error: ClaudeflowError) -> float | None:
         self._end_probe(pool)
@@ -290,6 +307,8 @@ class Runner:
                     "429 from the server on %s: admission paused for %.2f s (%s)",
                     pool.name, delay, error,
                 )  # fmt: skip
+        if delay is None and _falls_back(error) and self._reroute(job, error):
+            delay = 0.0  # the next model of its fallback chain, at once
         if delay is None:
             self.fail(job, error)
             return None
@@ -308,6 +327,8 @@ class Runner:
             return
         if isinstance(outcome, BaseException):
             self.counts["failed"] += 1
+            if job.arm is not None:
+                self.arms.setdefault(job.arm, {}).setdefault(job.model, Counter())["failed"] += 1
             if isinstance(outcome, ClaudeflowError):
                 outcome.attempts = job.attempts
             job.future.set_exception(outcome)
@@ -382,6 +403,11 @@ async def _deadline(clock: Clock, seconds: float | None) -> AsyncIterator[None]:
         raise
     finally:
         timer.cancel()
+
+
+def _falls_back(error: ClaudeflowError) -> bool:
+    """An error another model may not have: overload past the retries, or no such model."""
+    return is_overload(error) or isinstance(error, NotFoundError)
 
 
 def _retry_after(error: ClaudeflowError) -> float | None:
