@@ -32,6 +32,7 @@ from ._errors import NotFoundError as NotFoundError
 from ._errors import OverloadedError as OverloadedError
 from ._errors import PermissionDeniedError as PermissionDeniedError
 from ._errors import QueueFullError as QueueFullError
+from ._errors import QuotaExceededError as QuotaExceededError
 from ._errors import RateLimitError as RateLimitError
 from ._errors import RequestRejected as RequestRejected
 from ._errors import RequestTooLargeError as RequestTooLargeError
@@ -42,6 +43,7 @@ from ._message import Message as Message
 from ._types import Cost as Cost
 from ._types import Priority as Priority
 from .limiter import MemoryBackend as MemoryBackend
+from .limiter import Quota as Quota
 from .retry import RetryPolicy as RetryPolicy
 from .retry import ServerLimits as ServerLimits
 from .routing import ApiKey as ApiKey
@@ -93,6 +95,8 @@ __all__ = [
     "PriceTable",
     "Priority",
     "QueueFullError",
+    "Quota",
+    "QuotaExceededError",
     "RateLimitError",
     "RateLimits",
     "RequestRejected",

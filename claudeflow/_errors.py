@@ -10,6 +10,7 @@
     │   ├── QueueFullError                 bounded queue is full (back-pressure)
     │   ├── DeadlineExceededError          could not start before its deadline
     │   ├── BudgetExceededError            the Flow's spending budget is used up
+    │   ├── QuotaExceededError             a daily or monthly quota is used up
     │   └── FlowClosedError                the Flow is closed or closing
     ├── TransportError                     no HTTP response (aiohttp errors end here)
     │   ├── APIConnectionError             connect/reset/protocol failures
@@ -56,6 +57,7 @@ __all__ = [
     "OverloadedError",
     "PermissionDeniedError",
     "QueueFullError",
+    "QuotaExceededError",
     "RateLimitError",
     "RequestRejected",
     "RequestTooLargeError",
@@ -108,6 +110,15 @@ class DeadlineExceededError(RequestRejected):
 
 class BudgetExceededError(RequestRejected):
     """The Flow's spending budget is used up."""
+
+
+class QuotaExceededError(RequestRejected):
+    """A daily or monthly quota cannot pay for the request; ``resets_at`` says when it resets
+    (seconds since the epoch, UTC)."""
+
+    def __init__(self, message: str, *, resets_at: float) -> None:
+        super().__init__(message)
+        self.resets_at = resets_at
 
 
 class FlowClosedError(RequestRejected):

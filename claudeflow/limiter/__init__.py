@@ -14,6 +14,8 @@ from ._classes import model_class as model_class
 from ._memory import DIMENSIONS as DIMENSIONS
 from ._memory import MemoryBackend as MemoryBackend
 from ._memory import MemoryPool as MemoryPool
+from ._quota import Quota as Quota
+from ._quota import QuotaBook as QuotaBook
 
 __all__ = [
     "DIMENSIONS",
@@ -25,6 +27,8 @@ __all__ = [
     "Permit",
     "PoolBuckets",
     "PoolStatistics",
+    "Quota",
+    "QuotaBook",
     "Slots",
     "TokenBucket",
     "model_class",

@@ -1,5 +1,8 @@
 """A spending budget that holds: charged at admission, settled to the actual price.
 
+(:class:`Spending` charges the long-window quotas of :mod:`claudeflow.limiter._quota`
+the same way, in the same steps.)
+
 A request is charged its worst case when it starts (estimated input plus ``max_tokens``
 of output at the model's price) and settled to what it really cost when it ends. One whose
 worst case no longer fits waits while requests in flight may still give money back, and
@@ -12,8 +15,10 @@ from __future__ import annotations
 import math
 
 from .._errors import BudgetExceededError
+from ..limiter._quota import QuotaBook, QuotaCharge
+from ._job import Job
 
-__all__ = ["Budget"]
+__all__ = ["Budget", "Spending"]
 
 
 class Budget:
@@ -53,3 +58,36 @@ class Budget:
     def settle(self, worst_usd: float, actual_usd: float) -> None:
         self.reserved_usd = max(0.0, self.reserved_usd - worst_usd)
         self.spent_usd += actual_usd
+
+
+class Spending:
+    """The budget and the long-window quotas, charged and settled together per request."""
+
+    __slots__ = ("budget", "quotas")
+
+    def __init__(self, budget: Budget, quotas: QuotaBook) -> None:
+        self.budget = budget
+        self.quotas = quotas
+
+    def check_open(self, job: Job) -> None:
+        """At submission: refuse at once what the budget or a quota can no longer pay."""
+        self.budget.check_open()
+        self.quotas.check(job.model_class, _charge(job))
+
+    def delay(self, job: Job) -> float:
+        """At admission: 0 to go, ``inf`` to wait for a settle; raises to refuse."""
+        self.quotas.check(job.model_class, _charge(job))
+        return self.budget.delay(job.worst_usd)
+
+    def reserve(self, job: Job) -> None:
+        self.budget.reserve(job.worst_usd)
+        self.quotas.reserve(job.model_class, _charge(job))
+
+    def settle(self, job: Job, usd: float, tokens: int) -> None:
+        self.budget.settle(job.worst_usd, usd)
+        requests = 1 if tokens else 0  # nothing came back: the request was not served
+        self.quotas.settle(job.model_class, _charge(job), QuotaCharge(requests, tokens, usd))
+
+
+def _charge(job: Job) -> QuotaCharge:
+    return QuotaCharge(1, job.cost.input_tokens + job.cost.output_tokens, job.worst_usd)

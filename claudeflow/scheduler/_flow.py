@@ -25,6 +25,7 @@ from .._config import Timeouts, check_positive
 from .._errors import CapacityError, ConfigError, FlowClosedError, InvalidRequestError
 from .._types import Cost, Priority
 from ..limiter import Backend, MemoryBackend, MemoryPool, ModelClasses, PoolStatistics, Slots
+from ..limiter._quota import Quota, QuotaBook
 from ..retry import RetryPolicy
 from ..routing import (
     ApiKey,
@@ -47,7 +48,7 @@ from ..tokens import (
 )
 from ..transport import AiohttpTransport, Transport
 from ..transport._base import CREDENTIAL_HEADERS, lower_names, masked
-from ._budget import Budget
+from ._budget import Budget, Spending
 from ._dispatcher import Dispatcher
 from ._job import Job
 from ._request import parse_priority, validate_body
@@ -107,6 +108,8 @@ class Flow:
         limits: LimitsSpec = None,
         pools: Mapping[str, str] | None = None,
         routes: Routes | None = None,
+        quotas: Sequence[Quota] = (),
+        quota_file: str | os.PathLike[str] | None = None,
         backend: Backend | None = None,
         concurrency: int | None = 16,
         max_queue: int | None = 100_000,
@@ -134,6 +137,7 @@ class Flow:
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         self._pool_limits = PoolLimits(limits, ModelClasses(pools))
         self._router = Router(routes)
+        self._quotas = QuotaBook(quotas, quota_file)
         self.limits = limits
         self.backend: Backend = backend or MemoryBackend()
         self.concurrency = concurrency
@@ -176,6 +180,7 @@ class Flow:
     def _reset_runtime(self) -> None:
         """Per-run state; rebuilt on each start so a Flow binds to no loop until used."""
         self._budget = Budget(self.budget_usd)
+        self._spending = Spending(self._budget, self._quotas)
         self._slots = Slots(self.concurrency)
         factory = PoolFactory(
             self.backend,
@@ -192,7 +197,7 @@ class Flow:
             rng=self._rng,
             clock=self._clock,
             ring=self._ring,
-            budget=self._budget,
+            spending=self._spending,
             calibrator=self._calibrator,
             reservation=self._reservation,
             prices=self._prices,
@@ -207,7 +212,7 @@ class Flow:
             aging_s=self._aging_s,
             attempt=self._runner.attempt,
             fail=self._runner.fail,
-            budget_ok=lambda job: self._budget.delay(job.worst_usd),
+            budget_ok=self._spending.delay,
             on_launch=self._runner.launched,
             reroute=self._reroute,
         )
@@ -298,6 +303,7 @@ class Flow:
             if self._owns_transport:
                 closing.append(self._transport.aclose())
             closing.append(self.backend.aclose())
+            self._quotas.flush()
             await asyncio.gather(*closing, return_exceptions=True)
             self._key_transports.clear()
 
@@ -396,12 +402,11 @@ class Flow:
         reserved_out = self._reservation.reserve(model, body["max_tokens"])
         cost = Cost(1, reserved_in, reserved_out)
         self._check_fits(model_class, cost)
-        self._budget.check_open()
         now = self._clock.now()
         if queue_timeout is _UNSET:
             queue_timeout = self.queue_timeout
         check_positive("queue_timeout", queue_timeout)
-        return Job(
+        job = Job(
             body=body,
             extra_headers=_extra_headers(extra_headers),
             model=model,
@@ -419,6 +424,8 @@ class Flow:
             tried=[model],
             arm=arm,
         )
+        self._spending.check_open(job)
+        return job
 
     def _reroute(self, job: Job, error: BaseException) -> bool:
         """Move ``job`` to the next model of its fallback chain that can take it."""
@@ -454,7 +461,7 @@ class Flow:
                     raise
 
     def _worst_usd(self, model: str, input_tokens: int, max_tokens: int) -> float:
-        if self.budget_usd is None:
+        if self.budget_usd is None and not any(q.usd for q in self._quotas.quotas):
             return 0.0
         return self._prices.cost_usd(model, Usage(input_tokens, max_tokens)) or 0.0
 
@@ -503,6 +510,7 @@ class Flow:
             keys=MappingProxyType({k.name: k.statistics() for k in self._ring}),
             budget_reserved_usd=self._budget.reserved_usd,
             arms=MappingProxyType(_arm_statistics(self._runner.arms)),
+            quotas=MappingProxyType(self._quotas.usage()),
         )
 
     def _template_pool(self) -> PoolStatistics:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 
 from .._clock import Clock, TimerHandle
-from .._errors import AuthenticationError, BudgetExceededError, CapacityError, ClaudeflowError
+from .._errors import AuthenticationError, CapacityError, ClaudeflowError, RequestRejected
 from ..limiter import Permit, Slots
 from ..routing import KeyRing, Pool
 from ._job import Job
@@ -61,7 +61,7 @@ class Lane:
             self._announce(job.priority)
             try:
                 wait = self._slots.delay() or self._budget_ok(job)
-            except BudgetExceededError as error:
+            except RequestRejected as error:  # the budget or a quota can no longer pay
                 self._fail_head(job, error)
                 continue
             if wait == 0:

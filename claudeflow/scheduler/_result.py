@@ -129,6 +129,7 @@ class FlowStats:
     keys: Mapping[str, KeyStatistics] = field(default_factory=dict)
     budget_reserved_usd: float = 0.0
     arms: Mapping[str, Mapping[str, ArmStatistics]] = field(default_factory=dict)
+    quotas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly values (for logs, the CLI and benchmark reports)."""

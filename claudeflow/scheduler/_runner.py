@@ -39,7 +39,7 @@ from ..routing import KeyRing, Pool
 from ..tokens import Calibrator, OutputReservation, PriceTable, Usage
 from ..transport import SseEvent
 from ._attempt import MESSAGES_PATH, Answer, consumed_by_failure, send_message
-from ._budget import Budget
+from ._budget import Spending
 from ._job import Job
 from ._result import Result
 from ._stream import FlowStream, MessageAccumulator, stream_error
@@ -63,7 +63,7 @@ class Runner:
         rng: random.Random,
         clock: Clock,
         ring: KeyRing,
-        budget: Budget,
+        spending: Spending,
         calibrator: Calibrator | None,
         reservation: OutputReservation,
         prices: PriceTable,
@@ -75,7 +75,7 @@ class Runner:
         self._rng = rng
         self._clock = clock
         self._ring = ring
-        self._budget = budget
+        self._spending = spending
         self._calibrator = calibrator
         self._reservation = reservation
         self._prices = prices
@@ -90,7 +90,7 @@ class Runner:
 
     @property
     def spent_usd(self) -> float:
-        return self._budget.spent_usd
+        return self._spending.budget.spent_usd
 
     def launched(self, job: Job, permit: Permit) -> None:
         """An attempt starts on ``permit``'s pool: count it there and charge the budget."""
@@ -98,14 +98,14 @@ class Runner:
         pool.in_flight += 1
         pool.key.in_flight += 1
         pool.key.requests += 1
-        self._budget.reserve(job.worst_usd)
+        self._spending.reserve(job)
 
     # -- attempts --------------------------------------------------------------------
 
     async def attempt(self, job: Job, permit: Permit) -> float | None:
         """Run one attempt; return the delay before a retry, or ``None`` if it ended."""
         pool: Pool = permit.owner
-        spent: list[float] = [0.0]
+        spent = _Spent()
         try:
             # A probe is streamed even when the caller did not ask for a stream: the
             # headers that teach the limits arrive before the generation, not after it.
@@ -115,10 +115,10 @@ class Runner:
         finally:
             pool.in_flight -= 1
             pool.key.in_flight -= 1
-            self._budget.settle(job.worst_usd, spent[0])
+            self._spending.settle(job, spent.usd, spent.tokens)
 
     async def _attempt_plain(
-        self, job: Job, permit: Permit, pool: Pool, spent: list[float]
+        self, job: Job, permit: Permit, pool: Pool, spent: _Spent
     ) -> float | None:
         started = self._clock.now()
         try:
@@ -139,13 +139,13 @@ class Runner:
             return None
         self._observe_server(pool, response.headers, response.status)
         if isinstance(outcome, Answer):
-            spent[0] = self._succeed(job, permit, outcome, self._clock.now() - started)
+            self._succeed(job, permit, outcome, self._clock.now() - started, spent)
             return None
         permit.settle(consumed_by_failure(outcome, job.cost))
         return self._after_failure(job, pool, outcome)
 
     async def _attempt_stream(
-        self, job: Job, permit: Permit, pool: Pool, spent: list[float]
+        self, job: Job, permit: Permit, pool: Pool, spent: _Spent
     ) -> float | None:
         started = self._clock.now()
         acc = MessageAccumulator()
@@ -184,7 +184,7 @@ class Runner:
             self.fail(job, unexpected)
             return None
         answer = Answer(acc.final(), Usage.from_api(acc.usage), headers)
-        spent[0] = self._succeed(job, permit, answer, self._clock.now() - started)
+        self._succeed(job, permit, answer, self._clock.now() - started, spent)
         return None
 
     async def _pump(
@@ -232,8 +232,10 @@ class Runner:
 
     # -- outcomes --------------------------------------------------------------------
 
-    def _succeed(self, job: Job, permit: Permit, answer: Answer, latency: float) -> float:
-        """Settle and resolve a success; return its price (0 when unpriced)."""
+    def _succeed(
+        self, job: Job, permit: Permit, answer: Answer, latency: float, spent: _Spent
+    ) -> None:
+        """Settle and resolve a success; record what it spent in ``spent``."""
         usage = answer.usage
         pool: Pool = permit.owner
         if pool.overload.clear():
@@ -267,7 +269,8 @@ class Runner:
         )
         if job.arm is not None:
             self._count_arm(job, usage, cost, latency)
-        return cost or 0.0
+        spent.usd = cost or 0.0
+        spent.tokens = usage.total_input + usage.output_tokens
 
     def _count_arm(self, job: Job, usage: Usage, cost: float | None, latency: float) -> None:
         assert job.arm is not None
@@ -403,6 +406,16 @@ async def _deadline(clock: Clock, seconds: float | None) -> AsyncIterator[None]:
         raise
     finally:
         timer.cancel()
+
+
+class _Spent:
+    """What an attempt spent, filled in when it succeeds."""
+
+    __slots__ = ("tokens", "usd")
+
+    def __init__(self) -> None:
+        self.usd = 0.0
+        self.tokens = 0
 
 
 def _falls_back(error: ClaudeflowError) -> bool:
