@@ -35,6 +35,7 @@ log = logging.getLogger("claudeflow")
 
 DEFAULT_QUOTA_FILE = Path("~/.local/state/claudeflow/quotas.json")
 _FIELDS = ("requests", "tokens", "usd")
+_ADJECTIVE = {"day": "daily", "month": "monthly"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,7 @@ class QuotaBook:
                     resets = _period_end(quota.period, self._wall())
                     when = datetime.fromtimestamp(resets, UTC).isoformat().replace("+00:00", "Z")
                     raise QuotaExceededError(
-                        f"the {quota.period}ly {field} quota of {quota.pool or 'this Flow'} "
+                        f"the {_ADJECTIVE[quota.period]} {field} quota of {quota.pool or 'this Flow'} "
                         f"({cap:g}) cannot pay for this request ({used[field]:g} used, "
                         f"{getattr(held, field):g} in flight); it resets at {when}",
                         resets_at=resets,

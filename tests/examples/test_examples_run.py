@@ -38,6 +38,15 @@ def test_basic() -> None:
     assert "30 requests completed, 0 failed, 0 rate-limited" in done.stdout
 
 
+def test_models_and_keys_share_the_work_and_drop_the_refused_key() -> None:
+    done = run(EXAMPLES / "models_and_keys.py", "--simulate", "-n", "100")
+    assert done.returncode == 0, done.stderr
+    assert "200 requests over two model classes" in done.stdout
+    assert "retired key: {'old': 'HTTP 401 authentication_error'}" in done.stdout
+    assert "past the daily quota: refused" in done.stdout
+    assert "sk-" not in done.stdout + done.stderr
+
+
 def test_streaming_chat_keeps_the_conversation() -> None:
     done = run(EXAMPLES / "streaming_chat.py", "--simulate", "Hi there", "And again?")
     assert done.returncode == 0, done.stderr
