@@ -115,14 +115,18 @@ class QuotaBook:
                 cap = getattr(quota, field)
                 total = used[field] + getattr(held, field) + getattr(charge, field)
                 if cap is not None and total > cap + 1e-12:
-                    resets = _period_end(quota.period, self._wall())
-                    when = datetime.fromtimestamp(resets, UTC).isoformat().replace("+00:00", "Z")
-                    raise QuotaExceededError(
-                        f"the {_ADJECTIVE[quota.period]} {field} quota of {quota.pool or 'this Flow'} "
-                        f"({cap:g}) cannot pay for this request ({used[field]:g} used, "
-                        f"{getattr(held, field):g} in flight); it resets at {when}",
-                        resets_at=resets,
-                    )
+                    raise self._refusal(quota, field, used[field], getattr(held, field))
+
+    def _refusal(self, quota: Quota, field: str, used: float, held: float) -> QuotaExceededError:
+        resets = _period_end(quota.period, self._wall())
+        when = datetime.fromtimestamp(resets, UTC).isoformat().replace("+00:00", "Z")
+        whose = quota.pool or "this Flow"
+        return QuotaExceededError(
+            f"the {_ADJECTIVE[quota.period]} {field} quota of {whose} ({getattr(quota, field):g}) "
+            f"cannot pay for this request ({used:g} used, {held:g} in flight); "
+            f"it resets at {when}",
+            resets_at=resets,
+        )
 
     def reserve(self, pool: str, charge: QuotaCharge) -> None:
         for quota in self._of(pool):
