@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import random
@@ -23,6 +24,8 @@ from .._clock import Clock, LoopClock
 from .._config import RateLimits, Timeouts, check_positive
 from .._errors import BudgetExceededError, ConfigError, FlowClosedError, InvalidRequestError
 from .._types import Cost, Priority
+from ..batches import BatchApi, BatchOffload, BatchRunner
+from ..cache import ResponseCache, SavingLayer, prompt_cache_share
 from ..limiter import Admission
 from ..retry import RetryPolicy
 from ..tokens import (
@@ -81,6 +84,12 @@ class Flow:
     :param count_cache_reads: count cache reads toward input tokens per minute (only a few
         older models do).
     :param budget_usd: refuse new work once this much has been spent.
+    :param cache: a :class:`ResponseCache`: identical requests are answered from it,
+        without an API call or any rate-limit capacity (off by default).
+    :param coalesce: identical requests in flight share one call: ``None`` (default)
+        only when the cache is on or ``temperature=0``; ``True`` always; ``False`` never.
+    :param batches: a :class:`BatchOffload`: requests that can wait go through the
+        Message Batches API at half price, outside the per-minute limits.
     """
 
     def __init__(
@@ -109,6 +118,9 @@ class Flow:
         transport: Transport | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        cache: ResponseCache | None = None,
+        coalesce: bool | None = None,
+        batches: BatchOffload | None = None,
     ) -> None:
         _check_int("concurrency", concurrency)
         _check_int("max_queue", max_queue)
@@ -129,6 +141,8 @@ class Flow:
             ("timeouts", timeouts, Timeouts),
             ("output_reservation", output_reservation, OutputReservation),
             ("prices", prices, PriceTable),
+            ("cache", cache, ResponseCache),
+            ("batches", batches, BatchOffload),
         ):
             _check_instance(argument, value, kind)
         defaults = lower_names(default_headers or {})
@@ -173,6 +187,13 @@ class Flow:
                 window_s=(limits or RateLimits()).window_s,
             )
         self._aging_s = aging_s
+        # -- cheaper paths (claudeflow.cache, claudeflow.batches) --
+        if coalesce is not None and not isinstance(coalesce, bool):
+            raise ConfigError("coalesce", f"must be True, False or None, got {coalesce!r}")
+        if cache is not None:
+            cache.use_clock(self._clock)
+        self.cache, self.coalesce, self.batches = cache, coalesce, batches
+        # -- end of cheaper paths --
         self._state = "new"
         self._reset_runtime()
 
@@ -201,6 +222,17 @@ class Flow:
             fail=self._runner.fail,
         )
         self._submitted = 0
+        # -- cheaper paths (claudeflow.cache, claudeflow.batches) --
+        self._saving: SavingLayer[Result] | None = None
+        if self.cache is not None or self.coalesce is not False:
+            self._saving = SavingLayer(cache=self.cache, coalesce=self.coalesce, make_result=Result)
+        self._batching: BatchRunner[Result] | None = None
+        if self.batches is not None:
+            api = BatchApi(self._transport, retry=self.retry, clock=self._clock, rng=self._rng)
+            self._batching = BatchRunner(
+                self.batches, api=api, clock=self._clock, prices=self._prices, make_result=Result
+            )
+        # -- end of cheaper paths --
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -241,6 +273,8 @@ class Flow:
             self._dispatcher.cancel_all(
                 FlowClosedError("cancelled: the Flow was closed with cancel=True")
             )
+        if self._batching is not None:  # cheaper paths: batches end before the transport
+            await self._batching.aclose(cancel=cancel)
         await self._dispatcher.wait_idle()
         await self._dispatcher.stop()
         if self._owns_transport:
@@ -257,6 +291,7 @@ class Flow:
         wait_for_space: bool = False,
         extra_headers: Mapping[str, str] | None = None,
         timeout: float | None = _UNSET,
+        batch: bool | None = None,
         **params: Any,
     ) -> Result:
         """Send one Messages API request when the limits allow; return its :class:`Result`.
@@ -272,13 +307,40 @@ class Flow:
             (default: the Flow's ``timeouts.total``; ``None``: no limit).
         :raises QueueFullError: the queue is full and ``wait_for_space`` is false.
         :raises CapacityError: the request can never fit the limits.
+        :param batch: send through the Message Batches API (``True``), the Messages API
+            (``False``), or as the Flow's :class:`BatchOffload` rule says (``None``).
         :raises APIStatusError: the API refused it and retrying could not help.
         """
         self._check_open()
         body = validate_body(params)
-        job = await self._new_job(
-            body, parse_priority(priority), queue_timeout, extra_headers, timeout
+        level = parse_priority(priority)
+        # -- cheaper paths (all their logic is in claudeflow.cache, claudeflow.batches) --
+        send = functools.partial(
+            self._create_queued, body, level, queue_timeout, wait_for_space, extra_headers, timeout
         )
+        waits = self.queue_timeout if queue_timeout is _UNSET else queue_timeout
+        if self._batching is not None and self._batching.wants(batch, level, waits):
+            send = functools.partial(
+                self._batching.submit, body, self._headers_with(extra_headers), level
+            )
+        elif batch:
+            raise InvalidRequestError("batch=True needs Flow(batches=BatchOffload(...))")
+        if self._saving is not None:
+            return await self._saving.create(body, self._headers_with(extra_headers), level, send)
+        # -- end of cheaper paths --
+        return await send()
+
+    async def _create_queued(
+        self,
+        body: dict[str, Any],
+        priority: int,
+        queue_timeout: float | None,
+        wait_for_space: bool,
+        extra_headers: Mapping[str, str] | None,
+        timeout: float | None,
+    ) -> Result:
+        """The ordinary path: queue, admission, the Messages API."""
+        job = await self._new_job(body, priority, queue_timeout, extra_headers, timeout)
         await self._enqueue(job, wait_for_space)
         try:
             result: Result = await job.future
@@ -312,9 +374,40 @@ class Flow:
         self._check_open()
         params.pop("stream", None)
         body = validate_body(params)
-        job = await self._new_job(
-            body, parse_priority(priority), queue_timeout, extra_headers, timeout
-        )
+        # -- cheaper paths (all their logic is in claudeflow.cache) --
+        if self.cache is not None and self._saving is not None:
+            level = parse_priority(priority)
+            opened = functools.partial(
+                self._stream_queued,
+                body,
+                level,
+                queue_timeout,
+                wait_for_space,
+                extra_headers,
+                timeout,
+            )
+            headers = self._headers_with(extra_headers)
+            async with self._saving.stream(body, headers, level, opened, FlowStream) as stream:
+                yield stream
+            return
+        # -- end of cheaper paths --
+        async with self._stream_queued(
+            body, parse_priority(priority), queue_timeout, wait_for_space, extra_headers, timeout
+        ) as stream:
+            yield stream
+
+    @contextlib.asynccontextmanager
+    async def _stream_queued(
+        self,
+        body: dict[str, Any],
+        priority: int,
+        queue_timeout: float | None,
+        wait_for_space: bool,
+        extra_headers: Mapping[str, str] | None,
+        timeout: float | None,
+    ) -> AsyncIterator[FlowStream]:
+        """The ordinary streaming path: queue, admission, the Messages API."""
+        job = await self._new_job(body, priority, queue_timeout, extra_headers, timeout)
         job.channel = FlowStream(job.future)
         job.future.add_done_callback(_consume_outcome)
         await self._enqueue(job, wait_for_space)
@@ -395,6 +488,12 @@ class Flow:
             paused_for_s=max(0.0, self._admission.paused_until - self._clock.now()),
             server=self._runner.server,
             calibration=self._calibrator.stats() if self._calibrator else {},
+            # -- cheaper paths and the prompt-caching report (claudeflow.cache/.batches) --
+            prompt_cache_read_share=prompt_cache_share(
+                c["input_tokens"], c["cache_creation_input_tokens"], c["cache_read_input_tokens"]
+            ),
+            cache=self._saving.stats() if self._saving is not None else None,
+            batches=self._batching.stats() if self._batching is not None else None,
         )
 
     def _headers_with(self, extra: Mapping[str, str] | None) -> dict[str, str]:

@@ -8,6 +8,8 @@ from typing import Any
 
 from .._message import Message
 from .._types import Cost
+from ..batches import BatchStats
+from ..cache import CacheStats
 from ..limiter import BucketState
 from ..retry import ServerLimits
 from ..tokens import CalibrationStats, Usage
@@ -28,6 +30,8 @@ class Result:
     :ivar retry_wait_s: time spent in retry back-off
     :ivar latency_s: duration of the successful HTTP attempt
     :ivar cost_usd: price of this request, ``None`` if the model is unpriced
+    :ivar cache_hit: served from the response cache (nothing sent, nothing billed)
+    :ivar batched: served through the Message Batches API (priced at the batch rate)
     """
 
     message: Message
@@ -41,6 +45,8 @@ class Result:
     cost_usd: float | None
     request_id: str | None
     priority: int
+    cache_hit: bool = False
+    batched: bool = False
 
     @property
     def text(self) -> str:
@@ -116,6 +122,11 @@ class FlowStats:
     paused_for_s: float
     server: ServerLimits | None
     calibration: Mapping[str, CalibrationStats] = field(default_factory=dict)
+    # Share of prompt tokens read from the API's prompt cache: do the cache_control
+    # breakpoints work?  (claudeflow.cache.prompt_cache_share)
+    prompt_cache_read_share: float = 0.0
+    cache: CacheStats | None = None  # response cache and coalescing, when on
+    batches: BatchStats | None = None  # Message Batches offload, when on
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly values (for logs, the CLI and benchmark reports)."""
