@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,6 +18,15 @@ from claudeflow.tokens import PriceTable
 pytestmark = pytest.mark.integration
 
 FAST = BatchOffload(linger_s=0.05, poll_s=0.05, poll_factor=1.5, poll_max_s=0.2)
+
+
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Wait (bounded, up to 10 s) until ``condition`` holds; no timing is asserted."""
+    for _ in range(1_000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never held")
 
 
 def request(i: int) -> dict[str, Any]:
@@ -56,12 +66,11 @@ async def test_leaving_callers_cancel_their_batch_on_the_api() -> None:
     async with simulator(**config) as sim:
         async with Flow(api_key=API_KEY, base_url=sim.url, batches=FAST) as flow:
             tasks = [asyncio.ensure_future(flow.create(**request(i), batch=True)) for i in range(3)]
-            while sim.stats()["batches"]["batches"] == 0:
-                await asyncio.sleep(0.01)  # bounded by the test timeout; no timing asserted
+            await eventually(lambda: sim.stats()["batches"]["batches"] == 1)
             for task in tasks:
                 task.cancel()
-            while flow.stats().batches.batches_running:  # type: ignore[union-attr]
-                await asyncio.sleep(0.01)  # the batch task ends once it has cancelled
+            # The batch task ends once it has cancelled the batch on the API.
+            await eventually(lambda: flow.stats().batches.batches_running == 0)  # type: ignore[union-attr]
         server = sim.stats()
     assert all(t.cancelled() for t in tasks)
     assert server["by_endpoint"]["batches.cancel"] == 1
