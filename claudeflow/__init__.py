@@ -41,6 +41,9 @@ from ._message import ApiObject as ApiObject
 from ._message import Message as Message
 from ._types import Cost as Cost
 from ._types import Priority as Priority
+from .batches import BatchError as BatchError
+from .batches import BatchOffload as BatchOffload
+from .cache import ResponseCache as ResponseCache
 from .retry import RetryPolicy as RetryPolicy
 from .retry import ServerLimits as ServerLimits
 from .scheduler import Flow as Flow
@@ -65,6 +68,8 @@ __all__ = [
     "ApiObject",
     "AuthenticationError",
     "BadRequestError",
+    "BatchError",
+    "BatchOffload",
     "BillingError",
     "BudgetExceededError",
     "CapacityError",
@@ -92,6 +97,7 @@ __all__ = [
     "RateLimits",
     "RequestRejected",
     "RequestTooLargeError",
+    "ResponseCache",
     "Result",
     "RetryPolicy",
     "ServerLimits",
