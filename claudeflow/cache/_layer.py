@@ -114,11 +114,14 @@ class SavingLayer(Generic[R]):
         send: Callable[[], Awaitable[R]],
     ) -> R:
         """The answer to ``body``: cached, shared with an identical call, or sent now."""
+        coalesce = coalesces(self.coalesce, body, cached=self.cache is not None)
+        if self.cache is None and not coalesce:
+            return await send()  # nothing to save: no key to compute
         key = request_key(body, headers)
         hit = await self._lookup(key, priority)
         if hit is not None:
             return hit
-        if not coalesces(self.coalesce, body, cached=self.cache is not None):
+        if not coalesce:
             return await self._send_and_store(key, body, send)
         result, joined = await self._coalescer.run(
             key, lambda: self._send_and_store(key, body, send)

@@ -134,3 +134,26 @@ def test_bad_cache_arguments_name_the_argument() -> None:
     with pytest.raises(ConfigError) as caught:
         Flow(api_key=API_KEY, coalesce="auto")  # type: ignore[arg-type]
     assert caught.value.argument == "coalesce"
+
+
+async def test_stats_report_the_share_of_prompt_served_by_the_prompt_cache(
+    clock: FakeClock,
+) -> None:
+    def cached_prompt(request: MockRequest) -> ApiResponse:
+        usage = {
+            "input_tokens": 100,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 900,
+            "output_tokens": 5,
+        }
+        message = {"id": "m", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+                   "content": [], "stop_reason": "end_turn", "usage": usage}  # fmt: skip
+        return ApiResponse(200, {}, json.dumps(message).encode())
+
+    flow, _ = mock_flow(clock, cached_prompt)
+    async with flow:
+        assert flow.stats().prompt_cache_read_share == 0.0  # nothing sent yet
+        await flow.create(**body("with cache_control"))
+        stats = flow.stats()
+    assert stats.prompt_cache_read_share == pytest.approx(0.9)
+    assert stats.as_dict()["prompt_cache_read_share"] == pytest.approx(0.9)
