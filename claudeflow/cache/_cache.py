@@ -24,6 +24,9 @@ __all__ = ["ResponseCache"]
 
 log = logging.getLogger("claudeflow.cache")
 
+# The Flow's default ``anthropic-version`` (a test checks the two agree).
+DEFAULT_API_VERSION = "2023-06-01"
+
 Tagger = Callable[[Mapping[str, Any]], Iterable[str]]
 
 
@@ -85,8 +88,20 @@ class ResponseCache:
         return self._clock.now()
 
     @staticmethod
-    def key(body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> str:
-        """The cache key of a request body (and its ``anthropic-*`` headers)."""
+    def key(
+        body: Mapping[str, Any],
+        *,
+        anthropic_version: str = DEFAULT_API_VERSION,
+        anthropic_beta: str | None = None,
+    ) -> str:
+        """The key a Flow files the answer to ``body`` under (for :meth:`invalidate`).
+
+        Pass the Flow's ``anthropic_version`` if it is not the default, and the
+        ``anthropic-beta`` header if the request was sent with one.
+        """
+        headers = {"anthropic-version": anthropic_version}
+        if anthropic_beta is not None:
+            headers["anthropic-beta"] = anthropic_beta
         return request_key(body, headers)
 
     async def get(self, key: str) -> CacheEntry | None:

@@ -157,3 +157,16 @@ async def test_stats_report_the_share_of_prompt_served_by_the_prompt_cache(
         stats = flow.stats()
     assert stats.prompt_cache_read_share == pytest.approx(0.9)
     assert stats.as_dict()["prompt_cache_read_share"] == pytest.approx(0.9)
+
+
+async def test_the_key_a_user_computes_is_the_one_the_flow_used(clock: FakeClock) -> None:
+    cache = ResponseCache(ttl_s=60)
+    flow, transport = mock_flow(clock, answer, cache=cache)
+    async with flow:
+        await flow.create(**body("q"))
+        await flow.create(**body("q"), extra_headers={"anthropic-beta": "some-beta"})
+        assert await cache.invalidate(ResponseCache.key(body("q"))) is True
+        beta_key = ResponseCache.key(body("q"), anthropic_beta="some-beta")
+        assert await cache.invalidate(beta_key) is True
+        assert not (await flow.create(**body("q"))).cache_hit
+    assert len(transport.requests) == 3
