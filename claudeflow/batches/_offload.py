@@ -6,7 +6,7 @@ one batch run by its own task: create, poll with growing pauses (the injected cl
 read the results file and resolve each caller's future with the Flow's result type at
 the batch price. Batched requests never touch the per-minute limits. A caller who
 cancels leaves its batch alone unless it was the last one waiting on it; then the batch
-is cancelled on the API (at the next poll), since the API cancels whole batches only.
+is cancelled on the API at once, since the API cancels whole batches only.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import itertools
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -160,12 +160,20 @@ class BatchRunner(Generic[R]):
         self, batch: Mapping[str, Any], items: list[_Item], headers: Mapping[str, str]
     ) -> Mapping[str, Any] | None:
         """Poll until the batch has ended; ``None`` if every caller left (then cancel it)."""
+        everyone_left = asyncio.Event()
+
+        def on_done(_: object) -> None:
+            if all(i.future.done() for i in items):
+                everyone_left.set()
+
+        for item in items:
+            item.future.add_done_callback(on_done)
         polls = 0
         while batch.get("processing_status") != "ended":
-            if all(i.future.done() for i in items):
+            # Sleep until the next poll, or stop at once when the last caller leaves.
+            if await _first(self._clock.sleep(self.config.poll_delay(polls)), everyone_left):
                 await self._cancel_quietly(str(batch["id"]), headers)
                 return None
-            await self._clock.sleep(self.config.poll_delay(polls))
             polls += 1
             batch = await self._api.retrieve(str(batch["id"]), headers)
         return batch
@@ -252,6 +260,21 @@ class BatchRunner(Generic[R]):
             cost_usd=self._cost[0],
             saved_usd=self._cost[1],
         )
+
+
+async def _first(sleep: Coroutine[Any, Any, None], event: asyncio.Event) -> bool:
+    """Wait for ``sleep`` or ``event``; ``True`` if the event came first (or was set)."""
+    if event.is_set():
+        sleep.close()
+        return True
+    sleeper = asyncio.ensure_future(sleep)
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sleeper.cancel()
+        waiter.cancel()
+    return event.is_set()
 
 
 def _fail(items: list[_Item], error: BaseException) -> None:

@@ -138,8 +138,10 @@ async def test_when_every_caller_has_left_the_batch_is_cancelled(clock: FakeCloc
         await clock.run_until(12.0)  # first poll at 11 s: one caller still waits
         assert api.cancelled == []
         tasks[1].cancel()
-        await clock.run_until(40.0)  # the next poll finds nobody waiting
-        assert api.cancelled == ["msgbatch_1"]
+        await settle()  # the last caller left: cancelled at once, not at the next poll
+        assert api.cancelled == ["msgbatch_1"] and clock.now() == 12.0
+        await clock.run_until(100.0)
+        assert api.polls["msgbatch_1"] == [11.0]  # and no more polling
         assert flow.stats().batches.batches_running == 0  # type: ignore[union-attr]
 
 
