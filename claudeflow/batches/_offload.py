@@ -23,13 +23,11 @@ from typing import Any, Generic, TypeVar
 
 from .._clock import Clock, TimerHandle
 from .._errors import ClaudeflowError, FlowClosedError
-from .._message import Message
-from .._types import Cost
-from ..tokens import PriceTable, Usage
+from ..tokens import PriceTable
 from ._api import BatchApi
 from ._config import BatchOffload
 from ._errors import BatchError
-from ._results import error_of, parse_results
+from ._results import error_of, parse_results, price_result
 from ._stats import BatchStats
 
 __all__ = ["BatchRunner"]
@@ -200,29 +198,16 @@ class BatchRunner(Generic[R]):
     def _succeeded(
         self, item: _Item, result: Mapping[str, Any], submitted_at: float, now: float
     ) -> R:
-        message = Message(result["message"])
-        usage = Usage.from_api(message.get("usage"))
-        model = str(message.get("model") or item.body["model"])
-        cost = self._prices.cost_usd(model, usage, batch=True)
-        standard = self._prices.cost_usd(model, usage)
-        self._counts["input_tokens"] += usage.total_input
-        self._counts["output_tokens"] += usage.output_tokens
-        if cost is not None and standard is not None:
-            self._cost[0] += cost
-            self._cost[1] += standard - cost
-        return self._make_result(
-            message=message,
-            usage=usage,
-            estimated_input_tokens=0,
-            reserved=Cost(0, 0, 0),  # the per-minute limits were never touched
-            attempts=1,
-            queue_wait_s=submitted_at - item.queued_at,
-            retry_wait_s=0.0,
-            latency_s=now - submitted_at,
-            cost_usd=cost,
-            request_id=None,
+        priced = price_result(result, self._prices, model=str(item.body["model"]))
+        self._counts["input_tokens"] += priced.usage.total_input
+        self._counts["output_tokens"] += priced.usage.output_tokens
+        self._cost[0] += priced.cost_usd or 0.0
+        self._cost[1] += priced.saved_usd
+        return priced.result(
+            self._make_result,
             priority=item.priority,
-            batched=True,
+            queue_wait_s=submitted_at - item.queued_at,
+            latency_s=now - submitted_at,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
