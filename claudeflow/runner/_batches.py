@@ -31,6 +31,7 @@ from ..batches._results import error_of, parse_results, price_result
 from ..scheduler import Flow, Result
 from ..tokens import PriceTable
 from ..transport import Transport
+from ._done import DoneIndex
 from ._input import BadLine, LineReader, LineRequest
 from ._log import JsonlLog, read_records
 from ._progress import Progress, RunSummary, Tally
@@ -110,7 +111,7 @@ class _BatchJob:
         self.journal = journal_path(files.output)
         self.output: JsonlLog | None = None
         self.dead: JsonlLog | None = None
-        self.done: set[str] = set()
+        self.done = DoneIndex()
         self.waiting: dict[str, tuple[_Batch, int]] = {}  # custom_id -> (batch, entry)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -137,12 +138,16 @@ class _BatchJob:
             self.output.close()
             self.dead.close()
 
-    def _done(self) -> set[str]:
-        done: set[str] = set()
-        for custom_id, record in read_records(self.files.output, full=False):
-            self.tally.prior["succeeded" if record is None else str(record.get("status"))] += 1
-            done.add(custom_id)
-        return done
+    def _done(self) -> DoneIndex:
+        """The lines earlier runs answered (compact: a million ids cost a few MB)."""
+
+        def finished() -> Iterator[str]:
+            for custom_id, record in read_records(self.files.output, full=False):
+                status = "succeeded" if record is None else str(record.get("status"))
+                self.tally.prior[status] += 1
+                yield custom_id
+
+        return DoneIndex(finished())
 
     def _resumed(self) -> dict[str, _Batch]:
         """Journalled batches with lines still unanswered, by batch id (lines filled later)."""
@@ -151,7 +156,8 @@ class _BatchJob:
             if all(c in self.done for c in custom_ids):
                 continue
             batch = batches[batch_id] = _Batch(batch_id=batch_id)
-            batch.lines = [LineRequest(0, c, 0, {}) for c in custom_ids]  # placeholders
+            # Placeholders until the input is read (offset -1: not found in it).
+            batch.lines = [LineRequest(0, c, 0, {}, b"", -1) for c in custom_ids]
             for entry, custom_id in enumerate(custom_ids):
                 self.waiting[custom_id] = (batch, entry)
         return batches
@@ -166,7 +172,7 @@ class _BatchJob:
             if item.custom_id in self.done:
                 self.tally.skipped += 1
             elif isinstance(item, BadLine):
-                self._write_failure(item, None)
+                self._write_bad_line(item)
             elif item.custom_id in self.waiting:
                 batch, entry = self.waiting[item.custom_id]
                 batch.lines[entry] = _meta(item)  # where to write its result
@@ -237,20 +243,22 @@ class _BatchJob:
         self.tally.output_tokens += priced.usage.output_tokens
         self.tally.cost_usd += priced.cost_usd or 0.0
 
-    def _write_failure(self, item: LineRequest | BadLine, error: ClaudeflowError | None) -> None:
+    def _write_bad_line(self, bad: BadLine) -> None:
         assert self.output is not None and self.dead is not None
-        if isinstance(item, BadLine) or error is None:
-            assert isinstance(item, BadLine)
-            self.output.append(bad_line_record(item))
-            invalid = True
-        else:
-            invalid = isinstance(error, BadRequestError | InvalidRequestError)
-            self.output.append(failure_record(item, error, invalid=invalid, secret=self.secret))
+        self.output.append(bad_line_record(bad))
+        self.tally.invalid += 1
+        self.dead.copy_line(self.files.input, bad.offset)
+
+    def _write_failure(self, item: LineRequest, error: ClaudeflowError) -> None:
+        assert self.output is not None and self.dead is not None
+        invalid = isinstance(error, BadRequestError | InvalidRequestError)
+        self.output.append(failure_record(item, error, invalid=invalid, secret=self.secret))
         if invalid:
             self.tally.invalid += 1
         else:
             self.tally.failed += 1
-        self.dead.copy_line(self.files.input, item.offset)
+        if item.offset >= 0:  # -1: a journalled line no longer in the input
+            self.dead.copy_line(self.files.input, item.offset)
 
 
 def _meta(item: LineRequest) -> LineRequest:
