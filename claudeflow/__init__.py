@@ -42,6 +42,9 @@ from ._message import ApiObject as ApiObject
 from ._message import Message as Message
 from ._types import Cost as Cost
 from ._types import Priority as Priority
+from .batches import BatchError as BatchError
+from .batches import BatchOffload as BatchOffload
+from .cache import ResponseCache as ResponseCache
 from .limiter import MemoryBackend as MemoryBackend
 from .limiter import Quota as Quota
 from .retry import RetryPolicy as RetryPolicy
@@ -71,6 +74,8 @@ __all__ = [
     "ApiObject",
     "AuthenticationError",
     "BadRequestError",
+    "BatchError",
+    "BatchOffload",
     "BillingError",
     "BudgetExceededError",
     "CapacityError",
@@ -101,6 +106,7 @@ __all__ = [
     "RateLimits",
     "RequestRejected",
     "RequestTooLargeError",
+    "ResponseCache",
     "Result",
     "RetryPolicy",
     "Routes",

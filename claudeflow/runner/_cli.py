@@ -121,6 +121,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flow.add_argument("--max-retries", type=int, help="retries per request (default 8)")
     flow.add_argument("--budget-usd", type=float, help="stop starting requests past this cost")
     flow.add_argument("--base-url", help="API URL (default $ANTHROPIC_BASE_URL or the real API)")
+    flow.add_argument(  # runner/_batches.py
+        "--batches", action="store_true", default=None, help="use Message Batches (resumable)"
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--fsync-interval", type=float, help="seconds between fsyncs (default 1)")
     out.add_argument("--progress-interval", type=float, help="seconds between progress lines")
@@ -210,6 +213,7 @@ def _dead_path(output: Path) -> Path:
 
 
 async def _main(settings: RunnerSettings, files: RunFiles, api_key: str) -> int:
+    from ._batches import run_batch_jsonl
     from ._run import RunOptions, run_jsonl
 
     options = RunOptions(
@@ -233,7 +237,8 @@ async def _main(settings: RunnerSettings, files: RunFiles, api_key: str) -> int:
                     flow,
                     wire,
                 ):
-                    summary = await run_jsonl(
+                    runner = run_batch_jsonl if settings.batches else run_jsonl
+                    summary = await runner(
                         flow,
                         files,
                         options,

@@ -63,6 +63,7 @@ SETTING_HELP: dict[str, str] = {
     "progress_interval": "seconds between progress lines (default 1)",
     "max_line_bytes": "longer input lines are bad lines (default 33554432 = 32 MiB)",
     "quiet": "true: no progress display",
+    "batches": "true: send every line through the Message Batches API (half price, resumable)",
     "simulate": "true: run against the built-in simulator (offline)",
     "sim_rpm": "simulator: requests per minute (default 1000)",
     "sim_input_tpm": "simulator: input tokens per minute (default 1000000)",
@@ -101,6 +102,7 @@ class RunnerSettings:
     progress_interval: float = 1.0
     max_line_bytes: int = 32 * 1024 * 1024
     quiet: bool = False
+    batches: bool = False
     simulate: bool = False
     sim_rpm: float = 1_000.0
     sim_input_tpm: float = 1_000_000.0

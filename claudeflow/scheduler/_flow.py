@@ -1,74 +1,63 @@
 """The Flow: one object a service creates once, awaits per request, and closes.
 
-Data path (see DESIGN.md): ``create()`` validates and estimates the request and queues
-a :class:`Job`; one dispatcher task admits the head of the line when every limit can
-pay (no polling: it sleeps until the exact instant, or until a release wakes it); each
-admitted job runs as its own task, settles its permit to the actual usage, and either
-resolves the caller's future or, after the retry policy's delay, returns to its
-original place in line.
+Data path (see DESIGN.md): ``create()`` routes, validates and estimates the request
+(:mod:`._jobs`) and, unless a cheaper path answers it (cache, coalescing, Message
+Batches), queues a :class:`Job` in its model class's line. Each line's loop admits its
+head when one of the class's pools (one per key) can pay in full (no polling: it sleeps
+until the exact instant, or until a release wakes it); each admitted job runs as its own
+task, settles its permit to the actual usage, and either resolves the caller's future
+or, after the retry policy's delay, returns to its original place in line.
+
+The Flow itself only composes: arguments (:mod:`._arguments`), jobs (:mod:`._jobs`),
+lines and tasks (:mod:`._dispatcher`), attempts and outcomes (:mod:`._runner`), money
+(:mod:`._budget`), keys and pools (:mod:`claudeflow.routing`), buckets
+(:mod:`claudeflow.limiter`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import math
+import functools
 import os
 import random
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import MappingProxyType, TracebackType
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal
 
 from .._clock import Clock, LoopClock
-from .._config import Timeouts, check_positive
-from .._errors import CapacityError, ConfigError, FlowClosedError, InvalidRequestError
-from .._types import Cost, Priority
+from .._config import Timeouts
+from .._errors import FlowClosedError, InvalidRequestError
+from .._types import Priority
+from ..batches import BatchApi, BatchOffload, BatchRunner
+from ..cache import ResponseCache, SavingLayer, prompt_cache_share
 from ..limiter import Backend, MemoryBackend, MemoryPool, ModelClasses, PoolStatistics, Slots
 from ..limiter._quota import Quota, QuotaBook
 from ..retry import RetryPolicy
-from ..routing import (
-    ApiKey,
-    ArmStatistics,
-    KeyRing,
-    LimitsSpec,
-    PoolFactory,
-    PoolLimits,
-    Router,
-    Routes,
-    max_output_tokens,
-)
+from ..routing import ApiKey, KeyRing, LimitsSpec, PoolFactory, PoolLimits, Router, Routes
 from ..tokens import (
     Calibrator,
     OutputReservation,
     PriceTable,
     ServerTokenCounter,
     TokenEstimator,
-    Usage,
 )
 from ..transport import AiohttpTransport, Transport
-from ..transport._base import CREDENTIAL_HEADERS, lower_names, masked
+from ..transport._base import lower_names
+from ._arguments import Headers, api_keys, as_api_key, check_arguments, extra_headers
 from ._budget import Budget, Spending
 from ._dispatcher import Dispatcher
 from ._job import Job
-from ._request import parse_priority, validate_body
+from ._jobs import UNSET, Estimator, JobMaker
+from ._request import parse_priority
 from ._result import FlowStats, Result
 from ._runner import Runner
 from ._stream import FlowStream
 
 __all__ = ["Estimator", "Flow"]
 
-log = logging.getLogger("claudeflow")
-
 DEFAULT_BASE_URL: Final = "https://api.anthropic.com"
 DEFAULT_API_VERSION: Final = "2023-06-01"
-_UNSET: Final[Any] = object()
-
-
-class Estimator(Protocol):
-    """Anything that estimates a request's input tokens (:class:`TokenEstimator` does)."""
-
-    async def estimate_async(self, body: Mapping[str, Any]) -> int: ...
 
 
 class Flow:
@@ -79,11 +68,18 @@ class Flow:
     ...     result = await flow.create(model="claude-haiku-4-5", max_tokens=256,
     ...                                messages=[{"role": "user", "content": "Hi"}])
 
-    :param api_key: defaults to ``$ANTHROPIC_API_KEY``; never logged or shown.
+    :param api_key: a key (default ``$ANTHROPIC_API_KEY``), an :class:`ApiKey`, or a list
+        of them (a key pool: each key has its own pools); never logged or shown.
     :param base_url: defaults to ``$ANTHROPIC_BASE_URL``, else the real API.
-    :param limits: the account's per-minute limits. Unset dimensions are learned from the
-        server's ``anthropic-ratelimit-*`` headers when ``learn_limits`` is on (one request
-        is sent alone first, as a probe).
+    :param limits: per-minute limits: one :class:`RateLimits` for every pool, or a mapping
+        from pool names (model classes such as ``"claude-haiku-4"``) or model ids to
+        limits, ``"*"`` for the rest. Unset dimensions are learned from the server's
+        ``anthropic-ratelimit-*`` headers when ``learn_limits`` is on.
+    :param pools: model id -> pool name, for models that should share one set of buckets.
+    :param routes: aliases, task rules, weighted splits and fallback chains.
+    :param quotas: daily or monthly caps (:class:`Quota`), kept in ``quota_file``.
+    :param backend: where the pools' buckets live: this process (default) or Redis,
+        shared by every process of the account.
     :param concurrency: max requests in flight (``None``: unbounded).
     :param max_queue: max requests waiting; beyond it ``create`` raises
         :class:`QueueFullError` (or waits for space with ``wait_for_space=True``).
@@ -97,7 +93,11 @@ class Flow:
         counts actual output only).
     :param count_cache_reads: count cache reads toward input tokens per minute (only a few
         older models do).
-    :param budget_usd: refuse new work once this much has been spent.
+    :param budget_usd: a spending cap; each request is charged its worst case at start.
+    :param cache: a :class:`ResponseCache`: identical requests are answered from it.
+    :param coalesce: share one call among identical requests in flight (``None``: only
+        when the cache is on or ``temperature`` is 0).
+    :param batches: a :class:`BatchOffload`: requests it selects go through Message Batches.
     """
 
     def __init__(
@@ -126,19 +126,22 @@ class Flow:
         calibrate: bool = True,
         prices: PriceTable | None = None,
         budget_usd: float | None = None,
+        cache: ResponseCache | None = None,
+        coalesce: bool | None = None,
+        batches: BatchOffload | None = None,
         anthropic_version: str = DEFAULT_API_VERSION,
         default_headers: Mapping[str, str] | None = None,
         transport: Transport | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        _check_arguments(locals())
-        self._keys = _api_keys(api_key)
+        check_arguments(locals())
+        self._keys = api_keys(api_key)
         self.base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        self.limits = limits
         self._pool_limits = PoolLimits(limits, ModelClasses(pools))
         self._router = Router(routes)
         self._quotas = QuotaBook(quotas, quota_file)
-        self.limits = limits
         self.backend: Backend = backend or MemoryBackend()
         self.concurrency = concurrency
         self.max_queue = max_queue
@@ -148,6 +151,8 @@ class Flow:
         self.learn_limits = learn_limits
         self.count_cache_reads = count_cache_reads
         self.budget_usd = budget_usd
+        self.cache, self.coalesce, self.batches = cache, coalesce, batches
+        self._aging_s = aging_s
         self._clock = clock or LoopClock()
         self._rng = rng or random.Random()
         self._calibrator = Calibrator() if calibrate else None
@@ -168,12 +173,13 @@ class Flow:
         if token_counting == "server" and estimator is None:
             self._estimator = ServerTokenCounter(
                 self._transport,
-                _Headers({**self._headers, "x-api-key": self._keys[0].key}),
+                Headers({**self._headers, "x-api-key": self._keys[0].key}),
                 self._clock,
                 rpm=count_tokens_rpm,
                 window_s=self._pool_limits.window_s,
             )
-        self._aging_s = aging_s
+        if cache is not None:
+            cache.use_clock(self._clock)  # TTLs run on the Flow's (possibly virtual) time
         self._state = "new"
         self._reset_runtime()
 
@@ -192,6 +198,7 @@ class Flow:
         self._ring = KeyRing(self._headers, factory, self._transport_for)
         for key in self._keys:
             self._ring.add(key)
+        self._jobs = self._job_maker()
         self._runner = Runner(
             retry=self.retry,
             rng=self._rng,
@@ -203,7 +210,7 @@ class Flow:
             prices=self._prices,
             count_cache_reads=self.count_cache_reads,
             learn_limits=self.learn_limits,
-            reroute=self._reroute,
+            reroute=self._jobs.reroute,
         )
         self._dispatcher = Dispatcher(
             self._ring,
@@ -214,9 +221,40 @@ class Flow:
             fail=self._runner.fail,
             budget_ok=self._spending.delay,
             on_launch=self._runner.launched,
-            reroute=self._reroute,
+            reroute=self._jobs.reroute,
         )
         self._submitted = 0
+        self._saving, self._batching = self._cheaper_paths()
+
+    def _job_maker(self) -> JobMaker:
+        return JobMaker(
+            router=self._router,
+            pool_limits=self._pool_limits,
+            ring=self._ring,
+            spending=self._spending,
+            estimator=self._estimator,
+            calibrator=self._calibrator,
+            reservation=self._reservation,
+            prices=self._prices,
+            clock=self._clock,
+            draw=self._rng.random,
+            timeouts=self.timeouts,
+            queue_timeout=self.queue_timeout,
+            priced=self.budget_usd is not None or any(q.usd for q in self._quotas.quotas),
+        )
+
+    def _cheaper_paths(self) -> tuple[SavingLayer[Result] | None, BatchRunner[Result] | None]:
+        """The cache and coalescing layer, and the Batches runner, when configured."""
+        saving = None
+        if self.cache is not None or self.coalesce is not False:
+            saving = SavingLayer(cache=self.cache, coalesce=self.coalesce, make_result=Result)
+        batching = None
+        if self.batches is not None:
+            api = BatchApi(self._transport, retry=self.retry, clock=self._clock, rng=self._rng)
+            batching = BatchRunner(
+                self.batches, api=api, clock=self._clock, prices=self._prices, make_result=Result
+            )
+        return saving, batching
 
     def _transport_for(self, base_url: str | None) -> Transport:
         """The Flow's transport, or (for a key with its own endpoint) one made for it."""
@@ -228,11 +266,16 @@ class Flow:
             self._key_transports[base_url] = found
         return found
 
+    def _first_key_headers(self, extra: Mapping[str, str] | None = None) -> Headers:
+        """Headers with the first active key, for calls outside the pools (batches)."""
+        key = next((e.api_key for e in self._ring if e.active), self._keys[0])
+        return Headers({**self._headers, **(extra_headers(extra) or {}), "x-api-key": key.key})
+
     # -- keys --------------------------------------------------------------------------
 
     def add_key(self, api_key: str | ApiKey) -> str:
         """Put another key in rotation while the Flow runs; return its name."""
-        key = _as_api_key(api_key)
+        key = as_api_key(api_key)
         self._ring.add(key)
         self._keys.append(key)
         return key.label
@@ -284,11 +327,15 @@ class Flow:
                 FlowClosedError("cancelled: the Flow was closed with cancel=True")
             )
         try:
+            if self._batching is not None:  # batches end before the transport closes
+                await self._batching.aclose(cancel=cancel)
             await self._dispatcher.wait_idle()
         except asyncio.CancelledError:
             self._dispatcher.cancel_all(
                 FlowClosedError("cancelled: aclose() was cancelled while draining")
             )
+            if self._batching is not None:
+                await self._batching.aclose(cancel=True)
             await self._finish_close()
             raise
         await self._finish_close()
@@ -313,11 +360,12 @@ class Flow:
         self,
         *,
         priority: int = Priority.NORMAL,
-        queue_timeout: float | None = _UNSET,
+        queue_timeout: float | None = UNSET,
         wait_for_space: bool = False,
         extra_headers: Mapping[str, str] | None = None,
-        timeout: float | None = _UNSET,
+        timeout: float | None = UNSET,
         task: str | None = None,
+        batch: bool | None = None,
         **params: Any,
     ) -> Result:
         """Send one Messages API request when the limits allow; return its :class:`Result`.
@@ -331,14 +379,51 @@ class Flow:
         :param queue_timeout: max seconds to wait before the first attempt starts.
         :param timeout: seconds allowed for each attempt, or for each read of a stream
             (default: the Flow's ``timeouts.total``; ``None``: no limit).
+        :param task: a label that ``routes`` map to a model (when ``model`` is not given).
+        :param batch: send through the Message Batches API (``True``), the Messages API
+            (``False``), or as the Flow's :class:`BatchOffload` rule says (``None``).
         :raises QueueFullError: the queue is full and ``wait_for_space`` is false.
         :raises CapacityError: the request can never fit the limits.
         :raises APIStatusError: the API refused it and retrying could not help.
         """
         self._check_open()
-        job = await self._new_job(
-            params, task, parse_priority(priority), queue_timeout, extra_headers, timeout
+        body, arm = self._jobs.route(params, task)
+        level = parse_priority(priority)
+        send = functools.partial(
+            self._create_queued,
+            body,
+            arm,
+            level,
+            queue_timeout=queue_timeout,
+            wait_for_space=wait_for_space,
+            extra=extra_headers,
+            timeout=timeout,
         )
+        # -- cheaper paths (all their logic is in claudeflow.cache, claudeflow.batches) --
+        waits = self.queue_timeout if queue_timeout is UNSET else queue_timeout
+        if self._batching is not None and self._batching.wants(batch, level, waits):
+            headers = self._first_key_headers(extra_headers)
+            send = functools.partial(self._batching.submit, body, headers, level)
+        elif batch:
+            raise InvalidRequestError("batch=True needs Flow(batches=BatchOffload(...))")
+        if self._saving is not None:
+            headers = self._first_key_headers(extra_headers)
+            return await self._saving.create(body, headers, level, send)
+        return await send()
+
+    async def _create_queued(
+        self,
+        body: dict[str, Any],
+        arm: str | None,
+        priority: int,
+        *,
+        queue_timeout: float | None,
+        wait_for_space: bool,
+        extra: Mapping[str, str] | None,
+        timeout: float | None,
+    ) -> Result:
+        """The ordinary path: queue, admission, the Messages API."""
+        job = await self._jobs.make(body, arm, priority, queue_timeout, extra, timeout)
         await self._enqueue(job, wait_for_space)
         try:
             result: Result = await job.future
@@ -352,10 +437,10 @@ class Flow:
         self,
         *,
         priority: int = Priority.NORMAL,
-        queue_timeout: float | None = _UNSET,
+        queue_timeout: float | None = UNSET,
         wait_for_space: bool = False,
         extra_headers: Mapping[str, str] | None = None,
-        timeout: float | None = _UNSET,
+        timeout: float | None = UNSET,
         task: str | None = None,
         **params: Any,
     ) -> AsyncIterator[FlowStream]:
@@ -368,13 +453,45 @@ class Flow:
 
         Retries happen only before the first content event; after it, an ``error``
         event is raised as :class:`StreamError`. Leaving the block early (or being
-        cancelled) stops the request and releases everything it held.
+        cancelled) stops the request and releases everything it held. With a cache, a
+        hit is replayed as the same events.
         """
         self._check_open()
         params.pop("stream", None)
-        job = await self._new_job(
-            params, task, parse_priority(priority), queue_timeout, extra_headers, timeout
+        body, arm = self._jobs.route(params, task)
+        level = parse_priority(priority)
+        opened = functools.partial(
+            self._stream_queued,
+            body,
+            arm,
+            level,
+            queue_timeout=queue_timeout,
+            wait_for_space=wait_for_space,
+            extra=extra_headers,
+            timeout=timeout,
         )
+        if self.cache is not None and self._saving is not None:
+            headers = self._first_key_headers(extra_headers)
+            async with self._saving.stream(body, headers, level, opened, FlowStream) as stream:
+                yield stream
+            return
+        async with opened() as stream:
+            yield stream
+
+    @contextlib.asynccontextmanager
+    async def _stream_queued(
+        self,
+        body: dict[str, Any],
+        arm: str | None,
+        priority: int,
+        *,
+        queue_timeout: float | None,
+        wait_for_space: bool,
+        extra: Mapping[str, str] | None,
+        timeout: float | None,
+    ) -> AsyncIterator[FlowStream]:
+        """The ordinary streaming path: queue, admission, the Messages API."""
+        job = await self._jobs.make(body, arm, priority, queue_timeout, extra, timeout)
         job.channel = FlowStream(job.future)
         job.future.add_done_callback(_consume_outcome)
         await self._enqueue(job, wait_for_space)
@@ -384,100 +501,13 @@ class Flow:
             if not job.future.done():
                 self._dispatcher.abandon(job)
 
-    async def _new_job(
-        self,
-        params: dict[str, Any],
-        task: str | None,
-        priority: int,
-        queue_timeout: float | None,
-        extra_headers: Mapping[str, str] | None,
-        timeout: float | None,
-    ) -> Job:
-        routed, arm = self._router.resolve(params.get("model"), task=task, draw=self._rng.random)
-        body = validate_body({**params, "model": routed} if routed is not None else params)
-        model = body["model"]
-        model_class = self._pool_limits.classes(model)
-        estimate = await self._estimator.estimate_async(body)
-        reserved_in = self._calibrator.adjust(model, estimate) if self._calibrator else estimate
-        reserved_out = self._reservation.reserve(model, body["max_tokens"])
-        cost = Cost(1, reserved_in, reserved_out)
-        self._check_fits(model_class, cost)
-        now = self._clock.now()
-        if queue_timeout is _UNSET:
-            queue_timeout = self.queue_timeout
-        check_positive("queue_timeout", queue_timeout)
-        job = Job(
-            body=body,
-            extra_headers=_extra_headers(extra_headers),
-            model=model,
-            model_class=model_class,
-            priority=priority,
-            cost=cost,
-            estimate=estimate,
-            worst_usd=self._worst_usd(model, reserved_in, body["max_tokens"]),
-            future=asyncio.get_running_loop().create_future(),
-            submitted_at=now,
-            deadline=None if queue_timeout is None else now + queue_timeout,
-            timeout=self._attempt_timeout(timeout),
-            queue_timeout=queue_timeout,
-            fallbacks=self._router.chain(model),
-            tried=[model],
-            arm=arm,
-        )
-        self._spending.check_open(job)
-        return job
-
-    def _reroute(self, job: Job, error: BaseException) -> bool:
-        """Move ``job`` to the next model of its fallback chain that can take it."""
-        while job.fallbacks:
-            model = job.fallbacks.pop(0)
-            body = {**job.body, "model": model}
-            cap = max_output_tokens(model)
-            if cap is not None and body["max_tokens"] > cap:
-                body["max_tokens"] = cap  # the same request, within what this model allows
-            out = self._reservation.reserve(model, body["max_tokens"])
-            cost = Cost(1, job.cost.input_tokens, out)
-            model_class = self._pool_limits.classes(model)
-            try:
-                self._check_fits(model_class, cost)
-            except CapacityError:
-                continue
-            log.warning("falling back from %s to %s (%s)", job.model, model, error)
-            job.body, job.model, job.model_class, job.cost = body, model, model_class, cost
-            job.worst_usd = self._worst_usd(model, cost.input_tokens, body["max_tokens"])
-            job.tried.append(model)
-            return True
-        return False
-
-    def _check_fits(self, model_class: str, cost: Cost) -> None:
-        """Raise :class:`CapacityError` unless some key's pool could ever admit ``cost``."""
-        pools = self._ring.pools(model_class)
-        for index, pool in enumerate(pools):
-            try:
-                pool.buckets.check_fits(cost)
-                return
-            except CapacityError:
-                if index == len(pools) - 1:
-                    raise
-
-    def _worst_usd(self, model: str, input_tokens: int, max_tokens: int) -> float:
-        if self.budget_usd is None and not any(q.usd for q in self._quotas.quotas):
-            return 0.0
-        return self._prices.cost_usd(model, Usage(input_tokens, max_tokens)) or 0.0
-
-    def _attempt_timeout(self, timeout: float | None) -> float:
-        if timeout is _UNSET:
-            return self.timeouts.total
-        if timeout is None:
-            return math.inf  # as in the SDK: no limit at all
-        check_positive("timeout", timeout)
-        return timeout
-
     async def _enqueue(self, job: Job, wait_for_space: bool) -> None:
         await self._dispatcher.make_room(self.max_queue, wait_for_space)
         self._check_open()  # the Flow may have closed while we estimated or waited
         self._submitted += 1
         self._dispatcher.queue(job)
+
+    # -- looking -----------------------------------------------------------------------
 
     def stats(self) -> FlowStats:
         """Counters, queue depth per priority, each pool's buckets and the server's last view."""
@@ -509,14 +539,18 @@ class Flow:
             pools=MappingProxyType(pools),
             keys=MappingProxyType({k.name: k.statistics() for k in self._ring}),
             budget_reserved_usd=self._budget.reserved_usd,
-            arms=MappingProxyType(_arm_statistics(self._runner.arms)),
+            arms=MappingProxyType(self._runner.arm_statistics()),
             quotas=MappingProxyType(self._quotas.usage()),
+            prompt_cache_read_share=prompt_cache_share(
+                c["input_tokens"], c["cache_creation_input_tokens"], c["cache_read_input_tokens"]
+            ),
+            cache=self._saving.stats() if self._saving is not None else None,
+            batches=self._batching.stats() if self._batching is not None else None,
         )
 
     def _template_pool(self) -> PoolStatistics:
         """What a new pool starts with, shown before the first request makes one."""
-        template = MemoryPool("", self._pool_limits.default, clock=self._clock)
-        return template.statistics()
+        return MemoryPool("", self._pool_limits.default, clock=self._clock).statistics()
 
     def _check_open(self) -> None:
         if self._dispatcher.crashed is not None:
@@ -532,116 +566,7 @@ class Flow:
         )
 
 
-class _Headers(dict[str, str]):
-    """Request headers (lower-case names); the repr masks credentials."""
-
-    def __repr__(self) -> str:
-        return repr(masked(self))
-
-
-# Credentials come from api_key only: each key's limits are its own pools'.
-_ONE_KEY = "may not set the API key; pass keys as api_key (a list makes a key pool)"
-
-
 def _consume_outcome(future: asyncio.Future[Any]) -> None:
     """Mark a stream job's error as seen; the caller meets it through the FlowStream."""
     if not future.cancelled():
         future.exception()
-
-
-def _arm_statistics(
-    arms: Mapping[str, Mapping[str, Mapping[str, int]]],
-) -> dict[str, Mapping[str, ArmStatistics]]:
-    return {
-        split: MappingProxyType(
-            {
-                model: ArmStatistics(
-                    requests=c["requests"],
-                    failed=c["failed"],
-                    latency_s=c["latency_us"] / 1e6,
-                    input_tokens=c["input_tokens"],
-                    output_tokens=c["output_tokens"],
-                    cost_usd=c["cost_nusd"] / 1e9,
-                )
-                for model, c in models.items()
-            }
-        )
-        for split, models in arms.items()
-    }
-
-
-def _api_keys(given: str | ApiKey | Sequence[str | ApiKey] | None) -> list[ApiKey]:
-    """One key (``$ANTHROPIC_API_KEY`` by default) or a key pool; never an empty one."""
-    if given is None:
-        given = os.environ.get("ANTHROPIC_API_KEY")
-        if not given:
-            raise ConfigError("api_key", "not given and ANTHROPIC_API_KEY is not set")
-    if isinstance(given, str | ApiKey):
-        return [_as_api_key(given)]
-    if not isinstance(given, Sequence) or not given:
-        raise ConfigError("api_key", "must be a str, an ApiKey or a non-empty list of them")
-    keys = [_as_api_key(key) for key in given]
-    labels = [key.label for key in keys]
-    if len(set(labels)) != len(labels):
-        raise ConfigError("api_key", f"key names must be unique, got {labels}")
-    return keys
-
-
-def _as_api_key(key: object) -> ApiKey:
-    if isinstance(key, ApiKey):
-        return key
-    if isinstance(key, str) and key:
-        return ApiKey(key)
-    raise ConfigError("api_key", f"must be a non-empty str or an ApiKey, got {type(key).__name__}")
-
-
-def _extra_headers(extra: Mapping[str, str] | None) -> dict[str, str] | None:
-    if not extra:
-        return None
-    lowered = lower_names(extra)
-    if CREDENTIAL_HEADERS & lowered.keys():
-        raise InvalidRequestError(f"extra_headers: {_ONE_KEY}")
-    return lowered
-
-
-def _check_arguments(given: Mapping[str, Any]) -> None:
-    """Validate the Flow's arguments, naming the first one that is wrong."""
-    _check_int("concurrency", given["concurrency"])
-    _check_int("max_queue", given["max_queue"])
-    check_positive("aging_s", given["aging_s"])
-    check_positive("queue_timeout", given["queue_timeout"])
-    check_positive("count_tokens_rpm", given["count_tokens_rpm"], allow_none=False)
-    budget = given["budget_usd"]
-    if budget is not None and budget < 0:
-        raise ConfigError("budget_usd", f"must be >= 0, got {budget!r}")
-    if given["token_counting"] not in ("local", "server"):
-        raise ConfigError(
-            "token_counting", f"must be 'local' or 'server', got {given['token_counting']!r}"
-        )
-    for argument, kind in _KINDS:
-        value = given[argument]
-        if value is not None and not isinstance(value, kind):
-            raise ConfigError(argument, f"must be a {kind.__name__}, got {type(value).__name__}")
-    pools = given["pools"]
-    if pools is not None and not (
-        isinstance(pools, Mapping)
-        and all(isinstance(k, str) and isinstance(v, str) and v for k, v in pools.items())
-    ):
-        raise ConfigError("pools", "must map model ids to pool names (non-empty str)")
-    if CREDENTIAL_HEADERS & lower_names(given["default_headers"] or {}).keys():
-        raise ConfigError("default_headers", _ONE_KEY)
-
-
-_KINDS: Final = (
-    ("base_url", str),
-    ("retry", RetryPolicy),
-    ("timeouts", Timeouts),
-    ("output_reservation", OutputReservation),
-    ("prices", PriceTable),
-    ("routes", Routes),
-)
-
-
-def _check_int(argument: str, value: int | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ConfigError(argument, f"must be an int >= 1 or None, got {value!r}")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from .._message import Message
 from .._types import Cost
+from ..batches import BatchStats
+from ..cache import CacheStats
 from ..limiter import BucketState, PoolStatistics
 from ..retry import ServerLimits
 from ..routing import ArmStatistics, KeyStatistics
@@ -33,6 +35,8 @@ class Result:
     :ivar pool: the pool that admitted it (``key/model-class``)
     :ivar tried: the models tried in order; the last one served it (fallbacks)
     :ivar arm: the split its model was drawn from, if any
+    :ivar cache_hit: served from the response cache (nothing sent, nothing billed)
+    :ivar batched: served through the Message Batches API (priced at the batch rate)
     """
 
     message: Message
@@ -50,6 +54,8 @@ class Result:
     pool: str = ""
     tried: tuple[str, ...] = ()
     arm: str | None = None
+    cache_hit: bool = False
+    batched: bool = False
 
     @property
     def text(self) -> str:
@@ -130,7 +136,25 @@ class FlowStats:
     budget_reserved_usd: float = 0.0
     arms: Mapping[str, Mapping[str, ArmStatistics]] = field(default_factory=dict)
     quotas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Share of prompt tokens read from the API's prompt cache: do the cache_control
+    # breakpoints work?  (claudeflow.cache.prompt_cache_share)
+    prompt_cache_read_share: float = 0.0
+    cache: CacheStats | None = None  # response cache and coalescing, when on
+    batches: BatchStats | None = None  # Message Batches offload, when on
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly values (for logs, the CLI and benchmark reports)."""
-        return asdict(self)
+        plain = _plain(self)
+        assert isinstance(plain, dict)
+        return plain
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses and (read-only) mappings as plain dicts, all the way down."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -15,6 +15,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 from .._clock import Clock, wall_time
@@ -35,7 +36,7 @@ from ..limiter import Permit
 from ..retry import RetryPolicy, ServerLimits, parse_rate_limits
 from ..retry._headers import enforced_counts, parse_retry_after
 from ..retry._overload import is_overload
-from ..routing import KeyRing, Pool
+from ..routing import ArmStatistics, KeyRing, Pool
 from ..tokens import Calibrator, OutputReservation, PriceTable, Usage
 from ..transport import SseEvent
 from ._attempt import MESSAGES_PATH, Answer, consumed_by_failure, send_message
@@ -271,6 +272,25 @@ class Runner:
             self._count_arm(job, usage, cost, latency)
         spent.usd = cost or 0.0
         spent.tokens = usage.total_input + usage.output_tokens
+
+    def arm_statistics(self) -> dict[str, Mapping[str, ArmStatistics]]:
+        """Each split's arms, as frozen statistics."""
+        return {
+            split: MappingProxyType(
+                {
+                    model: ArmStatistics(
+                        requests=c["requests"],
+                        failed=c["failed"],
+                        latency_s=c["latency_us"] / 1e6,
+                        input_tokens=c["input_tokens"],
+                        output_tokens=c["output_tokens"],
+                        cost_usd=c["cost_nusd"] / 1e9,
+                    )
+                    for model, c in models.items()
+                }
+            )
+            for split, models in self.arms.items()
+        }
 
     def _count_arm(self, job: Job, usage: Usage, cost: float | None, latency: float) -> None:
         assert job.arm is not None

@@ -102,6 +102,11 @@ class FlowStream:
         # Unbounded: the network read paces the producer, and close() must never block.
         self._events: asyncio.Queue[Any] = asyncio.Queue()
 
+    def finished(self) -> Result | None:
+        """The result once the stream has ended successfully, else ``None`` (never waits)."""
+        f = self._future
+        return f.result() if f.done() and not f.cancelled() and f.exception() is None else None
+
     def put(self, event: dict[str, Any]) -> None:
         self._events.put_nowait(event)
 

@@ -1,0 +1,109 @@
+"""The Flow's arguments, checked once at construction (each error names its argument)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from .._config import Timeouts, check_positive
+from .._errors import ConfigError, InvalidRequestError
+from ..batches import BatchOffload
+from ..cache import ResponseCache
+from ..retry import RetryPolicy
+from ..routing import ApiKey, Routes
+from ..tokens import OutputReservation, PriceTable
+from ..transport._base import CREDENTIAL_HEADERS, lower_names, masked
+
+__all__ = ["ONE_KEY", "Headers", "api_keys", "as_api_key", "check_arguments", "extra_headers"]
+
+# Credentials come from api_key only: each key's limits are its own pools'.
+ONE_KEY: Final = "may not set the API key; pass keys as api_key (a list makes a key pool)"
+
+_KINDS: Final = (
+    ("base_url", str),
+    ("retry", RetryPolicy),
+    ("timeouts", Timeouts),
+    ("output_reservation", OutputReservation),
+    ("prices", PriceTable),
+    ("routes", Routes),
+    ("cache", ResponseCache),
+    ("batches", BatchOffload),
+)
+
+
+class Headers(dict[str, str]):
+    """Request headers (lower-case names); the repr masks credentials."""
+
+    def __repr__(self) -> str:
+        return repr(masked(self))
+
+
+def check_arguments(given: Mapping[str, Any]) -> None:
+    """Validate the Flow's arguments, naming the first one that is wrong."""
+    _check_int("concurrency", given["concurrency"])
+    _check_int("max_queue", given["max_queue"])
+    check_positive("aging_s", given["aging_s"])
+    check_positive("queue_timeout", given["queue_timeout"])
+    check_positive("count_tokens_rpm", given["count_tokens_rpm"], allow_none=False)
+    budget = given["budget_usd"]
+    if budget is not None and budget < 0:
+        raise ConfigError("budget_usd", f"must be >= 0, got {budget!r}")
+    if given["token_counting"] not in ("local", "server"):
+        raise ConfigError(
+            "token_counting", f"must be 'local' or 'server', got {given['token_counting']!r}"
+        )
+    if given["coalesce"] is not None and not isinstance(given["coalesce"], bool):
+        raise ConfigError("coalesce", f"must be True, False or None, got {given['coalesce']!r}")
+    for argument, kind in _KINDS:
+        value = given[argument]
+        if value is not None and not isinstance(value, kind):
+            raise ConfigError(argument, f"must be a {kind.__name__}, got {type(value).__name__}")
+    pools = given["pools"]
+    if pools is not None and not (
+        isinstance(pools, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) and v for k, v in pools.items())
+    ):
+        raise ConfigError("pools", "must map model ids to pool names (non-empty str)")
+    if CREDENTIAL_HEADERS & lower_names(given["default_headers"] or {}).keys():
+        raise ConfigError("default_headers", ONE_KEY)
+
+
+def api_keys(given: str | ApiKey | Sequence[str | ApiKey] | None) -> list[ApiKey]:
+    """One key (``$ANTHROPIC_API_KEY`` by default) or a key pool; never an empty one."""
+    if given is None:
+        given = os.environ.get("ANTHROPIC_API_KEY")
+        if not given:
+            raise ConfigError("api_key", "not given and ANTHROPIC_API_KEY is not set")
+    if isinstance(given, str | ApiKey):
+        return [as_api_key(given)]
+    if not isinstance(given, Sequence) or not given:
+        raise ConfigError("api_key", "must be a str, an ApiKey or a non-empty list of them")
+    keys = [as_api_key(key) for key in given]
+    labels = [key.label for key in keys]
+    if len(set(labels)) != len(labels):
+        raise ConfigError("api_key", f"key names must be unique, got {labels}")
+    return keys
+
+
+def as_api_key(key: object) -> ApiKey:
+    if isinstance(key, ApiKey):
+        return key
+    if isinstance(key, str) and key:
+        return ApiKey(key)
+    raise ConfigError("api_key", f"must be a non-empty str or an ApiKey, got {type(key).__name__}")
+
+
+def extra_headers(extra: Mapping[str, str] | None) -> dict[str, str] | None:
+    """A call's extra headers, lower-cased; credentials refused (they belong to keys)."""
+    if not extra:
+        return None
+    lowered = lower_names(extra)
+    if CREDENTIAL_HEADERS & lowered.keys():
+        raise InvalidRequestError(f"extra_headers: {ONE_KEY}")
+    return lowered
+
+
+def _check_int(argument: str, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigError(argument, f"must be an int >= 1 or None, got {value!r}")

@@ -1,0 +1,163 @@
+"""Turning a call into a :class:`Job`: route, validate, estimate, check, and reroute.
+
+Everything here happens before the job enters a line (or, for a fallback, between two
+lines), so a request that can never be served is refused at once, within milliseconds,
+with an error that says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Protocol
+
+from .._clock import Clock
+from .._config import Timeouts, check_positive
+from .._errors import CapacityError
+from .._types import Cost
+from ..routing import KeyRing, PoolLimits, Router, max_output_tokens
+from ..tokens import Calibrator, OutputReservation, PriceTable, Usage
+from ._arguments import extra_headers as checked_extra_headers
+from ._budget import Spending
+from ._job import Job
+from ._request import validate_body
+
+__all__ = ["UNSET", "Estimator", "JobMaker"]
+
+log = logging.getLogger("claudeflow")
+
+UNSET: Final[Any] = object()  # "not given", as distinct from None ("no limit")
+
+
+class Estimator(Protocol):
+    """Anything that estimates a request's input tokens (:class:`TokenEstimator` does)."""
+
+    async def estimate_async(self, body: Mapping[str, Any]) -> int: ...
+
+
+class JobMaker:
+    """Builds jobs for one Flow run (the parts it needs, and nothing it does not)."""
+
+    def __init__(
+        self,
+        *,
+        router: Router,
+        pool_limits: PoolLimits,
+        ring: KeyRing,
+        spending: Spending,
+        estimator: Estimator,
+        calibrator: Calibrator | None,
+        reservation: OutputReservation,
+        prices: PriceTable,
+        clock: Clock,
+        draw: Callable[[], float],
+        timeouts: Timeouts,
+        queue_timeout: float | None,
+        priced: bool,
+    ) -> None:
+        self._router = router
+        self._pool_limits = pool_limits
+        self._ring = ring
+        self._spending = spending
+        self._estimator = estimator
+        self._calibrator = calibrator
+        self._reservation = reservation
+        self._prices = prices
+        self._clock = clock
+        self._draw = draw
+        self._timeouts = timeouts
+        self._queue_timeout = queue_timeout
+        self._priced = priced  # a budget or a dollar quota needs each job's worst price
+
+    def route(self, params: dict[str, Any], task: str | None) -> tuple[dict[str, Any], str | None]:
+        """The validated body with its model resolved, and the split it came from."""
+        routed, arm = self._router.resolve(params.get("model"), task=task, draw=self._draw)
+        return validate_body({**params, "model": routed} if routed is not None else params), arm
+
+    async def make(
+        self,
+        body: dict[str, Any],
+        arm: str | None,
+        priority: int,
+        queue_timeout: float | None,
+        extra_headers: Mapping[str, str] | None,
+        timeout: float | None,
+    ) -> Job:
+        model = body["model"]
+        model_class = self._pool_limits.classes(model)
+        estimate = await self._estimator.estimate_async(body)
+        reserved_in = self._calibrator.adjust(model, estimate) if self._calibrator else estimate
+        cost = Cost(1, reserved_in, self._reservation.reserve(model, body["max_tokens"]))
+        self.check_fits(model_class, cost)
+        if queue_timeout is UNSET:
+            queue_timeout = self._queue_timeout
+        check_positive("queue_timeout", queue_timeout)
+        now = self._clock.now()
+        job = Job(
+            body=body,
+            extra_headers=checked_extra_headers(extra_headers),
+            model=model,
+            model_class=model_class,
+            priority=priority,
+            cost=cost,
+            estimate=estimate,
+            worst_usd=self._worst_usd(model, reserved_in, body["max_tokens"]),
+            future=asyncio.get_running_loop().create_future(),
+            submitted_at=now,
+            deadline=None if queue_timeout is None else now + queue_timeout,
+            timeout=self._attempt_timeout(timeout),
+            queue_timeout=queue_timeout,
+            fallbacks=self._router.chain(model),
+            tried=[model],
+            arm=arm,
+        )
+        self._spending.check_open(job)
+        return job
+
+    def reroute(self, job: Job, error: BaseException) -> bool:
+        """Move ``job`` to the next model of its fallback chain that can take it."""
+        while job.fallbacks:
+            model = job.fallbacks.pop(0)
+            body = {**job.body, "model": model}
+            cap = max_output_tokens(model)
+            if cap is not None and body["max_tokens"] > cap:
+                body["max_tokens"] = cap  # the same request, within what this model allows
+            out = self._reservation.reserve(model, body["max_tokens"])
+            cost = Cost(1, job.cost.input_tokens, out)
+            model_class = self._pool_limits.classes(model)
+            try:
+                self.check_fits(model_class, cost)
+            except CapacityError:
+                continue
+            log.warning("falling back from %s to %s (%s)", job.model, model, error)
+            job.body, job.model, job.model_class, job.cost = body, model, model_class, cost
+            job.worst_usd = self._worst_usd(model, cost.input_tokens, body["max_tokens"])
+            job.tried.append(model)
+            return True
+        return False
+
+    def check_fits(self, model_class: str, cost: Cost) -> None:
+        """Raise :class:`CapacityError` unless some key's pool could ever admit ``cost``."""
+        pools = self._ring.pools(model_class)
+        for index, pool in enumerate(pools):
+            try:
+                pool.buckets.check_fits(cost)
+                return
+            except CapacityError:
+                if index == len(pools) - 1:
+                    raise
+
+    def _worst_usd(self, model: str, input_tokens: int, max_tokens: int) -> float:
+        if not self._priced:
+            return 0.0
+        return self._prices.cost_usd(model, Usage(input_tokens, max_tokens)) or 0.0
+
+    def _attempt_timeout(self, timeout: float | None) -> float:
+        if timeout is UNSET:
+            return self._timeouts.total
+        if timeout is None:
+            return math.inf  # as in the SDK: no limit at all
+        check_positive("timeout", timeout)
+        return timeout

@@ -1,0 +1,139 @@
+"""``claudeflow run --batches``: results at the batch price, and a killed run resumes
+polling its journalled batches instead of submitting them again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claudeflow import Flow
+from claudeflow.batches import BatchOffload
+from claudeflow.runner import RunFiles
+from claudeflow.runner._batches import journal_path, run_batch_jsonl
+from claudeflow.simulator import BatchConfig
+from claudeflow.testing import simulator
+from claudeflow.tokens import PriceTable, Usage
+from claudeflow.transport import AiohttpTransport
+
+pytestmark = pytest.mark.integration
+
+API_KEY = "sk-ant-test-SECRET-runner-batches-0123456789"
+MODEL = "claude-haiku-4-5"
+FAST = BatchOffload(poll_s=0.05, poll_factor=1.5, poll_max_s=0.2, max_requests=10)
+
+
+def write_input(path: Path, n: int, extra: list[str] = ()) -> Path:  # type: ignore[assignment]
+    lines = [
+        json.dumps(
+            {
+                "model": MODEL,
+                "max_tokens": 32,
+                "messages": [{"role": "user", "content": f"line {i} [[output_tokens=7]]"}],
+            }
+        )
+        for i in range(n)
+    ]
+    path.write_text("\n".join([*lines, *extra]) + "\n")
+    return path
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def files_in(tmp_path: Path) -> RunFiles:
+    return RunFiles(tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "out.dead.jsonl")
+
+
+async def run_once(files: RunFiles, url: str) -> Any:
+    transport = AiohttpTransport(url)
+    try:
+        async with Flow(api_key=API_KEY, base_url=url, transport=transport) as flow:
+            return await run_batch_jsonl(flow, files, secret=API_KEY, wire=transport, offload=FAST)
+    finally:
+        await transport.aclose()
+
+
+async def test_every_line_is_answered_at_the_batch_price(tmp_path: Path) -> None:
+    files = files_in(tmp_path)
+    bad_request = json.dumps({"model": MODEL, "max_tokens": 32, "messages": [{"role": "x"}]})
+    write_input(files.input, 25, extra=["{not json", bad_request])
+    async with simulator() as sim:
+        summary = await run_once(files, sim.url)
+        server = sim.stats()
+    assert server["by_endpoint"]["batches.create"] == 3  # 26 requests, 10 per batch
+    assert server["by_endpoint"].get("messages", 0) == 0
+    results = records(files.output)
+    assert sorted(r["custom_id"] for r in results) == sorted(f"line-{n}" for n in range(1, 28))
+    ok = [r for r in results if r["status"] == "succeeded"]
+    assert len(ok) == 25 and summary.succeeded == 25 and summary.invalid == 2
+    full = PriceTable.default().cost_usd(MODEL, Usage(**{**ok[0]["usage"]}))
+    assert full is not None and ok[0]["cost_usd"] == pytest.approx(full / 2)
+    assert ok[0]["response"]["usage"]["service_tier"] == "batch"
+    assert len(files.dead_letter.read_text().splitlines()) == 2  # both lines, as given
+    assert len(journal_path(files.output).read_text().splitlines()) == 3
+    assert API_KEY not in files.output.read_text() + journal_path(files.output).read_text()
+
+
+async def test_a_rerun_of_a_finished_run_submits_nothing(tmp_path: Path) -> None:
+    files = files_in(tmp_path)
+    write_input(files.input, 5)
+    async with simulator() as sim:
+        await run_once(files, sim.url)
+        again = await run_once(files, sim.url)
+        server = sim.stats()
+    assert again.skipped == 5 and again.succeeded == 0
+    assert server["by_endpoint"]["batches.create"] == 1
+
+
+async def _start_cli(*args: str | Path) -> asyncio.subprocess.Process:
+    env = {**os.environ, "ANTHROPIC_API_KEY": API_KEY}
+    env.pop("ANTHROPIC_BASE_URL", None)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "claudeflow.runner", *map(str, args), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _count_lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+async def _lines(path: Path, at_least: int) -> None:
+    for _ in range(3000):  # bounded, 10 ms apart; no timing is asserted
+        if _count_lines(path) >= at_least:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{path} never reached {at_least} lines")
+
+
+async def test_a_sigkilled_cli_run_resumes_polling_instead_of_resubmitting(
+    tmp_path: Path,
+) -> None:
+    files = files_in(tmp_path)
+    write_input(files.input, 30)
+    # 30 batch requests at 60 per 2-second minute: about a second of processing.
+    async with simulator(batch=BatchConfig(process_rpm=60), minute_seconds=2) as sim:
+        args = (files.input, "-o", files.output, "--base-url", sim.url, "--batches", "--quiet")
+        process = await _start_cli(*args)
+        await _lines(journal_path(files.output), 1)  # the API has the batch
+        process.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == -signal.SIGKILL
+        assert not files.output.exists() or not records(files.output)  # killed mid-batch
+        rerun = await _start_cli(*args)
+        _, stderr = await asyncio.wait_for(rerun.communicate(), timeout=60)
+        server = sim.stats()
+    assert rerun.returncode == 0, stderr.decode()
+    assert "resumed 1 batch(es)" in stderr.decode()
+    assert server["by_endpoint"]["batches.create"] == 1  # polled again, never resubmitted
+    results = records(files.output)
+    assert sorted(r["custom_id"] for r in results) == sorted(f"line-{n}" for n in range(1, 31))
+    assert all(r["status"] == "succeeded" for r in results)
