@@ -51,13 +51,20 @@ def _error(reply_body: bytes) -> tuple[str, str]:
         pytest.param(
             _raw(model=MODEL, max_tokens=-1, messages=OK_MESSAGES),
             400,
-            "max_tokens: Input should be greater than or equal to 0",
+            "max_tokens: Input should be greater than or equal to 1",
             id="max-negative",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=0, messages=OK_MESSAGES),
+            400,
+            "max_tokens: Input should be greater than or equal to 1",
+            id="max-zero",
         ),
         pytest.param(
             _raw(model=MODEL, max_tokens=999_999, messages=OK_MESSAGES),
             400,
-            "max_tokens: 999999 > 128000, which is the maximum allowed number of output tokens",
+            "max_tokens: 999999 > 64000, which is the maximum allowed number of output tokens "
+            f"for {MODEL}",
             id="max-too-big",
         ),
         pytest.param(
