@@ -122,9 +122,11 @@ def _id(prefix: str, name: str) -> str:
 def _display(model_class: str) -> str:
     """``claude-sonnet-4`` -> ``Claude Sonnet 4.x``; other class names are shown as is."""
     parts = model_class.split("-")
-    if len(parts) == 3 and parts[0] == "claude" and parts[2].isdigit():
-        return f"Claude {parts[1].capitalize()} {parts[2]}.x"
-    return model_class
+    if parts[0] != "claude" or len(parts) not in (2, 3):
+        return model_class
+    if len(parts) == 2:
+        return f"Claude {parts[1].capitalize()}"
+    return f"Claude {parts[1].capitalize()} {parts[2]}.x" if parts[2].isdigit() else model_class
 
 
 def _page(entries: list[dict[str, Any]], query: Mapping[str, str]) -> dict[str, Any]:

@@ -144,17 +144,15 @@ def _timed(items: list[_Item], timing: StreamTiming) -> list[Chunk]:
 
 
 def _keep_alive(chunks: list[Chunk], interval: float) -> list[Chunk]:
-    """A ``ping`` in every ``interval`` seconds of silence after the first chunk."""
-    if sum(delay for delay, _, _ in chunks[1:]) < interval:
+    """A ``ping`` every ``interval`` seconds of silence between chunks (after the first)."""
+    if all(delay <= interval for delay, _, _ in chunks[1:]):
         return chunks
-    out, silent = chunks[:1], 0.0
+    out = chunks[:1]
     for delay, data, tokens in chunks[1:]:
-        while silent + delay >= interval:
-            wait = interval - silent
-            out.append((wait, _PING, out[-1][2]))
-            delay, silent = delay - wait, 0.0
+        while delay > interval:
+            out.append((interval, _PING, out[-1][2]))
+            delay -= interval
         out.append((delay, data, tokens))
-        silent += delay
     return out
 
 
