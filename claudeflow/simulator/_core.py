@@ -49,7 +49,7 @@ BatchCall = Callable[[str, str], "dict[str, Any] | bytes"]
 
 
 class SimulatedAPI:
-    """The simulated Messages, Token Counting and Message Batches APIs.
+    """The simulated Messages, Token Counting, Message Batches, Models and Rate Limits APIs.
 
     :param config: what to simulate (default: :class:`SimulatorConfig` defaults)
     :param clock: source of time (default :class:`~claudeflow.LoopClock`)
