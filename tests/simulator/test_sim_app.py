@@ -177,3 +177,16 @@ async def test_a_client_leaving_mid_stream_ends_it_quietly(
     assert stats["in_flight"] == 0 and 0 < stats["tokens"]["output"] < 400  # settled
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "closing transport" not in caplog.text
+
+
+async def test_a_client_leaving_before_a_json_reply_is_counted() -> None:
+    async with simulator(ttft_s=0.3, per_token_s=0.0) as sim:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.05)) as http:
+            with pytest.raises(asyncio.TimeoutError):
+                await http.post(f"{sim.url}/v1/messages", headers=HEADERS, data=body())
+        for _ in range(100):  # bounded: the reply is ready 0.3 s after it was asked for
+            if sim.stats()["completed"] == 1:
+                break
+            await asyncio.sleep(0.01)
+        stats = sim.stats()
+    assert stats["client_disconnects"] == 1 and stats["completed"] == 1
