@@ -14,7 +14,7 @@ after the catalogue with the simulator's default limits.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ._pages import page_bounds
@@ -129,12 +129,18 @@ class ModelCatalog:
         context_window: int | None,
     ) -> None:
         known = {name: spec for spec in KNOWN_MODELS for name in (spec.id, *spec.aliases)}
-        wanted = [spec.id for spec in KNOWN_MODELS] if models is None else sorted(models)
-        listed: dict[str, ModelSpec] = {}
-        for name in (*wanted, *sorted(extra)):
-            spec = known.get(name) or ModelSpec(name, name)
-            listed.setdefault(spec.id, _override(spec, max_tokens, context_window))
-        self.listed: tuple[ModelSpec, ...] = tuple(listed.values())
+        asked = set(known if models is None else models) | set(extra)
+        # Catalogue models keep its newest-first order; other ids follow, sorted.
+        served = [s for s in KNOWN_MODELS if asked & {s.id, *s.aliases}]
+        served += [ModelSpec(name, name) for name in sorted(asked - set(known))]
+        self.listed: tuple[ModelSpec, ...] = tuple(
+            replace(
+                spec,
+                max_tokens=max_tokens or spec.max_tokens,
+                context_window=context_window or spec.context_window,
+            )
+            for spec in served
+        )
         self._by_name: Mapping[str, ModelSpec] = {
             name: spec for spec in self.listed for name in (spec.id, *spec.aliases)
         }
@@ -165,16 +171,3 @@ class ModelCatalog:
             "first_id": chosen[0].id if chosen else None,
             "last_id": chosen[-1].id if chosen else None,
         }
-
-
-def _override(spec: ModelSpec, max_tokens: int | None, context_window: int | None) -> ModelSpec:
-    if max_tokens is None and context_window is None:
-        return spec
-    return ModelSpec(
-        spec.id,
-        spec.display_name,
-        spec.created_at,
-        spec.max_tokens if max_tokens is None else max_tokens,
-        spec.context_window if context_window is None else context_window,
-        spec.aliases,
-    )
