@@ -178,12 +178,11 @@ def _messages(messages: Any, *, strict: bool) -> None:
 
 def _version_2026_blocks(content: list[Any], where: str, role: str) -> None:
     for index, block in enumerate(content):
+        at = f"{where}.content.{index}"
         if role == "assistant" and block["type"] == "document":
-            raise invalid(f"{where}.content.{index}: document blocks are not permitted in "
-                          "assistant messages")  # fmt: skip
+            raise invalid(f"{at}: document blocks are not permitted in assistant messages")
         if role == "user" and block["type"] == "text" and block.get("citations"):
-            raise invalid(f"{where}.content.{index}.citations: citations are only permitted "
-                          "in assistant messages")  # fmt: skip
+            raise invalid(f"{at}.citations: citations are only permitted in assistant messages")
 
 
 def _content(content: Any, where: str, *, optional_empty: bool) -> None:
