@@ -19,6 +19,12 @@ Choices where the API documentation is silent or unconfirmed (see api doc §1-§
 - Latency (``ttft_s``, ``per_token_s``) is in real seconds and not time-scaled; limits,
   resets, cache TTLs and batch expiry follow the scaled minute.
 - Batch processing is paced by ``BatchConfig`` and is not subject to fault injection.
+- Models outside :data:`KNOWN_MODELS` (plus ``SimulatorConfig.extra_models``) are a 404,
+  as the API has it; ``GET /v1/models`` lists the served ones.
+- A full bucket's ``*-reset`` is the current second (CAP-2 once showed epoch zero).
+- ``GET /v1/organizations/rate_limits`` serves the configured limits to Admin keys; its
+  shape is documented in :mod:`claudeflow.simulator._rate_limits_api`, and
+  :func:`parse_rate_limits_response` reads it on the client side.
 
 >>> config = SimulatorConfig(rpm=50, input_tpm=30_000, output_tpm=8_000, minute_seconds=6)
 >>> config.minute_seconds
@@ -30,11 +36,15 @@ from __future__ import annotations
 from ..limiter._classes import model_class as model_class
 from ._app import API_KEY as API_KEY
 from ._app import create_app as create_app
+from ._config import DEFAULT_LIMITS as DEFAULT_LIMITS
 from ._config import BatchConfig as BatchConfig
 from ._config import FaultConfig as FaultConfig
 from ._config import OtpmMode as OtpmMode
 from ._config import SimulatorConfig as SimulatorConfig
 from ._core import SimulatedAPI as SimulatedAPI
+from ._models import KNOWN_MODELS as KNOWN_MODELS
+from ._models import ModelSpec as ModelSpec
+from ._rate_limits_api import parse_rate_limits_response as parse_rate_limits_response
 from ._reply import ConnectionDropped as ConnectionDropped
 from ._reply import Reply as Reply
 from ._server import SimulatorServer as SimulatorServer
@@ -43,9 +53,12 @@ from ._tokenizer import count_text as count_text
 
 __all__ = [
     "API_KEY",
+    "DEFAULT_LIMITS",
+    "KNOWN_MODELS",
     "BatchConfig",
     "ConnectionDropped",
     "FaultConfig",
+    "ModelSpec",
     "OtpmMode",
     "Reply",
     "SimulatedAPI",
@@ -54,5 +67,6 @@ __all__ = [
     "count_text",
     "create_app",
     "model_class",
+    "parse_rate_limits_response",
     "run_simulator",
 ]

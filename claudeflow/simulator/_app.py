@@ -38,6 +38,9 @@ def create_app(api: SimulatedAPI) -> web.Application:
     router.add_delete("/v1/messages/batches/{batch_id}", _delete_batch)
     router.add_post("/v1/messages/batches/{batch_id}/cancel", _cancel_batch)
     router.add_get("/v1/messages/batches/{batch_id}/results", _batch_results)
+    router.add_get("/v1/models", _list_models)
+    router.add_get("/v1/models/{model_id}", _retrieve_model)
+    router.add_get("/v1/organizations/rate_limits", _rate_limits)
     router.add_get("/_stats", _stats)
     router.add_post("/_reset", _reset)
     router.add_route("*", "/{tail:.*}", _unknown)
@@ -102,6 +105,22 @@ async def _batch_results(request: web.Request) -> web.StreamResponse:
     return await _send(request, api, reply)
 
 
+async def _list_models(request: web.Request) -> web.StreamResponse:
+    api = request.app[API_KEY]
+    return await _send(request, api, api.list_models(request.headers, request.query))
+
+
+async def _retrieve_model(request: web.Request) -> web.StreamResponse:
+    api = request.app[API_KEY]
+    reply = api.retrieve_model(request.headers, request.match_info["model_id"])
+    return await _send(request, api, reply)
+
+
+async def _rate_limits(request: web.Request) -> web.StreamResponse:
+    api = request.app[API_KEY]
+    return await _send(request, api, api.rate_limits(request.headers, request.query))
+
+
 async def _stats(request: web.Request) -> web.StreamResponse:
     return _json(request.app[API_KEY].stats())
 
@@ -133,6 +152,8 @@ async def _send(request: web.Request, api: SimulatedAPI, reply: Reply) -> web.St
         except ConnectionDropped:
             _abort(request)
             return response  # aiohttp finds the transport closed and gives up quietly
+        if _gone(request):
+            api.client_gone()  # the client left while the reply was being "generated"
         response.headers.update(reply.headers)  # rate-limit headers refreshed at send time
     return response
 
@@ -144,11 +165,20 @@ async def _send_stream(request: web.Request, api: SimulatedAPI, reply: Reply) ->
         try:
             async for piece in pieces:
                 await response.write(piece)
+            await response.write_eof()
         except ConnectionDropped:
             _abort(request)
-            return response
-    await response.write_eof()
+        except ConnectionResetError:
+            # The client hung up mid-stream: end quietly (aclosing settles what was
+            # produced) instead of letting aiohttp log a "closing transport" traceback.
+            api.client_gone()
+            _abort(request)
     return response
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _abort(request: web.Request) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from .._clock import Clock
 from ._config import BatchConfig
 from ._limits import Cost, RateLimiter
+from ._pages import page_bounds
 from ._wire import IdFactory, SimError, dumps, invalid, not_found, rfc3339
 
 __all__ = ["Batch", "BatchService", "PreparedRequest", "parse_requests"]
@@ -128,18 +129,9 @@ class BatchService:
 
     def page(self, api_key: str, query: Mapping[str, str]) -> tuple[list[Batch], bool]:
         """Newest first, with the API's ``limit`` / ``before_id`` / ``after_id`` cursors."""
-        limit = _limit(query.get("limit"))
         mine = [b for b in reversed(self._batches.values()) if b.api_key == api_key]
-        ids = [b.id for b in mine]
-        if after := query.get("after_id"):
-            start = ids.index(after) + 1 if after in ids else len(ids)
-            page = mine[start : start + limit]
-            return page, start + limit < len(mine)
-        if before := query.get("before_id"):
-            stop = ids.index(before) if before in ids else 0
-            page = mine[max(0, stop - limit) : stop]
-            return page, stop - limit > 0
-        return mine[:limit], limit < len(mine)
+        start, stop, has_more = page_bounds([b.id for b in mine], query)
+        return mine[start:stop], has_more
 
     def cancel(self, api_key: str, batch_id: str) -> Batch:
         batch = self.get(api_key, batch_id)
@@ -251,14 +243,6 @@ class BatchService:
             slept = True
         limits.take(cost, self._clock.now())
         return slept
-
-
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return 20
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise invalid("limit: Input should be an integer between 1 and 1000")
-    return int(raw)
 
 
 def _stamp(wall: float | None) -> str | None:

@@ -18,10 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-# Generous defaults (a high 2025 tier), so the simulator is usable out of the box.
-_DEFAULT_RPM = 4_000.0
-_DEFAULT_ITPM = 2_000_000.0
-_DEFAULT_OTPM = 400_000.0
+# The defaults shown by --help are SimulatorConfig's own (and DEFAULT_LIMITS): one
+# place for each value. Reading them means importing the config module, which is light.
 
 
 def register(subparsers: Any) -> None:
@@ -30,9 +28,10 @@ def register(subparsers: Any) -> None:
         "simulate",
         help="run the offline Anthropic API simulator",
         description="Serve a simulated Claude Messages API with real rate limits.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     server = parser.add_argument_group("server")
-    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on")
     server.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     _limit_args(parser.add_argument_group("limits (per API key and model class)"))
     _model_args(parser.add_argument_group("model behaviour"))
@@ -41,31 +40,68 @@ def register(subparsers: Any) -> None:
 
 
 def _limit_args(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--rpm", type=float, default=_DEFAULT_RPM, help="requests per minute")
-    group.add_argument("--input-tpm", type=float, default=_DEFAULT_ITPM)
-    group.add_argument("--output-tpm", type=float, default=_DEFAULT_OTPM)
-    group.add_argument("--unlimited", action="store_true", help="no Messages limits at all")
-    group.add_argument(
-        "--minute-seconds", type=float, default=60.0, help="real seconds per simulated minute"
+    from ._config import DEFAULT_LIMITS, SimulatorConfig
+
+    defaults = SimulatorConfig()
+
+    add = group.add_argument
+    add("--rpm", type=float, default=DEFAULT_LIMITS["rpm"], help="requests per minute")
+    add("--input-tpm", type=float, default=DEFAULT_LIMITS["input_tpm"], help="input tokens/min")
+    add("--output-tpm", type=float, default=DEFAULT_LIMITS["output_tpm"], help="output tokens/min")
+    add("--unlimited", action="store_true", help="no Messages limits at all")
+    add(
+        "--minute-seconds",
+        type=float,
+        default=defaults.minute_seconds,
+        help="real s per simulated min",
     )
-    group.add_argument("--burst", type=float, default=1.0, help="bucket capacity, (0, 1]")
-    group.add_argument("--otpm-mode", choices=("actual", "reserve_max_tokens"), default="actual")
-    group.add_argument("--count-cache-reads", action="store_true")
-    group.add_argument("--count-tokens-rpm", type=float, default=None)
-    group.add_argument("--batch-rpm", type=float, default=None)
-    group.add_argument("--batch-process-rpm", type=float, default=None)
-    group.add_argument("--retry-after-ms", action="store_true", help="also send retry-after-ms")
-    group.add_argument(
-        "--api-key", action="append", default=None, help="accepted key (repeatable; default any)"
+    add("--burst", type=float, default=defaults.burst, help="bucket capacity, (0, 1]")
+    add(
+        "--otpm-mode",
+        choices=("actual", "reserve_max_tokens"),
+        default=defaults.otpm_mode,
+        help="OTPM rule",
     )
+    add("--count-cache-reads", action="store_true", help="cache reads count toward ITPM")
+    add(
+        "--count-tokens-rpm",
+        type=float,
+        default=None,
+        help="token counting RPM, unlimited if unset",
+    )
+    add("--batch-rpm", type=float, default=None, help="batch endpoints RPM, unlimited if unset")
+    add(
+        "--batch-process-rpm",
+        type=float,
+        default=None,
+        help="batch processing RPM, instant if unset",
+    )
+    add("--retry-after-ms", action="store_true", help="also send retry-after-ms")
+    add("--api-key", action="append", default=None, help="accepted key, repeatable; any if unset")
 
 
 def _model_args(group: argparse._ArgumentGroup) -> None:
-    group.add_argument("--ttft", type=float, default=0.02, help="seconds to first token")
-    group.add_argument("--per-token", type=float, default=0.0005, help="seconds per token")
-    group.add_argument("--seed", type=int, default=0)
-    group.add_argument("--models", default=None, help="comma-separated accepted model ids")
-    group.add_argument("--cache-min-tokens", type=int, default=1024)
+    from ._config import SimulatorConfig
+
+    defaults = SimulatorConfig()
+    add = group.add_argument
+    add("--ttft", type=float, default=defaults.ttft_s, help="seconds to first token")
+    add("--per-token", type=float, default=defaults.per_token_s, help="seconds per token")
+    add("--seed", type=int, default=defaults.seed, help="seed of reply lengths and faults")
+    add("--models", default=None, help="comma-separated accepted model ids; the catalogue if unset")
+    add("--extra-models", default=None, help="comma-separated ids accepted besides those")
+    add(
+        "--cache-min-tokens",
+        type=int,
+        default=defaults.cache_min_tokens,
+        help="shortest cached prefix",
+    )
+    add(
+        "--ping-interval",
+        type=float,
+        default=defaults.ping_interval_s,
+        help="s of stream silence per ping",
+    )
 
 
 def _fault_args(group: argparse._ArgumentGroup) -> None:
@@ -79,9 +115,16 @@ def _fault_args(group: argparse._ArgumentGroup) -> None:
         ("spend-cap", "429 enforced_spend_limit_reached"),
     ):
         group.add_argument(f"--fault-{name}", type=float, default=0.0, help=help_text)
-    group.add_argument("--spend-cap-after", type=int, default=None, metavar="N")
     group.add_argument(
-        "--overload-window", type=float, nargs=2, default=None, metavar=("START", "END")
+        "--spend-cap-after", type=int, default=None, metavar="N", help="spend cap after N requests"
+    )
+    group.add_argument(
+        "--overload-window",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("START", "END"),
+        help="every request 529s between these seconds since start",
     )
 
 
@@ -115,6 +158,8 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         per_token_s=args.per_token,
         seed=args.seed,
         models=frozenset(args.models.split(",")) if args.models else None,
+        extra_models=frozenset(args.extra_models.split(",")) if args.extra_models else frozenset(),
+        ping_interval_s=args.ping_interval,
         api_keys=frozenset(args.api_key) if args.api_key else None,
         faults=faults,
         retry_after_ms=args.retry_after_ms,

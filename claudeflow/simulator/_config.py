@@ -21,10 +21,16 @@ from typing import Literal
 from .._config import check_positive
 from .._errors import ConfigError
 
-__all__ = ["BatchConfig", "FaultConfig", "OtpmMode", "SimulatorConfig"]
+__all__ = ["DEFAULT_LIMITS", "BatchConfig", "FaultConfig", "OtpmMode", "SimulatorConfig"]
 
 OtpmMode = Literal["reserve_max_tokens", "actual"]
 _OTPM_MODES = ("reserve_max_tokens", "actual")
+
+#: The limits ``claudeflow simulate`` serves unless told otherwise (a high 2025 tier,
+#: generous enough to be usable out of the box): ``SimulatorConfig(**DEFAULT_LIMITS)``.
+DEFAULT_LIMITS: Mapping[str, float] = MappingProxyType(
+    {"rpm": 4_000.0, "input_tpm": 2_000_000.0, "output_tpm": 400_000.0}
+)
 
 
 def _check_rate(argument: str, value: float) -> None:
@@ -191,6 +197,14 @@ class SimulatorConfig:
     :param output_tokens_max: longest reply of the default output-length model; a prompt
         whose last user text contains ``[[output_tokens=N]]`` gets exactly ``N`` tokens
         (at most ``max_tokens``, with ``stop_reason: "max_tokens"`` when clamped)
+    :param models: accepted model ids; ``None`` serves the built-in catalogue (the SDK's
+        current models, :data:`~claudeflow.simulator.KNOWN_MODELS`); others get a 404
+    :param extra_models: ids accepted (and listed by ``GET /v1/models``) in addition
+    :param max_output_tokens: largest ``max_tokens`` for every model; ``None``: each
+        model's own maximum (128,000 for ids outside the catalogue)
+    :param context_window: longest prompt for every model; ``None``: each model's own
+    :param ping_interval_s: real seconds of silence in a stream before a ``ping`` event
+        (one also follows the first ``content_block_start``, as the API sends it)
     :param round_remaining: token ``remaining`` headers are rounded to this (API: 1000)
     :param cache_min_tokens: shortest prefix that prompt caching will store
     :param cache_ttl_minutes: simulated minutes a ``5m`` cache entry lives (``1h``: 60)
@@ -213,6 +227,7 @@ class SimulatorConfig:
     output_tokens_min: int = 16
     output_tokens_max: int = 128
     models: frozenset[str] | None = None
+    extra_models: frozenset[str] = frozenset()
     api_keys: frozenset[str] | None = field(default=None, repr=False)
     model_classes: Mapping[str, str] | None = field(default=None, hash=False)
     faults: FaultConfig = FaultConfig()
@@ -220,8 +235,9 @@ class SimulatorConfig:
     round_remaining: int = 1000
     cache_min_tokens: int = 1024
     cache_ttl_minutes: float = 5.0
-    max_output_tokens: int = 128_000
-    context_window: int = 1_000_000
+    max_output_tokens: int | None = None
+    context_window: int | None = None
+    ping_interval_s: float = 10.0
 
     def __post_init__(self) -> None:
         for name in ("rpm", "input_tpm", "output_tpm", "count_tokens_rpm"):
@@ -234,12 +250,15 @@ class SimulatorConfig:
             raise ConfigError("otpm_mode", f"must be one of {_OTPM_MODES}, got {self.otpm_mode!r}")
         _check_non_negative("ttft_s", self.ttft_s)
         _check_non_negative("per_token_s", self.per_token_s)
+        check_positive("ping_interval_s", self.ping_interval_s, allow_none=False)
         self._check_ints()
         if self.output_tokens_max < self.output_tokens_min:
             raise ConfigError("output_tokens_max", "must be >= output_tokens_min")
         check_positive("cache_ttl_minutes", self.cache_ttl_minutes, allow_none=False)
         self._check_types()
         object.__setattr__(self, "models", _string_set("models", self.models))
+        extra = _string_set("extra_models", self.extra_models) if self.extra_models else None
+        object.__setattr__(self, "extra_models", extra or frozenset())
         object.__setattr__(self, "api_keys", _string_set("api_keys", self.api_keys))
         if self.model_classes is not None:
             classes = dict(self.model_classes)
@@ -254,8 +273,8 @@ class SimulatorConfig:
         _check_int("output_tokens_max", self.output_tokens_max, minimum=1, allow_none=False)
         _check_int("round_remaining", self.round_remaining, minimum=1, allow_none=False)
         _check_int("cache_min_tokens", self.cache_min_tokens, minimum=0, allow_none=False)
-        _check_int("max_output_tokens", self.max_output_tokens, minimum=1, allow_none=False)
-        _check_int("context_window", self.context_window, minimum=1, allow_none=False)
+        _check_int("max_output_tokens", self.max_output_tokens, minimum=1, allow_none=True)
+        _check_int("context_window", self.context_window, minimum=1, allow_none=True)
 
     def _check_types(self) -> None:
         if not isinstance(self.faults, FaultConfig):

@@ -23,7 +23,9 @@ from ._cache import CachePlan, PromptCache
 from ._config import SimulatorConfig
 from ._faults import Fault, FaultInjector, fault_error
 from ._limits import Cost, LimitSet
+from ._models import ModelCatalog
 from ._output import Plan, build_message, plan_output
+from ._rate_limits_api import authorize_admin, rate_limits
 from ._reply import Reply, Settlement, deliver_json, stream_body
 from ._sse import StreamTiming, stream_chunks
 from ._stats import Stats
@@ -47,7 +49,7 @@ BatchCall = Callable[[str, str], "dict[str, Any] | bytes"]
 
 
 class SimulatedAPI:
-    """The simulated Messages, Token Counting and Message Batches APIs.
+    """The simulated Messages, Token Counting, Message Batches, Models and Rate Limits APIs.
 
     :param config: what to simulate (default: :class:`SimulatorConfig` defaults)
     :param clock: source of time (default :class:`~claudeflow.LoopClock`)
@@ -75,7 +77,15 @@ class SimulatedAPI:
         self._ids = IdFactory(cfg.seed)  # kept across reset(): ids never repeat
         self._classes = ModelClasses(cfg.model_classes)
         self._reserve = cfg.otpm_mode == "reserve_max_tokens"
-        self._timing = StreamTiming(cfg.ttft_s, cfg.per_token_s, cfg.stream_chunk_tokens)
+        self._timing = StreamTiming(
+            cfg.ttft_s, cfg.per_token_s, cfg.stream_chunk_tokens, cfg.ping_interval_s
+        )
+        self.models = ModelCatalog(
+            cfg.models,
+            cfg.extra_models,
+            max_tokens=cfg.max_output_tokens,
+            context_window=cfg.context_window,
+        )
         self._build_state()
 
     def _build_state(self) -> None:
@@ -126,11 +136,11 @@ class SimulatedAPI:
             key = authenticate(headers, self.config.api_keys)
             version = api_version(headers)
             parsed = parse_body(body)
-            validate_count_tokens(parsed, version, models=self.config.models)
+            spec = validate_count_tokens(parsed, version, self.models)
             self._admission.admit_requests(
                 self._admission.count_tokens, key, "count_tokens", "token counting"
             )
-            total = self._measure(parsed).total
+            total = self._measure(parsed, spec.context_window).total
             reply = Reply(200, self._headers(rid), dumps({"input_tokens": total}))
         except SimError as exc:
             reply = self._error(exc, rid)
@@ -186,6 +196,31 @@ class SimulatedAPI:
             headers, "batches.results", lambda key, _: self._batches.results(key, batch_id)
         )
 
+    def list_models(self, headers: Mapping[str, str], query: Mapping[str, str]) -> Reply:
+        """``GET /v1/models``: the served models, newest first, paginated."""
+        return self._plain_call(headers, "models.list", lambda: self.models.page(query))
+
+    def retrieve_model(self, headers: Mapping[str, str], model_id: str) -> Reply:
+        """``GET /v1/models/{model_id}`` (an id or alias; 404 for a model not served)."""
+        return self._plain_call(headers, "models.retrieve", lambda: self.models.retrieve(model_id))
+
+    def rate_limits(self, headers: Mapping[str, str], query: Mapping[str, str]) -> Reply:
+        """``GET /v1/organizations/rate_limits`` (Admin key only), from the configuration."""
+        rid = self._received("rate_limits")
+        try:
+            authorize_admin(authenticate(headers, None))
+            api_version(headers)
+            result = rate_limits(self.config, self.models, self._classes, self._ids.org_id, query)
+            reply = Reply(200, self._headers(rid), dumps(result))
+        except SimError as exc:
+            reply = self._error(exc, rid)
+        self._stats.by_status[reply.status] += 1
+        return reply
+
+    def client_gone(self) -> None:
+        """A client closed its connection before its reply was complete."""
+        self._stats.client_disconnects += 1
+
     def unknown_route(self, method: str, path: str) -> Reply:
         rid = self._received("unknown")
         reply = self._error(SimError(404, "not_found_error", "Not found"), rid)
@@ -226,8 +261,8 @@ class SimulatedAPI:
         key = authenticate(headers, cfg.api_keys)
         version = api_version(headers)
         body = parse_body(raw)
-        validate_messages(body, version, models=cfg.models, max_output_tokens=cfg.max_output_tokens)
-        prompt = self._measure(body)
+        spec = validate_messages(body, version, self.models)
+        prompt = self._measure(body, spec.context_window)
         model: str = body["model"]
         streaming = body.get("stream") is True
         fault = self._draw_fault(streaming)
@@ -249,7 +284,7 @@ class SimulatedAPI:
         if fault is not None:
             self._stats.faults[fault.value] += 1
         if streaming:
-            return self._stream_reply(message, limits, max_tokens, fault, rid)
+            return self._stream_reply(message, output, limits, max_tokens, fault, rid)
         return self._json_reply(message, limits, max_tokens, fault, rid)
 
     def _json_reply(
@@ -284,6 +319,7 @@ class SimulatedAPI:
     def _stream_reply(
         self,
         message: dict[str, Any],
+        output: Plan,
         limits: LimitSet | None,
         max_tokens: int,
         fault: Fault | None,
@@ -293,7 +329,8 @@ class SimulatedAPI:
         headers["cache-control"] = "no-cache"
         if limits is not None:
             headers.update(self._admission.headers(limits))
-        chunks = stream_chunks(message, self._timing, fail_half_way=fault is Fault.STREAM_ERROR)
+        failing = fault is Fault.STREAM_ERROR
+        chunks = stream_chunks(message, output, self._timing, fail_half_way=failing)
         reply = Reply(200, headers, chunks=chunks)
         if fault is Fault.CONNECTION_DROP:
             reply.chunks = chunks[: max(1, len(chunks) // 2)]
@@ -354,10 +391,8 @@ class SimulatedAPI:
         try:
             if params.get("stream") is True:
                 raise invalid("stream: Message Batches do not support streaming requests")
-            validate_messages(
-                params, version, models=cfg.models, max_output_tokens=cfg.max_output_tokens
-            )
-            prompt = self._measure(params)
+            spec = validate_messages(params, version, self.models)
+            prompt = self._measure(params, spec.context_window)
         except SimError as exc:
             error = {"type": "error", "error": {"type": exc.error_type, "message": exc.message}}
             result = {"type": "errored", "error": error}
@@ -386,9 +421,8 @@ class SimulatedAPI:
         self._stats.by_endpoint[endpoint] += 1
         return self._ids.make("req")
 
-    def _measure(self, body: dict[str, Any]) -> Prompt:
+    def _measure(self, body: dict[str, Any], window: int) -> Prompt:
         prompt = measure_prompt(body)
-        window = self.config.context_window
         if prompt.total > window:
             raise invalid(f"prompt is too long: {prompt.total} tokens > {window} maximum")
         return prompt
@@ -402,6 +436,20 @@ class SimulatedAPI:
             clock=self.clock,
             on_done=self._stats.finish,  # bound now: a reset() mid-request cannot skew counts
         )
+
+    def _plain_call(
+        self, headers: Mapping[str, str], endpoint: str, call: Callable[[], dict[str, Any]]
+    ) -> Reply:
+        """An authenticated, unlimited GET answered with ``call()``'s JSON."""
+        rid = self._received(endpoint)
+        try:
+            authenticate(headers, self.config.api_keys)
+            api_version(headers)
+            reply = Reply(200, self._headers(rid), dumps(call()))
+        except SimError as exc:
+            reply = self._error(exc, rid)
+        self._stats.by_status[reply.status] += 1
+        return reply
 
     def _headers(self, rid: str, content_type: str = _JSON) -> dict[str, str]:
         return {

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from ..limiter._bucket import TokenBucket
-from ._wire import EPOCH_ZERO, rfc3339_ceil
+from ._wire import rfc3339_ceil, rfc3339_floor
 
 __all__ = ["Cost", "Denial", "LimitSet", "RateLimiter", "key_label"]
 
@@ -197,7 +197,9 @@ def _round_tokens(level: float, limit: float, rounding: int) -> int:
 
 
 def _reset(to_full: float, now: float, wall_offset: float) -> str:
-    # A full bucket reports epoch zero (CAP-2); otherwise the second it is full again.
+    # A full bucket is full "now". (CAP-2 once saw epoch zero there; clients that take a
+    # reset for a time would read that as a bucket full since 1970, so the current time
+    # it is.) Otherwise: the second it is full again.
     if to_full <= 1e-9:
-        return EPOCH_ZERO
+        return rfc3339_floor(wall_offset + now)
     return rfc3339_ceil(wall_offset + now + to_full)

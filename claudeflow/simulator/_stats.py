@@ -17,6 +17,7 @@ class Stats:
         "by_status",
         "cache_creation_tokens",
         "cache_read_tokens",
+        "client_disconnects",
         "completed",
         "faults",
         "in_flight",
@@ -33,6 +34,7 @@ class Stats:
         self.completed = 0
         self.in_flight = 0
         self.rate_limited = 0
+        self.client_disconnects = 0  # clients that left before their reply was complete
         self.input_tokens = 0
         self.cache_creation_tokens = 0
         self.cache_read_tokens = 0
@@ -60,6 +62,7 @@ class Stats:
             "completed": self.completed,
             "in_flight": self.in_flight,
             "rate_limited": self.rate_limited,
+            "client_disconnects": self.client_disconnects,
             "rate_limited_by": dict(self.rate_limited_by),
             "by_status": {str(status): n for status, n in sorted(self.by_status.items())},
             "by_endpoint": dict(self.by_endpoint),

@@ -21,6 +21,7 @@ __all__ = [
     "not_found",
     "rfc3339",
     "rfc3339_ceil",
+    "rfc3339_floor",
 ]
 
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -70,6 +71,12 @@ def rfc3339(wall: float) -> str:
 def rfc3339_ceil(wall: float) -> str:
     """RFC 3339 UTC in whole seconds, rounded up (a reset is never reported early)."""
     stamp = datetime.fromtimestamp(math.ceil(wall - 1e-9), UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rfc3339_floor(wall: float) -> str:
+    """RFC 3339 UTC in whole seconds, rounded down (the current second)."""
+    stamp = datetime.fromtimestamp(math.floor(wall + 1e-9), UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

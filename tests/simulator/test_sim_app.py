@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import aiohttp
 import pytest
@@ -154,3 +155,38 @@ async def test_simulator_helper_rejects_config_and_kwargs() -> None:
     with pytest.raises(TypeError):
         async with simulator(SimulatorConfig(), rpm=5):
             pass
+
+
+async def test_a_client_leaving_mid_stream_ends_it_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with simulator(ttft_s=0.0, per_token_s=0.005, stream_chunk_tokens=1) as sim:
+        async with aiohttp.ClientSession() as http:
+            resp = await http.post(
+                f"{sim.url}/v1/messages", headers=HEADERS, data=body(out=400, stream=True)
+            )
+            await resp.content.readexactly(200)  # the stream has begun
+            resp.close()  # hang up
+        for _ in range(200):  # bounded: the server notices within a few writes
+            if sim.stats()["in_flight"] == 0:
+                break
+            await asyncio.sleep(0.01)
+        stats = sim.stats()
+    assert stats["client_disconnects"] == 1
+    assert stats["in_flight"] == 0 and 0 < stats["tokens"]["output"] < 400  # settled
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "closing transport" not in caplog.text
+
+
+async def test_a_client_leaving_before_a_json_reply_is_counted() -> None:
+    async with simulator(ttft_s=0.3, per_token_s=0.0) as sim:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.05)) as http:
+            with pytest.raises(asyncio.TimeoutError):
+                await http.post(f"{sim.url}/v1/messages", headers=HEADERS, data=body())
+        for _ in range(100):  # bounded: the reply is ready 0.3 s after it was asked for
+            if sim.stats()["completed"] == 1:
+                break
+            await asyncio.sleep(0.01)
+        stats = sim.stats()
+    assert stats["client_disconnects"] == 1 and stats["completed"] == 1

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from claudeflow.cli import build_parser
+from claudeflow.simulator import DEFAULT_LIMITS, SimulatorConfig
 from claudeflow.simulator._cli import build_config, run
 
 
@@ -43,6 +44,40 @@ def test_defaults_are_generous_and_unlimited_switches_them_off() -> None:
     assert config.minute_seconds == 60
     unlimited = build_config(_args("--unlimited"))
     assert unlimited.rpm is unlimited.input_tpm is unlimited.output_tpm is None
+
+
+def test_the_defaults_are_the_config_s_own() -> None:
+    config = build_config(_args())
+    assert {name: getattr(config, name) for name in DEFAULT_LIMITS} == dict(DEFAULT_LIMITS)
+    plain = SimulatorConfig()
+    for name in ("minute_seconds", "burst", "otpm_mode", "ttft_s", "per_token_s", "seed"):
+        assert getattr(config, name) == getattr(plain, name), name
+    assert config.ping_interval_s == plain.ping_interval_s
+    assert config.models is None and config.extra_models == frozenset()
+    extra = build_config(_args("--extra-models", "a,b", "--ping-interval", "2"))
+    assert extra.extra_models == frozenset({"a", "b"}) and extra.ping_interval_s == 2
+
+
+def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["simulate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # undo the line wrapping
+    text = text[text.index("show this help message and exit") :]  # the options, not usage
+    for flag, default in [
+        ("--rpm RPM", "4000.0"),
+        ("--input-tpm INPUT_TPM", "2000000.0"),
+        ("--output-tpm OUTPUT_TPM", "400000.0"),
+        ("--minute-seconds MINUTE_SECONDS", "60.0"),
+        ("--ttft TTFT", "0.02"),
+        ("--per-token PER_TOKEN", "0.0005"),
+        ("--port PORT", "8765"),
+        ("--fault-529 FAULT_529", "0.0"),
+        ("--ping-interval PING_INTERVAL", "10.0"),
+    ]:
+        start = text.index(flag)
+        assert f"(default: {default})" in text[start : text.index("--", start + 3)], flag
+    options = [word for word in text.split() if word.startswith("--")]
+    assert text.count("(default: ") == len(set(options)) == 31  # every option but --help
 
 
 def test_bad_value_exits_2_naming_the_argument(capsys: pytest.CaptureFixture[str]) -> None:

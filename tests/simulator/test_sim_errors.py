@@ -51,13 +51,20 @@ def _error(reply_body: bytes) -> tuple[str, str]:
         pytest.param(
             _raw(model=MODEL, max_tokens=-1, messages=OK_MESSAGES),
             400,
-            "max_tokens: Input should be greater than or equal to 0",
+            "max_tokens: Input should be greater than or equal to 1",
             id="max-negative",
+        ),
+        pytest.param(
+            _raw(model=MODEL, max_tokens=0, messages=OK_MESSAGES),
+            400,
+            "max_tokens: Input should be greater than or equal to 1",
+            id="max-zero",
         ),
         pytest.param(
             _raw(model=MODEL, max_tokens=999_999, messages=OK_MESSAGES),
             400,
-            "max_tokens: 999999 > 128000, which is the maximum allowed number of output tokens",
+            "max_tokens: 999999 > 64000, which is the maximum allowed number of output tokens "
+            f"for {MODEL}",
             id="max-too-big",
         ),
         pytest.param(
@@ -241,3 +248,142 @@ def test_errors_are_counted_by_status() -> None:
     assert stats["by_status"] == {"200": 1, "400": 1, "401": 1}
     assert stats["received"] == 3
     assert stats["admitted"] == 1
+
+
+def _with(**fields: Any) -> bytes:
+    return _raw(model=MODEL, max_tokens=2000, messages=OK_MESSAGES, **fields)
+
+
+WEATHER = {"name": "get_weather", "input_schema": {"type": "object"}}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        pytest.param(_with(foo=1), "foo: Extra inputs are not permitted", id="extra-field"),
+        pytest.param(
+            _with(metadata={}, max_token=5),
+            "max_token: Extra inputs are not permitted",
+            id="misspelt-field",
+        ),
+        pytest.param(
+            _with(stop_sequences=["ok", "  "]),
+            "stop_sequences: each stop sequence must contain non-whitespace",
+            id="blank-stop",
+        ),
+        pytest.param(
+            _with(tool_choice={"type": "tool", "name": "x"}),
+            "tool_choice may only be specified while providing tools",
+            id="choice-without-tools",
+        ),
+        pytest.param(
+            _with(tools=[WEATHER], tool_choice={"type": "tool", "name": "nope"}),
+            "tool_choice.tool.name: no tool named 'nope' in tools",
+            id="choice-unknown-tool",
+        ),
+        pytest.param(
+            _with(tools=[WEATHER], tool_choice={"type": "sometimes"}),
+            "tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'",
+            id="choice-bad-type",
+        ),
+        pytest.param(
+            _with(thinking={"type": "enabled", "budget_tokens": 1000}),
+            "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024",
+            id="budget-too-small",
+        ),
+        pytest.param(
+            _with(thinking={"type": "enabled"}),
+            "thinking.enabled.budget_tokens: Field required",
+            id="budget-missing",
+        ),
+        pytest.param(
+            _with(thinking={"type": "enabled", "budget_tokens": 2000}),
+            "`max_tokens` must be greater than `thinking.budget_tokens`",
+            id="budget-not-below-max",
+        ),
+        pytest.param(
+            _with(thinking={"type": "sometimes"}),
+            "thinking.type: Input should be 'enabled', 'disabled' or 'adaptive'",
+            id="thinking-bad-type",
+        ),
+        pytest.param(
+            _with(
+                thinking={"type": "enabled", "budget_tokens": 1024},
+                tools=[WEATHER],
+                tool_choice={"type": "any"},
+            ),
+            "Thinking may not be enabled when tool_choice forces tool use.",
+            id="thinking-with-forced-tool",
+        ),
+    ],
+)
+def test_request_rules(raw: bytes, message: str) -> None:
+    api, _ = make_api()
+    reply = api.messages(hdrs(), raw)
+    assert reply.status == 400
+    assert _error(reply.body) == ("invalid_request_error", message)
+    assert api.stats()["admitted"] == 0
+
+
+def test_every_sdk_field_is_accepted() -> None:
+    api, _ = make_api()
+    raw = _with(
+        system="be brief",
+        metadata={"user_id": "u1"},
+        stop_sequences=["zzz"],
+        service_tier="auto",
+        tools=[WEATHER],
+        tool_choice={"type": "auto"},
+        thinking={"type": "adaptive"},
+        stream=False,
+    )
+    assert api.messages(hdrs(), raw).status == 200
+    assert api.count_tokens(hdrs(), _raw(model=MODEL, messages=OK_MESSAGES, foo=1)).status == 400
+
+
+SAMPLED = _raw(model=MODEL, max_tokens=5, messages=OK_MESSAGES, temperature=0.5, top_k=5)
+ASSISTANT_DOCUMENT = _raw(
+    model=MODEL,
+    max_tokens=5,
+    messages=[
+        {"role": "user", "content": "read this"},
+        {"role": "assistant", "content": [{"type": "document", "source": {}}]},
+        {"role": "user", "content": "and?"},
+    ],
+)
+USER_CITATIONS = _raw(
+    model=MODEL,
+    max_tokens=5,
+    messages=[{"role": "user", "content": [{"type": "text", "text": "x", "citations": [{}]}]}],
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        pytest.param(SAMPLED, "temperature: Extra inputs are not permitted", id="sampling"),
+        pytest.param(
+            ASSISTANT_DOCUMENT,
+            "messages.1.content.0: document blocks are not permitted in assistant messages",
+            id="assistant-document",
+        ),
+        pytest.param(
+            USER_CITATIONS,
+            "messages.0.content.0.citations: citations are only permitted in assistant messages",
+            id="user-citations",
+        ),
+    ],
+)
+def test_what_version_2026_10_21_rejects_and_2023_06_01_accepts(raw: bytes, message: str) -> None:
+    api, _ = make_api()
+    assert api.messages(hdrs(version="2023-06-01"), raw).status == 200
+    reply = api.messages(hdrs(version="2026-10-21"), raw)
+    assert reply.status == 400
+    assert _error(reply.body) == ("invalid_request_error", message)
+
+
+def test_both_versions_serve_the_same_plain_request() -> None:
+    api, _ = make_api()
+    old = parse(api.messages(hdrs(version="2023-06-01"), body(out=7)))
+    new = parse(api.messages(hdrs(version="2026-10-21"), body(out=7)))
+    assert old["content"] == new["content"] and old["usage"] == new["usage"]

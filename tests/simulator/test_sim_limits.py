@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sim_helpers import MODEL, body, hdrs, iso, make_api, parse
 
-from claudeflow.simulator import model_class
+from claudeflow.simulator import FaultConfig, model_class
 
 
 def test_requests_bucket_headers_and_reset_times() -> None:
@@ -100,13 +100,17 @@ def test_token_remaining_is_rounded_to_thousands_and_combined() -> None:
     assert h["anthropic-ratelimit-tokens-remaining"] == "38000"
 
 
-def test_full_bucket_reports_epoch_zero_reset() -> None:
-    api, _ = make_api(rpm=100, input_tpm=100_000, output_tpm=10_000, max_output_tokens=200)
-    reply = api.messages(hdrs(), body(max_tokens=0, out=None))
-    assert reply.status == 200
-    # Output: max_tokens=0 produced nothing, so that bucket never left "full".
-    assert reply.headers["anthropic-ratelimit-output-tokens-reset"] == "1970-01-01T00:00:00Z"
-    assert reply.headers["anthropic-ratelimit-requests-reset"] != "1970-01-01T00:00:00Z"
+async def test_a_full_bucket_reports_the_current_time_as_its_reset() -> None:
+    # A ramp 429 carries the scope's headers without taking anything: every bucket is full.
+    api, clock = make_api(
+        rpm=100, input_tpm=100_000, output_tpm=10_000, faults=FaultConfig(ramp_429=1.0)
+    )
+    await clock.advance(7.4)
+    reply = api.messages(hdrs(), body())
+    assert reply.status == 429
+    resets = {k: v for k, v in reply.headers.items() if k.endswith("-reset")}
+    assert len(resets) == 4  # requests, input, output and the combined tokens view
+    assert set(resets.values()) == {iso(7)}  # now, in whole seconds; not 1970-01-01
 
 
 async def test_burst_limits_capacity_but_not_refill_rate() -> None:

@@ -152,3 +152,105 @@ async def test_mid_stream_error_event_raises_with_status_200() -> None:
                     pass
     assert info.value.status_code == 200
     assert info.value.type == "overloaded_error"
+
+
+WEATHER: anthropic.types.ToolParam = {
+    "name": "get_weather",
+    "description": "Weather in a city",
+    "input_schema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1}},
+        "required": ["city", "days"],
+    },
+}
+
+
+async def test_a_forced_tool_call_parses_in_json_and_stream() -> None:
+    async with simulator(stream_chunk_tokens=2) as sim, _client(sim.url) as client:
+        message = await client.messages.create(
+            model=MODEL,
+            max_tokens=100,
+            messages=HI,
+            tools=[WEATHER],
+            tool_choice={"type": "tool", "name": "get_weather"},
+        )
+        async with client.messages.stream(
+            model=MODEL, max_tokens=100, messages=HI, tools=[WEATHER], tool_choice={"type": "any"}
+        ) as stream:
+            kinds = [event.type async for event in stream]
+            final = await stream.get_final_message()
+    for reply in (message, final):
+        (block,) = reply.content
+        assert isinstance(block, anthropic.types.ToolUseBlock)
+        assert block.name == "get_weather" and block.id.startswith("toolu_")
+        assert block.input == {"city": "example", "days": 1}
+        assert reply.stop_reason == "tool_use"
+    assert "input_json" in kinds  # the SDK's own event for input_json_delta
+
+
+async def test_thinking_parses_in_json_and_stream() -> None:
+    thinking: anthropic.types.ThinkingConfigParam = {"type": "enabled", "budget_tokens": 1024}
+    async with simulator(stream_chunk_tokens=3) as sim, _client(sim.url) as client:
+        message = await client.messages.create(
+            model=MODEL, max_tokens=2000, messages=HI, thinking=thinking
+        )
+        async with client.messages.stream(
+            model=MODEL, max_tokens=2000, messages=HI, thinking=thinking
+        ) as stream:
+            kinds = [event.type async for event in stream]
+            final = await stream.get_final_message()
+    for reply in (message, final):
+        first, second = reply.content
+        assert isinstance(first, anthropic.types.ThinkingBlock) and first.signature
+        assert isinstance(second, anthropic.types.TextBlock)
+        assert len(first.thinking.split()) == len(second.text.split()) == 12
+        assert reply.usage.output_tokens == 24
+    assert "thinking" in kinds and "signature" in kinds
+
+
+async def test_stop_sequences_parse_in_json_and_stream() -> None:
+    async with simulator() as sim, _client(sim.url) as client:
+        message = await client.messages.create(
+            model=MODEL, max_tokens=100, messages=HI, stop_sequences=["brown"]
+        )
+        async with client.messages.stream(
+            model=MODEL, max_tokens=100, messages=HI, stop_sequences=["brown"]
+        ) as stream:
+            final = await stream.get_final_message()
+    for reply in (message, final):
+        assert reply.stop_reason == "stop_sequence" and reply.stop_sequence == "brown"
+        assert reply.content[0].text == "the quick "  # type: ignore[union-attr]
+        assert reply.usage.output_tokens == 3
+
+
+async def test_streams_carry_pings_the_sdk_skips() -> None:
+    async with simulator() as sim, _client(sim.url) as client:
+        raw = await client.messages.with_raw_response.create(
+            model=MODEL, max_tokens=100, messages=HI, stream=True
+        )
+        wire = [line async for line in raw.http_response.aiter_lines()]
+    assert "event: ping" in wire[:8]  # the ping is on the wire near the start...
+    async with simulator() as sim, _client(sim.url) as client:
+        async with client.messages.stream(model=MODEL, max_tokens=100, messages=HI) as stream:
+            kinds = [event.type async for event in stream]
+    assert "ping" not in kinds  # ...and the SDK skips it, as it does the API's
+    assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
+
+
+async def test_both_api_versions_with_the_sdk() -> None:
+    async with simulator() as sim:
+        for version in ("2023-06-01", "2026-10-21"):
+            headers = {"anthropic-version": version}
+            async with anthropic.AsyncAnthropic(
+                base_url=sim.url, api_key="sk-test", max_retries=0, default_headers=headers
+            ) as client:
+                message = await client.messages.create(model=MODEL, max_tokens=50, messages=HI)
+                assert message.usage.output_tokens == 12
+                sampled = client.messages.create(
+                    model=MODEL, max_tokens=50, messages=HI, extra_body={"top_k": 5}
+                )
+                if version == "2023-06-01":
+                    assert (await sampled).stop_reason == "end_turn"
+                else:
+                    with pytest.raises(anthropic.BadRequestError):
+                        await sampled

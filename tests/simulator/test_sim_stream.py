@@ -24,9 +24,9 @@ async def test_event_order_and_cumulative_usage() -> None:
     assert names == [
         "message_start",
         "content_block_start",
+        "ping",  # where the API's own examples have it
         *["content_block_delta"] * 4,  # 3 + 3 + 3 + 1 tokens
         "content_block_stop",
-        "ping",
         "message_delta",
         "message_stop",
     ]
@@ -61,11 +61,11 @@ async def test_chunks_arrive_on_the_latency_schedule() -> None:
     await clock.run_until_idle()
     await task
     assert arrivals == [
-        (0.5, ["message_start", "content_block_start", "content_block_delta"]),
+        (0.5, ["message_start", "content_block_start", "ping", "content_block_delta"]),
         (1.5, ["content_block_delta"]),  # 4 tokens x 0.25 s
         (
             2.0,
-            ["content_block_delta", "content_block_stop", "ping", "message_delta", "message_stop"],
+            ["content_block_delta", "content_block_stop", "message_delta", "message_stop"],
         ),
     ]
 
@@ -84,7 +84,13 @@ async def test_mid_stream_error_event_ends_the_stream() -> None:
     assert reply.status == 200
     events = parse_sse(await _collect(api, reply))
     names = [name for name, _ in events]
-    assert names == ["message_start", "content_block_start", *["content_block_delta"] * 2, "error"]
+    assert names == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        *["content_block_delta"] * 2,
+        "error",
+    ]
     assert events[-1][1]["error"] == {"type": "overloaded_error", "message": "Overloaded"}
     assert api.stats()["faults"] == {"stream_error": 1}
     assert api.stats()["tokens"]["output"] == 4  # only what was produced
