@@ -1,0 +1,93 @@
+"""Priority across processes: a registered urgent head elsewhere holds back lower classes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+
+from claudeflow import Cost, RateLimits
+from claudeflow._clock import LoopClock
+from claudeflow.limiter._redis import RedisBackend
+from claudeflow.limiter._redis_pool import RedisPool
+
+BackendFactory = Callable[..., RedisBackend]
+HIGH, LOW = 0, 2
+LIMITS = RateLimits(rpm=10, window_s=600, lead_s=0)  # ten requests, barely any refill
+
+
+async def pools(backends: BackendFactory, n: int) -> list[RedisPool]:
+    made = []
+    for _ in range(n):
+        backend = backends(heartbeat_s=0.2)  # a head entry lives 0.6 s without heartbeats
+        made.append(backend.pool("p", LIMITS, clock=LoopClock()))
+        await backend.start()
+    return made
+
+
+async def test_low_waits_while_another_process_has_an_urgent_head(
+    backends: BackendFactory,
+) -> None:
+    a, b = await pools(backends, 2)
+    a.waiting(HIGH)
+    await a.flush()
+    wait = await b.reserve(Cost(1, 0, 0), priority=LOW)
+    assert 0 < wait <= 0.6  # bounded by the head's expiry, though capacity is there
+    assert b.statistics().buckets["requests"].level == 10  # nothing was taken
+    assert await b.reserve(Cost(1, 0, 0), priority=HIGH) == 0.0  # the same class may go
+    assert await a.reserve(Cost(1, 0, 0), priority=LOW) == 0.0  # its own head: no block
+
+
+async def test_the_urgent_head_leaving_wakes_the_others(backends: BackendFactory) -> None:
+    a, b = await pools(backends, 2)
+    woke = asyncio.Event()
+    b.on_change = woke.set
+    a.waiting(HIGH)
+    await a.flush()
+    assert await b.reserve(Cost(1, 0, 0), priority=LOW) > 0
+    assert await a.reserve(Cost(1, 0, 0), priority=HIGH) == 0.0  # served: entry removed
+    await asyncio.wait_for(woke.wait(), timeout=5)
+    assert await b.reserve(Cost(1, 0, 0), priority=LOW) == 0.0
+
+
+async def test_capacity_accumulates_for_the_urgent_head(backends: BackendFactory) -> None:
+    a, b = await pools(backends, 2)
+    assert await a.reserve(Cost(1, 0, 0), priority=LOW) == 0.0
+    # a's urgent head needs the whole bucket; it is refused and registered.
+    assert await a.reserve(Cost(10, 0, 0), priority=HIGH) > 0
+    refused = [await b.reserve(Cost(1, 0, 0), priority=LOW) for _ in range(5)]
+    assert all(w > 0 for w in refused)  # b's backlog took nothing
+    a.give_back(Cost(1, 0, 0))
+    assert await a.reserve(Cost(10, 0, 0), priority=HIGH) == 0.0
+
+
+async def test_a_crashed_process_head_expires(backends: BackendFactory, raw: Redis) -> None:
+    (b,) = await pools(backends, 1)
+    # A process that registered a HIGH head and died: no heartbeat will refresh it.
+    seconds, micros = await raw.time()
+    dies = seconds + micros / 1e6 + 0.3
+    await raw.zadd("claudeflow:{p}:heads", {"ghost": HIGH})
+    await raw.zadd("claudeflow:{p}:expiry", {"ghost": dies})
+    wait = await b.reserve(Cost(1, 0, 0), priority=LOW)
+    assert 0 < wait <= 0.3
+    await asyncio.sleep(wait)  # exactly the wait the script gave
+    assert await b.reserve(Cost(1, 0, 0), priority=LOW) == 0.0
+    assert await raw.zscore("claudeflow:{p}:heads", "ghost") is None
+
+
+async def test_a_heartbeat_keeps_a_waiting_head_alive(backends: BackendFactory, raw: Redis) -> None:
+    a, b = await pools(backends, 2)
+    a.waiting(HIGH)
+    await a.flush()
+    backend = a._link
+    expiry = "claudeflow:{p}:expiry"
+    before = await raw.zscore(expiry, backend.pid)
+    await a.flush()  # what every heartbeat does
+    after = await raw.zscore(expiry, backend.pid)
+    assert before is not None and after is not None and after > before
+    assert await b.reserve(Cost(1, 0, 0), priority=LOW) > 0
+    a.waiting(None)
+    await a.flush()
+    assert await raw.zscore(expiry, backend.pid) is None
+    assert await b.reserve(Cost(1, 0, 0), priority=LOW) == 0.0
