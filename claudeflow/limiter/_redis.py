@@ -309,9 +309,9 @@ class RedisBackend:
 
     async def _flush_all(self, *, only_pending: bool) -> None:
         for pool in list(self._pools.values()):
-            if pool.pending or not only_pending:
+            if not only_pending or (pool.pending and not pool.busy):
                 try:
-                    await pool.flush()
+                    await pool.flush(heartbeat=not only_pending)
                 except LOST as exc:
                     self.lost(exc)
                     return

@@ -151,10 +151,21 @@ class RedisPool:
     def pending(self) -> int:
         return len(self._ops)
 
-    async def flush(self) -> None:
-        """Send the pending corrections (none: just a heartbeat) in one script call."""
+    @property
+    def busy(self) -> bool:
+        """A call is in flight; what is pending goes with the next one (or when idle)."""
+        return self._lock is not None and self._lock[1].locked()
+
+    async def flush(self, *, heartbeat: bool = True) -> None:
+        """Send the pending corrections in one script call (a heartbeat even with none).
+
+        ``heartbeat=False``: only if some are still pending once the lock is ours, since
+        a reserve that held it may have carried them already.
+        """
         async with self._lock_here():
             batch = list(self._ops)
+            if not batch and not heartbeat:
+                return
             reply = await self._link.run("apply", self.keys, self._args(batch))
             del self._ops[: len(batch)]
         self._mirror(reply)
@@ -176,6 +187,8 @@ class RedisPool:
             args = [*self._args(batch), str(int(priority)), *(str(a) for a in amounts(cost))]
             reply = await self._link.run("reserve", self.keys, args)
             del self._ops[: len(batch)]
+        if self._ops:
+            self._link.poke()  # what came in meanwhile: the next reserve or the flusher
         return self._mirror(reply)
 
     def _reserve_local(self, cost: Cost) -> float:
