@@ -117,9 +117,10 @@ class RedisPool:
     def give_back(self, amount: Cost) -> None:
         for local in self._locals():
             local.give_back(amount)
-        # A degraded reservation came from the local share, so its refund stays local;
-        # refunds of earlier shared reservations are lost to the server (the safe side).
-        if self._link.mode == "shared":
+        # A degraded reservation came from the local share, so its refund stays local
+        # (refunds of earlier shared reservations are then lost to the server: the safe
+        # side). "failed" admits nothing, so what is settled then was taken from Redis.
+        if self._link.mode != "degraded":
             self._queue({"k": "give", "a": list(amounts(amount))})
         self.on_change()
 

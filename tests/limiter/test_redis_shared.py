@@ -116,6 +116,16 @@ async def test_a_give_back_wakes_the_other_process(backends: BackendFactory) -> 
     assert await b.reserve(Cost(1, 60, 0), priority=1) == 0.0
 
 
+async def test_a_learned_limit_wakes_the_other_process(backends: BackendFactory) -> None:
+    a, b = await two(backends)
+    woke = asyncio.Event()
+    b.on_change = woke.set
+    a.learn("output_tokens", 600, 600)
+    await asyncio.wait_for(woke.wait(), timeout=5)
+    assert await b.reserve(Cost(0, 0, 0), priority=1) == 0.0
+    assert b.statistics().buckets["output_tokens"].learned
+
+
 async def test_scripts_reload_after_script_flush(backends: BackendFactory, raw: Redis) -> None:
     a, b = await two(backends)
     backend = a._link
