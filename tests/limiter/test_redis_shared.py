@@ -8,13 +8,14 @@ expected number is exact to well within the stated margin.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 
 import pytest
 from redis.asyncio import Redis
 from redis.crc import key_slot
 
-from claudeflow import Cost, RateLimits
+from claudeflow import CapacityError, Cost, RateLimits
 from claudeflow._clock import LoopClock
 from claudeflow.limiter._redis import RedisBackend
 from claudeflow.limiter._redis_pool import RedisPool
@@ -154,3 +155,15 @@ async def test_keys_share_one_cluster_slot_and_expire(backends: BackendFactory, 
     assert len({key_slot(k.encode()) for k in keys}) == 1
     for key in keys:
         assert 0 < await raw.pttl(key) <= 120_000
+
+
+async def test_what_can_never_fit_is_refused_at_once(backends: BackendFactory) -> None:
+    a, b = await two(backends)
+    with pytest.raises(CapacityError, match="at most 100"):
+        b.check_fits(Cost(1, 101, 0))
+    a.learn("output_tokens", 60, 60)  # learned by a: b knows after its next reply
+    await a.flush()
+    assert await b.reserve(Cost(1, 0, 61), priority=1) == math.inf  # takes nothing
+    with pytest.raises(CapacityError, match="output tokens"):
+        b.check_fits(Cost(1, 0, 61))
+    assert level(b, "requests") == pytest.approx(10, abs=0.01)
