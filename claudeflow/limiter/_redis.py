@@ -10,7 +10,7 @@ disagree about refill. Scripts are loaded once (``SCRIPT LOAD``) and run by SHA;
 ``NOSCRIPT`` answer reloads them (see :mod:`._redis_scripts`). A reserve is one round
 trip: it carries this process's pending corrections, applies them, then answers.
 
-**Keys.** ``claudeflow:{<pool>}:state|heads|expiry|procs|seen``: the hash tag keeps a
+**Keys.** ``claudeflow:{<pool>}:state|heads|expiry|procs|seen|since``: the hash tag keeps a
 pool on one Redis Cluster slot, and every script refreshes the keys' TTL, so an abandoned
 pool disappears by itself (``key_ttl_s``).
 
@@ -20,13 +20,15 @@ channel ``claudeflow:{<pool>}:wake``; every other process calls the pool's ``on_
 and its waiting head asks again at once.
 
 **Priority across processes.** Each process registers its waiting head per pool in a
-sorted set (member: process id, score: class; lower is more urgent), with an expiry kept
-alive by a heartbeat, so a crashed process's entry dies within ``3 * heartbeat_s``. The
-reserve script refuses a request of class *p* while another process has a registered
-head of a more urgent class, and answers with the time until that entry would expire (a
-bounded wait). Capacity therefore accumulates for the urgent head instead of being
-nibbled by a low-priority backlog elsewhere; when the urgent head is served (or leaves)
-its entry is removed and a wake-up is published, so the others retry at once.
+sorted set (member: process id, score: class; lower is more urgent) with the time it
+joined the line in that class, and an expiry kept alive by a heartbeat, so a crashed
+process's entry dies within ``3 * heartbeat_s``. Heads go in (class, time in line)
+order: the reserve script refuses a request while another process has a head ahead of
+it (a more urgent class, or the same class and waiting longer), answering with the time
+until that entry would expire (a bounded wait). Capacity therefore accumulates for the
+head in front instead of being nibbled by other processes' backlogs, whether their
+requests are less urgent or merely smaller; when that head is served (or leaves) its
+entry is removed and a wake-up is published, so the others retry at once.
 
 **Failure policy.** ``on_failure="fail"``: while Redis is unreachable ``reserve`` raises
 :class:`~claudeflow.BackendUnavailableError`. ``on_failure="degrade"``: each pool admits

@@ -56,7 +56,7 @@ def pool_keys(name: str) -> tuple[list[str], str]:
     if not isinstance(name, str) or not name or "{" in name or "}" in name:
         raise ConfigError("name", f"must be a non-empty str without braces, got {name!r}")
     tag = f"claudeflow:{{{name}}}"
-    keys = [f"{tag}:{part}" for part in ("state", "heads", "expiry", "procs", "seen")]
+    keys = [f"{tag}:{part}" for part in ("state", "heads", "expiry", "procs", "seen", "since")]
     return keys, f"{tag}:wake"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 
 import pytest
@@ -117,3 +118,18 @@ async def test_wrong_password_is_a_clear_failure() -> None:
             await backend.aclose()
     assert "wrong" not in str(raised.value)
     assert "Authentication" in str(raised.value) or "password" in str(raised.value)
+
+
+async def test_a_server_that_never_answers_does_not_hang_anything() -> None:
+    with socket.socket() as silent:  # accepts connections (backlog), never replies
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        backend = RedisBackend(f"redis://127.0.0.1:{port}/0", timeout_s=0.2)
+        pool = backend.pool("p", LIMITS, clock=LoopClock())
+        try:
+            await asyncio.wait_for(backend.start(), timeout=5)
+            with pytest.raises(BackendUnavailableError, match="Timeout"):
+                await asyncio.wait_for(pool.reserve(Cost(1, 0, 0), priority=1), timeout=5)
+        finally:
+            await asyncio.wait_for(backend.aclose(), timeout=5)

@@ -1,4 +1,8 @@
-"""Priority across processes: a registered urgent head elsewhere holds back lower classes."""
+"""Priority across processes: waiting heads go in (class, time in line) order.
+
+A registered head in another process holds back every request of a less urgent class,
+and of its own class when it has waited longer; capacity accumulates for it.
+"""
 
 from __future__ import annotations
 
@@ -35,8 +39,9 @@ async def test_low_waits_while_another_process_has_an_urgent_head(
     wait = await b.reserve(Cost(1, 0, 0), priority=LOW)
     assert 0 < wait <= 0.6  # bounded by the head's expiry, though capacity is there
     assert b.statistics().buckets["requests"].level == 10  # nothing was taken
-    assert await b.reserve(Cost(1, 0, 0), priority=HIGH) == 0.0  # the same class may go
-    assert await a.reserve(Cost(1, 0, 0), priority=LOW) == 0.0  # its own head: no block
+    assert await b.reserve(Cost(1, 0, 0), priority=HIGH) > 0  # same class, later in line
+    assert await a.reserve(Cost(1, 0, 0), priority=HIGH) == 0.0  # first in line: served
+    assert await b.reserve(Cost(1, 0, 0), priority=HIGH) == 0.0  # and b is next
 
 
 async def test_the_urgent_head_leaving_wakes_the_others(backends: BackendFactory) -> None:
@@ -60,6 +65,19 @@ async def test_capacity_accumulates_for_the_urgent_head(backends: BackendFactory
     assert all(w > 0 for w in refused)  # b's backlog took nothing
     a.give_back(Cost(1, 0, 0))
     assert await a.reserve(Cost(10, 0, 0), priority=HIGH) == 0.0
+
+
+async def test_a_large_head_is_not_overtaken_by_small_ones_of_its_class(
+    backends: BackendFactory,
+) -> None:
+    a, b = await pools(backends, 2)
+    assert await b.reserve(Cost(5, 0, 0), priority=LOW) == 0.0  # 5 of 10 left
+    assert await a.reserve(Cost(10, 0, 0), priority=LOW) > 0  # in line first
+    assert await b.reserve(Cost(1, 0, 0), priority=LOW) > 0  # b's small one waits
+    b.give_back(Cost(5, 0, 0))
+    await b.flush()
+    assert await a.reserve(Cost(10, 0, 0), priority=LOW) == 0.0  # the whole bucket
+    assert await b.reserve(Cost(1, 0, 0), priority=LOW) > 0  # now b waits for refill
 
 
 async def test_a_crashed_process_head_expires(backends: BackendFactory, raw: Redis) -> None:

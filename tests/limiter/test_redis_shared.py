@@ -150,7 +150,7 @@ async def test_keys_share_one_cluster_slot_and_expire(backends: BackendFactory, 
     pool.waiting(1)
     await pool.flush()
     keys = sorted(await raw.keys("claudeflow:*"))
-    assert len(keys) == 5
+    assert len(keys) == 6
     assert all(k.startswith("claudeflow:{claude-sonnet}:") for k in keys)
     assert len({key_slot(k.encode()) for k in keys}) == 1
     for key in keys:

@@ -5,6 +5,7 @@
 -- KEYS[3] expiry   zset: member = process id, score = when its head entry dies
 -- KEYS[4] procs    zset: member = process id, score = when its heartbeat dies
 -- KEYS[5] seen     hash: process id -> highest op sequence number applied
+-- KEYS[6] since    hash: process id -> when its head entered the line in its class
 -- ARGV[1] process id, ARGV[2] channel, ARGV[3] config JSON, ARGV[4] ops JSON
 --
 -- Time is the Redis server's (TIME), never a client's: clients' clocks disagree.
@@ -89,13 +90,24 @@ local function learn(s, cfg, dim, limit, remaining)
   return true
 end
 
+-- The class of a process's registered head, or nil.
+local function head_class(pid)
+  local score = redis.call('ZSCORE', KEYS[2], pid)
+  return score and tonumber(score)
+end
+
+-- A head keeps its place in line while it waits in the same class.
 local function set_head(pid, priority, now, cfg)
-  redis.call('ZADD', KEYS[2], priority, pid)
+  if head_class(pid) ~= priority then
+    redis.call('ZADD', KEYS[2], priority, pid)
+    redis.call('HSET', KEYS[6], pid, num(now))
+  end
   redis.call('ZADD', KEYS[3], num(now + cfg.h), pid)
 end
 
 local function drop_head(pid)
   redis.call('ZREM', KEYS[3], pid)
+  redis.call('HDEL', KEYS[6], pid)
   return redis.call('ZREM', KEYS[2], pid) == 1
 end
 
@@ -151,6 +163,7 @@ local function drop_dead(now)
     if #dead > 0 then
       redis.call('ZREM', KEYS[2], unpack(dead))
       redis.call('ZREM', KEYS[3], unpack(dead))
+      redis.call('HDEL', KEYS[6], unpack(dead))
       if key == KEYS[4] then
         redis.call('ZREM', KEYS[4], unpack(dead))
         redis.call('HDEL', KEYS[5], unpack(dead))
@@ -161,7 +174,7 @@ end
 
 local function touch(pid, now, cfg)
   redis.call('ZADD', KEYS[4], num(now + cfg.h), pid)
-  for i = 1, 5 do
+  for i = 1, #KEYS do
     redis.call('PEXPIRE', KEYS[i], cfg.t)
   end
 end

@@ -2,8 +2,8 @@
 --
 -- The wait is the longest of: the pause left, each bucket's time until it holds the
 -- amount plus lead_s of refill (never more than a full bucket), and, while another
--- process has registered a waiting head of a more urgent class, the time until that
--- entry would expire. Refusing then lets capacity accumulate for the urgent head; its
+-- process has a waiting head ahead of this one (see ahead_wait), the time until that
+-- entry would expire. Refusing then lets capacity accumulate for that head; its
 -- admission (or departure) publishes a wake-up, so the wait is normally cut short.
 
 local function bucket_wait(s, cfg, amounts)
@@ -24,15 +24,23 @@ local function bucket_wait(s, cfg, amounts)
   return wait
 end
 
-local function urgent_wait(pid, priority, now)
-  local top = redis.call('ZRANGE', KEYS[2], 0, 1, 'WITHSCORES')
-  for i = 1, #top, 2 do
-    if top[i] ~= pid then
-      if tonumber(top[i + 1]) < priority then
-        local dies = tonumber(redis.call('ZSCORE', KEYS[3], top[i]) or num(now))
+-- Heads across processes go in (class, time in line) order: a more urgent class first,
+-- and within a class whoever has waited longest (a large head accumulates capacity
+-- instead of being overtaken by small requests from other processes).
+local function ahead_wait(pid, priority, now)
+  local mine = now
+  if head_class(pid) == priority then
+    mine = tonumber(redis.call('HGET', KEYS[6], pid) or num(now))
+  end
+  local heads = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', priority, 'WITHSCORES')
+  for i = 1, #heads, 2 do
+    local other, class = heads[i], tonumber(heads[i + 1])
+    if other ~= pid then
+      local since = tonumber(redis.call('HGET', KEYS[6], other) or num(now))
+      if class < priority or since < mine or (since == mine and other < pid) then
+        local dies = tonumber(redis.call('ZSCORE', KEYS[3], other) or num(now))
         return math.max(dies - now, 0.001)
       end
-      return 0
     end
   end
   return 0
@@ -42,7 +50,7 @@ local now, cfg, s, wake = begin()
 local pid, priority = ARGV[1], tonumber(ARGV[5])
 local amounts = {tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])}
 local wait = math.max(0, s.pause_until - now, bucket_wait(s, cfg, amounts))
-wait = math.max(wait, urgent_wait(pid, priority, now))
+wait = math.max(wait, ahead_wait(pid, priority, now))
 if wait <= 0 then
   for i, dim in ipairs(DIMS) do
     local b = s.buckets[dim]
