@@ -47,6 +47,7 @@ import logging
 import os
 import socket
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -96,23 +97,9 @@ class RedisBackend:
         clock: Clock | None = None,
     ) -> None:
         self._url, self._secret = _check_url(url)
-        if on_failure not in ("fail", "degrade"):
-            raise ConfigError("on_failure", f"must be 'fail' or 'degrade', got {on_failure!r}")
-        for name, value in (
-            ("timeout_s", timeout_s),
-            ("heartbeat_s", heartbeat_s),
-            ("key_ttl_s", key_ttl_s),
-            ("reconnect_max_s", reconnect_max_s),
-        ):
-            check_positive(name, value, allow_none=False)
-        if key_ttl_s <= 3 * heartbeat_s:
-            raise ConfigError("key_ttl_s", f"must exceed 3 * heartbeat_s, got {key_ttl_s!r}")
         self._raw_url = url
+        self._settings = _Settings(on_failure, timeout_s, heartbeat_s, key_ttl_s, reconnect_max_s)
         self.on_failure = on_failure
-        self._timeout_s = float(timeout_s)
-        self._heartbeat_s = float(heartbeat_s)
-        self._key_ttl_s = float(key_ttl_s)
-        self._reconnect_max_s = float(reconnect_max_s)
         self._clock = clock or LoopClock()
         #: this process's id in the pools' registries (host, pid and a random part)
         self.pid = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -139,8 +126,8 @@ class RedisBackend:
             name,
             limits,
             clock=clock,
-            key_ttl_s=self._key_ttl_s,
-            head_ttl_s=3 * self._heartbeat_s,
+            key_ttl_s=self._settings.key_ttl_s,
+            head_ttl_s=3 * self._settings.heartbeat_s,
         )
         self._pools[name] = pool
         if self._pubsub is not None and self._mode == "shared":
@@ -230,8 +217,8 @@ class RedisBackend:
         client = Redis.from_url(
             self._raw_url,
             decode_responses=True,
-            socket_timeout=self._timeout_s,
-            socket_connect_timeout=self._timeout_s,
+            socket_timeout=self._settings.timeout_s,
+            socket_connect_timeout=self._settings.timeout_s,
             retry=Retry(NoBackoff(), 0),  # the backend's own reconnect loop is the retry
         )
         self._client = client
@@ -260,14 +247,15 @@ class RedisBackend:
                 await client.aclose()
 
     async def _reconnect(self) -> None:
-        delay = min(0.05, self._reconnect_max_s)
+        longest = self._settings.reconnect_max_s
+        delay = min(0.05, longest)
         while self._started:
             await self._clock.sleep(delay)
             try:
                 await self._connect()
             except LOST as exc:
                 self._why = self._hide(f"{type(exc).__name__}: {exc}")
-                delay = min(2 * delay, self._reconnect_max_s)
+                delay = min(2 * delay, longest)
                 continue
             self._set_mode("shared")
             return
@@ -305,7 +293,7 @@ class RedisBackend:
 
     async def _heartbeats(self) -> None:
         while True:
-            await self._clock.sleep(self._heartbeat_s)
+            await self._clock.sleep(self._settings.heartbeat_s)
             if self._mode == "shared":
                 await self._flush_all(only_pending=False)
 
@@ -353,6 +341,25 @@ class RedisBackend:
 
     def __repr__(self) -> str:
         return f"RedisBackend({self._url!r}, on_failure={self.on_failure!r}, mode={self._mode!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """The backend's knobs, checked once (see :class:`RedisBackend` for their meaning)."""
+
+    on_failure: str
+    timeout_s: float
+    heartbeat_s: float
+    key_ttl_s: float
+    reconnect_max_s: float
+
+    def __post_init__(self) -> None:
+        if self.on_failure not in ("fail", "degrade"):
+            raise ConfigError("on_failure", f"must be 'fail' or 'degrade', got {self.on_failure!r}")
+        for name in ("timeout_s", "heartbeat_s", "key_ttl_s", "reconnect_max_s"):
+            check_positive(name, getattr(self, name), allow_none=False)
+        if self.key_ttl_s <= 3 * self.heartbeat_s:
+            raise ConfigError("key_ttl_s", f"must exceed 3 * heartbeat_s, got {self.key_ttl_s!r}")
 
 
 def _check_url(url: object) -> tuple[str, str]:
