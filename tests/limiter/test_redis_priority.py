@@ -24,7 +24,7 @@ LIMITS = RateLimits(rpm=10, window_s=600, lead_s=0)  # ten requests, barely any 
 async def pools(backends: BackendFactory, n: int) -> list[RedisPool]:
     made = []
     for _ in range(n):
-        backend = backends(heartbeat_s=0.2)  # a head entry lives 0.6 s without heartbeats
+        backend = backends(heartbeat_s=0.5)  # a head entry lives 1.5 s without heartbeats
         made.append(backend.pool("p", LIMITS, clock=LoopClock()))
         await backend.start()
     return made
@@ -37,7 +37,7 @@ async def test_low_waits_while_another_process_has_an_urgent_head(
     a.waiting(HIGH)
     await a.flush()
     wait = await b.reserve(Cost(1, 0, 0), priority=LOW)
-    assert 0 < wait <= 0.6  # bounded by the head's expiry, though capacity is there
+    assert 0 < wait <= 1.5  # bounded by the head's expiry, though capacity is there
     assert b.statistics().buckets["requests"].level == 10  # nothing was taken
     assert await b.reserve(Cost(1, 0, 0), priority=HIGH) > 0  # same class, later in line
     assert await a.reserve(Cost(1, 0, 0), priority=HIGH) == 0.0  # first in line: served
@@ -84,11 +84,11 @@ async def test_a_crashed_process_head_expires(backends: BackendFactory, raw: Red
     (b,) = await pools(backends, 1)
     # A process that registered a HIGH head and died: no heartbeat will refresh it.
     seconds, micros = await raw.time()
-    dies = seconds + micros / 1e6 + 0.3
+    dies = seconds + micros / 1e6 + 1.0
     await raw.zadd("claudeflow:{p}:heads", {"ghost": HIGH})
     await raw.zadd("claudeflow:{p}:expiry", {"ghost": dies})
     wait = await b.reserve(Cost(1, 0, 0), priority=LOW)
-    assert 0 < wait <= 0.3
+    assert 0 < wait <= 1.0
     await asyncio.sleep(wait)  # exactly the wait the script gave
     assert await b.reserve(Cost(1, 0, 0), priority=LOW) == 0.0
     assert await raw.zscore("claudeflow:{p}:heads", "ghost") is None
