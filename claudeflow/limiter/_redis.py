@@ -274,13 +274,12 @@ class RedisBackend:
     # -- background ------------------------------------------------------------------
 
     async def _listen(self, pubsub: PubSub) -> None:
-        by_channel = {pool.channel: pool for pool in self._pools.values()}
         try:
             while True:
                 message = await pubsub.get_message(timeout=None)
                 if message is None or message.get("data") == self.pid:
-                    continue
-                pool = by_channel.get(message["channel"]) or self._find(message["channel"])
+                    continue  # our own publications: this process already knows
+                pool = self._find(message["channel"])
                 if pool is not None:
                     pool.on_change()
         except LOST as exc:
