@@ -113,6 +113,7 @@ class RedisBackend:
         self._mode: Mode = "failed" if on_failure == "fail" else "degraded"
         self._why = "not started"
         self._tasks: set[asyncio.Task[None]] = set()
+        self._joining: dict[str, asyncio.Task[None]] = {}  # pools made after start
         self._listener: asyncio.Task[None] | None = None
         self._reconnecting: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -134,7 +135,9 @@ class RedisBackend:
         )
         self._pools[name] = pool
         if self._pubsub is not None and self._mode == "shared":
-            self._spawn(self._subscribe(pool))
+            task = asyncio.get_running_loop().create_task(self._subscribe(pool))
+            self._joining[name] = task
+            task.add_done_callback(lambda _: self._joining.pop(name, None))
         return pool
 
     async def start(self) -> None:
@@ -160,7 +163,7 @@ class RedisBackend:
                 pool.waiting(None)  # nobody here waits any more: do not hold others back
                 with contextlib.suppress(*LOST):
                     await pool.flush()
-        tasks = [*self._tasks, self._listener, self._reconnecting]
+        tasks = [*self._tasks, *self._joining.values(), self._listener, self._reconnecting]
         for task in tasks:
             if task is not None:
                 task.cancel()
@@ -187,6 +190,12 @@ class RedisBackend:
         if self._client is None:
             raise BackendUnavailableError(self._describe())
         return await self._scripts.run(self._client, script, keys, args)
+
+    async def joined(self, pool: RedisPool) -> None:
+        """Wait until a pool made after start hears wake-ups (before it can wait for one)."""
+        task = self._joining.get(pool.name)
+        if task is not None:
+            await asyncio.shield(task)
 
     def lost(self, exc: BaseException) -> None:
         """A call failed for want of the server: change mode and start reconnecting."""

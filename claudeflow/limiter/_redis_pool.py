@@ -44,6 +44,8 @@ class Link(Protocol):
 
     async def run(self, script: str, keys: list[str], args: list[str]) -> Any: ...
 
+    async def joined(self, pool: RedisPool) -> None: ...
+
     def lost(self, exc: BaseException) -> None: ...
 
     def unavailable(self) -> BackendUnavailableError: ...
@@ -183,6 +185,7 @@ class RedisPool:
     # -- internals -------------------------------------------------------------------
 
     async def _reserve_shared(self, cost: Cost, priority: int) -> float:
+        await self._link.joined(self)  # a refusal is only as good as the wake-up after it
         async with self._lock_here():
             batch = list(self._ops)
             args = [*self._args(batch), str(int(priority)), *(str(a) for a in amounts(cost))]

@@ -167,3 +167,17 @@ async def test_what_can_never_fit_is_refused_at_once(backends: BackendFactory) -
     with pytest.raises(CapacityError, match="output tokens"):
         b.check_fits(Cost(1, 0, 61))
     assert level(b, "requests") == pytest.approx(10, abs=0.01)
+
+
+async def test_a_pool_made_after_start_is_subscribed_too(backends: BackendFactory) -> None:
+    a, b = backends(), backends()
+    await a.start()
+    await b.start()
+    pa = a.pool("late", SLOW, clock=LoopClock())
+    pb = b.pool("late", SLOW, clock=LoopClock())
+    woke = asyncio.Event()
+    pb.on_change = woke.set
+    assert await pa.reserve(Cost(1, 100, 0), priority=1) == 0.0
+    assert await pb.reserve(Cost(1, 100, 0), priority=1) > 0  # subscribed before it waits
+    pa.give_back(Cost(0, 100, 0))
+    await asyncio.wait_for(woke.wait(), timeout=5)
