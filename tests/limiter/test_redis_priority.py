@@ -95,10 +95,12 @@ async def test_a_crashed_process_head_expires(backends: BackendFactory, raw: Red
 
 
 async def test_a_heartbeat_keeps_a_waiting_head_alive(backends: BackendFactory, raw: Redis) -> None:
-    a, b = await pools(backends, 2)
+    backend = backends(heartbeat_s=0.5)
+    a = backend.pool("p", LIMITS, clock=LoopClock())
+    await backend.start()
+    (b,) = await pools(backends, 1)
     a.waiting(HIGH)
     await a.flush()
-    backend = a._link
     expiry = "claudeflow:{p}:expiry"
     before = await raw.zscore(expiry, backend.pid)
     await a.flush()  # what every heartbeat does

@@ -26,13 +26,17 @@ BackendFactory = Callable[..., RedisBackend]
 SLOW = RateLimits(rpm=10, input_tpm=100, window_s=600, lead_s=0)
 
 
+async def started(
+    backends: BackendFactory, limits: RateLimits | None = SLOW
+) -> tuple[RedisBackend, RedisPool]:
+    backend = backends()
+    pool = backend.pool("p", limits, clock=LoopClock())
+    await backend.start()
+    return backend, pool
+
+
 async def two(backends: BackendFactory, limits: RateLimits | None = SLOW) -> list[RedisPool]:
-    pools = []
-    for _ in range(2):
-        backend = backends()
-        pools.append(backend.pool("p", limits, clock=LoopClock()))
-        await backend.start()
-    return pools
+    return [(await started(backends, limits))[1] for _ in range(2)]
 
 
 def level(pool: RedisPool, dim: str) -> float:
@@ -69,22 +73,6 @@ async def test_debt_is_shared(backends: BackendFactory) -> None:
     # 51 tokens short at 1/6 token per second
     assert await b.reserve(Cost(1, 1, 0), priority=1) == pytest.approx(306, abs=0.5)
     assert level(b, "input_tokens") == pytest.approx(-50, abs=0.5)
-
-
-async def test_give_back_is_applied_once_when_the_call_is_retried(
-    backends: BackendFactory,
-) -> None:
-    a, b = await two(backends)
-    assert await a.reserve(Cost(1, 100, 0), priority=1) == 0.0
-    a.give_back(Cost(0, 40, 0))
-    batch_args = a._args(list(a._ops))  # the call as the flusher sends it
-    backend = a._link
-    # The first call succeeds but its reply is "lost"; the retry resends the same batch.
-    await backend.run("apply", a.keys, batch_args)
-    await backend.run("apply", a.keys, batch_args)
-    await a.flush()  # and the flusher finally sends it a third time
-    assert await b.reserve(Cost(0, 0, 0), priority=1) == 0.0
-    assert level(b, "input_tokens") == pytest.approx(40, abs=0.5)
 
 
 async def test_clamp_learn_and_pause_reach_the_other_process(backends: BackendFactory) -> None:
@@ -128,9 +116,8 @@ async def test_a_learned_limit_wakes_the_other_process(backends: BackendFactory)
 
 
 async def test_scripts_reload_after_script_flush(backends: BackendFactory, raw: Redis) -> None:
-    a, b = await two(backends)
-    backend = a._link
-    assert isinstance(backend, RedisBackend)
+    backend, a = await started(backends)
+    _, b = await started(backends)
     assert backend.script_loads == 1
     assert await a.reserve(Cost(1, 10, 0), priority=1) == 0.0
     await raw.script_flush()
