@@ -160,7 +160,7 @@ class RedisBackend:
         self._started = False
         if self._mode == "shared":
             for pool in list(self._pools.values()):
-                pool.waiting(None)  # nobody here waits any more: do not hold others back
+                pool.leave()  # hold nobody back, and no longer count in anyone's 1/N
                 with contextlib.suppress(*LOST):
                     await pool.flush()
         tasks = [*self._tasks, *self._joining.values(), self._listener, self._reconnecting]

@@ -173,6 +173,10 @@ class RedisPool:
             del self._ops[: len(batch)]
         self._mirror(reply)
 
+    def leave(self) -> None:
+        """This process is closing: its waiting head and its heartbeat go with the next call."""
+        self._queue({"k": "bye"})
+
     def restore(self) -> None:
         """The server is back: drop the local share and let waiting heads ask it again."""
         self._degraded = None

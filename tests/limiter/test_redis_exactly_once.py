@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from redis.asyncio import Redis
 
 from claudeflow import Cost, RateLimits
 from claudeflow._clock import LoopClock
@@ -119,3 +120,21 @@ async def test_pending_corrections_are_flushed_on_close(backends: BackendFactory
     await a.aclose()  # before the flusher had its turn
     assert await pb.reserve(Cost(0, 0, 0), priority=1) == 0.0
     assert pb.statistics().buckets["input_tokens"].level == pytest.approx(70, abs=0.5)
+
+
+async def test_a_closed_process_leaves_the_line_and_the_count(
+    backends: BackendFactory, raw: Redis
+) -> None:
+    a, b = backends(), backends()
+    pa = a.pool("p", LIMITS, clock=LoopClock())
+    pb = b.pool("p", LIMITS, clock=LoopClock())
+    await a.start()
+    await b.start()
+    pa.waiting(0)
+    await pa.flush()
+    assert await pb.reserve(Cost(1, 0, 0), priority=1) > 0  # a's urgent head is ahead
+    assert pb.processes == 2
+    await a.aclose()
+    assert await pb.reserve(Cost(1, 0, 0), priority=1) == 0.0
+    assert pb.processes == 1
+    assert await raw.hget("claudeflow:{p}:seen", a.pid) is None

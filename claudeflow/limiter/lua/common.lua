@@ -149,6 +149,10 @@ local function apply_ops(s, now, pid, cfg, ops)
         else
           wake = drop_head(pid) or wake
         end
+      elseif op.k == 'bye' then
+        -- Closing: count this process out now (the next script's drop_dead forgets it).
+        wake = drop_head(pid) or wake
+        s.gone = true
       end
     end
   end
@@ -172,8 +176,8 @@ local function drop_dead(now)
   end
 end
 
-local function touch(pid, now, cfg)
-  redis.call('ZADD', KEYS[4], num(now + cfg.h), pid)
+local function touch(s, pid, now, cfg)
+  redis.call('ZADD', KEYS[4], num(s.gone and now or now + cfg.h), pid)
   for i = 1, #KEYS do
     redis.call('PEXPIRE', KEYS[i], cfg.t)
   end
@@ -208,7 +212,7 @@ end
 
 local function finish(s, now, cfg, wake)
   save_state(s, now)
-  touch(ARGV[1], now, cfg)
+  touch(s, ARGV[1], now, cfg)
   if wake then
     redis.call('PUBLISH', ARGV[2], ARGV[1])
   end
