@@ -39,6 +39,7 @@ class LocalBuckets:
         self.learned: set[str] = set()
         self.paused_until = -math.inf
         self.paused_reason = ""
+        self._share = 1  # a degraded slice holds 1/_share of what the server reports
         now = clock.now()
         for dim in DIMENSIONS:
             rate = limits.per_second(_LIMIT_FIELD[dim])
@@ -86,13 +87,14 @@ class LocalBuckets:
     def clamp(self, dim: str, remaining: float) -> None:
         bucket = self.buckets.get(dim)
         if bucket is not None and dim not in self.learned:
-            bucket.clamp(remaining, self._clock.now())
+            bucket.clamp(remaining / self._share, self._clock.now())
 
     def learn(self, dim: str, limit: float, remaining: float) -> bool:
         """Adopt a learned limit; ``False`` when a configured limit wins."""
         if dim in self.buckets and dim not in self.learned:
             return False
         now = self._clock.now()
+        limit, remaining = limit / self._share, remaining / self._share
         rate, capacity = limit / self._limits.window_s, limit * self._limits.burst
         bucket = self.buckets.get(dim)
         if bucket is None:
@@ -133,6 +135,7 @@ class LocalBuckets:
             for dim, b in self.buckets.items()
         }
         part.learned = set(self.learned)
+        part._share = n
         part.paused_until, part.paused_reason = self.paused_until, self.paused_reason
         return part
 

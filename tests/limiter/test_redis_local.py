@@ -52,3 +52,12 @@ def test_learn_loses_to_configured_limits_and_clamps_learned_ones() -> None:
     assert local.states()["output_tokens"].level == 50
     local.give_back(Cost(0, 0, -80))
     assert local.states()["output_tokens"].level == -30  # debt
+
+
+def test_a_share_learns_and_clamps_its_part_of_what_the_server_says() -> None:
+    part = LocalBuckets(LIMITS, FakeClock()).share(2)
+    part.clamp("requests", 20)  # the server's remaining, for everyone: ours is half
+    assert part.states()["requests"].level == 10
+    assert part.learn("output_tokens", 600, 300)
+    learned = part.states()["output_tokens"]
+    assert (learned.capacity, learned.rate_per_s, learned.level) == (300, 5, 150)
