@@ -37,6 +37,14 @@ heartbeats. Either way the backend reconnects by itself with exponential backoff
 back to the shared state; the mode (``shared``, ``degraded``, ``failed``) is in each
 pool's ``statistics().mode`` and every change is logged once at WARNING. Socket timeouts
 bound every call, so nothing hangs on a dead server.
+
+**Caveats.** Every process on a pool should configure the same limits (each call carries
+its own, and the last one wins). ``TIME`` is the server's wall clock: a step of it
+shifts refill by as much. A restarted server without persistence starts every pool
+full; the API's ``anthropic-ratelimit-*`` headers clamp it back within one response.
+
+``benchmarks/redis_reserve.py`` measures the round trips per reserve, its latency, and
+the urgent and same-class waits against another process's backlog.
 """
 
 from __future__ import annotations
