@@ -61,6 +61,7 @@ async def main(url, rpm, window_s, burst, run_s, coroutines):
     raw = Redis.from_url(url, decode_responses=True)
     await backend.start()
     print(backend.pid, flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)  # everyone starts together
     stop_at = loop.time() + run_s
     await asyncio.gather(*(coroutine(pool, raw, backend.pid, changed, stop_at)
                            for _ in range(coroutines)))
@@ -75,7 +76,14 @@ async def spawn(url: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONPATH": ROOT}
     args = [str(a) for a in (RPM, WINDOW_S, BURST, RUN_S, COROUTINES)]
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-c", WORKER, url, *args, env=env, stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        "-c",
+        WORKER,
+        url,
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )
 
 
@@ -99,6 +107,10 @@ async def test_processes_share_one_bucket_and_survive_a_killed_peer(
     for worker in workers:
         assert worker.stdout is not None
         pids.append((await asyncio.wait_for(worker.stdout.readline(), timeout=60)).decode().strip())
+    for worker in workers:  # all connected: go
+        assert worker.stdin is not None
+        worker.stdin.write(b"go\n")
+        await worker.stdin.drain()
     await asyncio.sleep(RUN_S / 3)  # mid-run
     workers[0].send_signal(signal.SIGKILL)
     killed_at = await server_time(raw)
