@@ -18,6 +18,7 @@ from ._errors import APIError as APIError
 from ._errors import APIStatusError as APIStatusError
 from ._errors import APITimeoutError as APITimeoutError
 from ._errors import AuthenticationError as AuthenticationError
+from ._errors import BackendUnavailableError as BackendUnavailableError
 from ._errors import BadRequestError as BadRequestError
 from ._errors import BillingError as BillingError
 from ._errors import BudgetExceededError as BudgetExceededError
@@ -73,6 +74,7 @@ __all__ = [
     "ApiKey",
     "ApiObject",
     "AuthenticationError",
+    "BackendUnavailableError",
     "BadRequestError",
     "BatchError",
     "BatchOffload",

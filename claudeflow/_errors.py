@@ -4,6 +4,7 @@
 
     ClaudeflowError
     ├── ConfigError (ValueError)          invalid configuration; names the argument
+    ├── BackendUnavailableError            the shared limits' store (Redis) is unreachable
     ├── RequestRejected                    refused before any HTTP call
     │   ├── InvalidRequestError (ValueError)  the body is not a valid Messages request
     │   ├── CapacityError (ValueError)     can never fit the configured limits
@@ -43,6 +44,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
+    "BackendUnavailableError",
     "BadRequestError",
     "BillingError",
     "BudgetExceededError",
@@ -82,6 +84,10 @@ class ConfigError(ClaudeflowError, ValueError):
     def __init__(self, argument: str, problem: str) -> None:
         super().__init__(f"{argument}: {problem}")
         self.argument = argument
+
+
+class BackendUnavailableError(ClaudeflowError):
+    """The shared limits' store is unreachable and the backend was told not to go on alone."""
 
 
 class RequestRejected(ClaudeflowError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._admission import Permit as Permit
 from ._admission import Slots as Slots
 from ._backend import Backend as Backend
@@ -17,6 +19,19 @@ from ._memory import MemoryPool as MemoryPool
 from ._quota import Quota as Quota
 from ._quota import QuotaBook as QuotaBook
 
+if TYPE_CHECKING:
+    from ._redis import RedisBackend as RedisBackend
+
+
+def __getattr__(name: str) -> Any:
+    # The Redis backend needs the optional ``redis`` package: import it only when asked.
+    if name == "RedisBackend":
+        from ._redis import RedisBackend
+
+        return RedisBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "DIMENSIONS",
     "Backend",
@@ -29,6 +44,7 @@ __all__ = [
     "PoolStatistics",
     "Quota",
     "QuotaBook",
+    "RedisBackend",
     "Slots",
     "TokenBucket",
     "model_class",

@@ -45,7 +45,7 @@ class PoolStatistics:
     paused_for_s: float = 0.0
     paused_reason: str = ""
     backend: str = "memory"
-    mode: str = "shared"  # a shared backend may be "degraded" (local share) or "failed"
+    mode: str = "local"  # a shared backend: "shared", "degraded" (local share) or "failed"
 
 
 class PoolBuckets(Protocol):

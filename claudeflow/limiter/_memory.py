@@ -122,6 +122,7 @@ class MemoryPool:
             buckets=self.buckets(),
             paused_for_s=max(0.0, self.paused_until - self._clock.now()),
             paused_reason=self.paused_reason,
+            mode="local",
         )
 
     # -- corrections -----------------------------------------------------------------

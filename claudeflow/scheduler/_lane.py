@@ -58,14 +58,17 @@ class Lane:
                 self._announce(None)
                 await self._sleep(math.inf)
                 continue
-            self._announce(job.priority)
             try:
                 wait = self._slots.delay() or self._budget_ok(job)
             except RequestRejected as error:  # the budget or a quota can no longer pay
                 self._fail_head(job, error)
                 continue
             if wait == 0:
+                # Only a head that waits for capacity holds other processes back.
+                self._announce(job.priority)
                 wait = await self._admit(job)
+            else:
+                self._announce(None)
             if wait > 0:
                 self.head_starts_at = self._clock.now() + wait
                 await self._sleep(wait)

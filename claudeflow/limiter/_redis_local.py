@@ -1,0 +1,154 @@
+"""A Redis pool's local buckets: the mirror of the shared state, and the degraded fallback.
+
+Each reply from the server carries the pool's whole state; :meth:`LocalBuckets.mirror`
+copies it here so that ``statistics()`` and ``check_fits`` need no round trip, and a
+synchronous correction (give-back, clamp, learn, pause) shows at once, before it reaches
+the server. When the server is lost in ``on_failure="degrade"``, :meth:`share` cuts a
+1/N slice of the last view and the pool admits from that slice alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from .._clock import Clock
+from .._config import RateLimits
+from .._errors import CapacityError
+from .._types import Cost
+from ._backend import BucketState
+from ._bucket import TokenBucket
+from ._memory import DIMENSIONS
+
+__all__ = ["LocalBuckets", "amounts"]
+
+_LIMIT_FIELD = {"requests": "rpm", "input_tokens": "input_tpm", "output_tokens": "output_tpm"}
+
+
+def amounts(cost: Cost) -> tuple[int, int, int]:
+    return (cost.requests, cost.input_tokens, cost.output_tokens)
+
+
+class LocalBuckets:
+    """Buckets for one pool in this process, with the in-memory backend's arithmetic."""
+
+    def __init__(self, limits: RateLimits, clock: Clock) -> None:
+        self._limits = limits
+        self._clock = clock
+        self.buckets: dict[str, TokenBucket] = {}
+        self.learned: set[str] = set()
+        self.paused_until = -math.inf
+        self.paused_reason = ""
+        self._share = 1  # a degraded slice holds 1/_share of what the server reports
+        now = clock.now()
+        for dim in DIMENSIONS:
+            rate = limits.per_second(_LIMIT_FIELD[dim])
+            capacity = limits.capacity(_LIMIT_FIELD[dim])
+            if rate is not None and capacity is not None:
+                self.buckets[dim] = TokenBucket(rate, capacity, now=now)
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    def check_fits(self, cost: Cost) -> None:
+        for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
+            bucket = self.buckets.get(dim)
+            if bucket is not None and not bucket.fits(amount):
+                raise CapacityError(
+                    f"request needs {amount:,} {dim.replace('_', ' ')} but the bucket holds at "
+                    f"most {bucket.capacity:,.0f} ({_LIMIT_FIELD[dim]} x burst); it can never "
+                    "be sent under these limits"
+                )
+
+    def reserve(self, cost: Cost) -> float:
+        """Take ``cost`` if every bucket can pay (lead_s kept in hand); else the wait."""
+        now = self._clock.now()
+        wait = max(0.0, self.paused_until - now)
+        for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
+            bucket = self.buckets.get(dim)
+            if bucket is not None and amount > 0:
+                need = min(amount + bucket.rate * self._limits.lead_s, max(amount, bucket.capacity))
+                wait = max(wait, bucket.time_until(need, now))
+        if wait == 0:
+            for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
+                if dim in self.buckets:
+                    self.buckets[dim].take(amount, now)
+        return wait
+
+    def give_back(self, amount: Cost) -> None:
+        now = self._clock.now()
+        for dim, value in zip(DIMENSIONS, amounts(amount), strict=True):
+            bucket = self.buckets.get(dim)
+            if bucket is not None and value > 0:
+                bucket.give(value, now)
+            elif bucket is not None and value < 0:
+                bucket.take(-value, now)  # used more than reserved: debt
+
+    def clamp(self, dim: str, remaining: float) -> None:
+        bucket = self.buckets.get(dim)
+        if bucket is not None and dim not in self.learned:
+            bucket.clamp(remaining / self._share, self._clock.now())
+
+    def learn(
+        self, dim: str, limit: float, remaining: float, window_s: float | None = None
+    ) -> bool:
+        """Adopt a learned limit; ``False`` when a configured limit wins."""
+        if dim in self.buckets and dim not in self.learned:
+            return False
+        now = self._clock.now()
+        limit, remaining = limit / self._share, remaining / self._share
+        rate = limit / (window_s or self._limits.window_s)
+        capacity = limit * self._limits.burst
+        bucket = self.buckets.get(dim)
+        if bucket is None:
+            bucket = TokenBucket(rate, capacity, now=now, level=min(remaining, capacity))
+            self.buckets[dim] = bucket
+            self.learned.add(dim)
+        else:
+            bucket.reconfigure(rate, capacity, now)
+        bucket.clamp(remaining, now)
+        return True
+
+    def pause(self, seconds: float, reason: str) -> None:
+        until = self._clock.now() + max(0.0, seconds)
+        if until > self.paused_until:
+            self.paused_until, self.paused_reason = until, reason
+
+    def mirror(self, fields: Sequence[object], pause_left: float, reason: str) -> None:
+        """Copy the server's view: ``fields`` is (dim, level, cap, rate, learned) * n."""
+        now = self._clock.now()
+        self.buckets.clear()
+        self.learned.clear()
+        for i in range(0, len(fields), 5):
+            dim = _text(fields[i])
+            level, cap, rate = (float(_text(x)) for x in fields[i + 1 : i + 4])
+            self.buckets[dim] = TokenBucket(rate, cap, now=now, level=level)
+            if int(_text(fields[i + 4])):
+                self.learned.add(dim)
+        self.paused_until = now + pause_left if pause_left > 0 else -math.inf
+        self.paused_reason = reason
+
+    def share(self, processes: int) -> LocalBuckets:
+        """A 1/``processes`` slice of these buckets (rates, capacities and levels)."""
+        part = LocalBuckets(self._limits, self._clock)
+        now = self._clock.now()
+        n = max(1, processes)
+        part.buckets = {
+            dim: TokenBucket(b.rate / n, b.capacity / n, now=now, level=b.level(now) / n)
+            for dim, b in self.buckets.items()
+        }
+        part.learned = set(self.learned)
+        part._share = n
+        part.paused_until, part.paused_reason = self.paused_until, self.paused_reason
+        return part
+
+    def states(self) -> dict[str, BucketState]:
+        now = self._clock.now()
+        return {
+            dim: BucketState(b.level(now), b.capacity, b.rate, dim in self.learned)
+            for dim, b in self.buckets.items()
+        }
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
