@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from .._checks import check_count, check_non_negative
 from ._body import collect
-from ._checks import check_count, check_non_negative
 from ._numbers import ceil_tokens
 
 __all__ = ["DEFAULT_MARGIN", "DEFAULT_THREAD_THRESHOLD", "TokenEstimator"]
