@@ -74,11 +74,10 @@ class RepeatedFailures:
         if kind in self._seen and kind not in self._warned:
             self._warned.add(kind)
             _logger.warning(
-                "claudeflow: %s again at %s (%s); further %r failures are logged at INFO",
-                describe(kind),
+                "claudeflow: repeated %r failure at %s: %s (warned once per kind)",
+                kind,
                 self._host,
                 error,
-                kind,
             )
         self._seen.add(kind)
 
