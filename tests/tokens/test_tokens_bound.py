@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import tiktoken
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from claudeflow.tokens import (
@@ -43,7 +43,7 @@ def test_the_longest_token_is_as_long_as_the_bound_assumes() -> None:
     assert longest == LONGEST_TOKEN_BYTES
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(texts)
 def test_the_text_bound_never_exceeds_the_count(text: str) -> None:
     assert text_lower_bound(text) <= count_text(text)
@@ -107,8 +107,11 @@ words = st.lists(
 separators = st.sampled_from([" ", " ", " ", "  ", "\n", " \n ", "\t"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(words, st.lists(separators, min_size=80, max_size=80))
+# Found by hypothesis: a hard cut inside a run, and one on the text's last character.
+@example(["0", "0", "0", "000", "0000X00"], [" "] * 80)
+@example(["00", "00", "000", "000"], [" ", "  ", " \n ", *[" "] * 77])
 def test_cutting_before_a_space_between_words_changes_no_count(
     parts: list[str], seps: list[str]
 ) -> None:
@@ -126,7 +129,9 @@ def test_cutting_before_a_space_between_words_changes_no_count(
 
 
 def _soft(text: str, at: int) -> bool:
-    return text[at] == " " and not text[at - 1].isspace() and not text[at + 1].isspace()
+    if at + 1 >= len(text) or text[at] != " ":
+        return False
+    return not text[at - 1].isspace() and not text[at + 1].isspace()
 
 
 def test_long_prose_counts_exactly_as_one_call() -> None:

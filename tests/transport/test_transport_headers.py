@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict
 
@@ -63,6 +63,7 @@ def test_lower_names_keeps_every_value_of_a_repeated_name() -> None:
     assert lower_names(repeated) == {"vary": "a, b", "x-one": "1"}
 
 
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.dictionaries(st.text(max_size=8) | st.integers(), st.text(max_size=8) | st.none()))
 def test_any_mapping_is_headers_or_refused_naming_the_argument(value: dict[Any, Any]) -> None:
     try:
