@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from .._config import Timeouts, check_positive
+from .._checks import check_count, check_instance, check_positive
+from .._config import Timeouts
 from .._errors import APIConnectionError, APITimeoutError, ConfigError
-from ._base import ApiResponse, SseEvent, StreamResponse, lower_names
+from ._base import ApiResponse, SseEvent, StreamResponse, check_headers, lower_names
 from ._failures import RepeatedFailures, describe, failure_kind
 from ._sse import SseParser
 
@@ -135,15 +136,11 @@ class AiohttpTransport:
     ) -> None:
         self._base_url = _check_base_url(base_url)
         self._failures = RepeatedFailures(self._base_url)
-        if timeouts is not None and not isinstance(timeouts, Timeouts):
-            raise ConfigError("timeouts", f"must be a Timeouts, got {type(timeouts).__name__}")
+        check_instance("timeouts", timeouts, Timeouts)
         self._timeouts = timeouts or Timeouts()
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-            raise ConfigError("max_connections", "must be an int")
-        if max_connections < 1:
-            raise ConfigError("max_connections", f"must be >= 1, got {max_connections}")
+        check_count("max_connections", max_connections)
         self._limit = max_connections
-        self._default_headers = dict(default_headers or {})
+        self._default_headers = check_headers("default_headers", default_headers, config=True)
         self._session: aiohttp.ClientSession | None = None
         self._guard: AsyncGenerator[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -262,7 +259,7 @@ class AiohttpTransport:
     def _request_kwargs(
         self, headers: Mapping[str, str], json: Any, timeout: float | None, stream: bool
     ) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"headers": {**self._default_headers, **headers}}
+        kwargs: dict[str, Any] = {"headers": {**self._default_headers, **lower_names(headers)}}
         if json is not None:
             kwargs["json"] = json
         if timeout is not None or stream:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict
 
 from claudeflow import ConfigError, InvalidRequestError
+from claudeflow.transport import AiohttpTransport
 from claudeflow.transport._base import check_headers, lower_names
 
 KEY = "sk-ant-api03-SECRET-in-a-header"
@@ -73,3 +74,27 @@ def test_any_mapping_is_headers_or_refused_naming_the_argument(value: dict[Any, 
         return
     assert all(isinstance(k, str) and k == k.lower() for k in headers)
     assert all(isinstance(v, str) and "\n" not in v for v in headers.values())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        pytest.param({"default_headers": [("x-api-key", KEY)]}, "default_headers", id="list"),
+        pytest.param({"default_headers": {"x-api-key": 1}}, "default_headers", id="int-value"),
+        pytest.param({"max_connections": True}, "max_connections", id="bool"),
+        pytest.param({"max_connections": 0}, "max_connections", id="zero"),
+        pytest.param({"timeouts": 5}, "timeouts", id="timeouts"),
+    ],
+)
+def test_transport_arguments_are_checked_at_construction(
+    kwargs: dict[str, Any], argument: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        AiohttpTransport("http://127.0.0.1:1", **kwargs)
+    assert caught.value.argument == argument and KEY not in str(caught.value)
+
+
+async def test_default_and_call_headers_merge_case_insensitively() -> None:
+    transport = AiohttpTransport("http://127.0.0.1:1", default_headers={"X-Api-Key": "old"})
+    sent = transport._request_kwargs({"x-API-key": "new"}, None, None, False)["headers"]
+    assert sent == {"x-api-key": "new"}
