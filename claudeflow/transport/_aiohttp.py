@@ -41,19 +41,18 @@ def map_aiohttp_errors(
     """
     try:
         yield
-    # TimeoutError first: aiohttp's timeout classes are also ClientErrors, and
-    # TimeoutError itself is an OSError.
-    except TimeoutError as exc:
-        error: APIConnectionError = APITimeoutError(_describe(describe("timeout"), exc))
-        if on_failure is not None:
-            on_failure(error)
-        raise error from exc
+    # TimeoutError is an OSError, and aiohttp's timeout classes are TimeoutErrors too.
     except (aiohttp.ClientError, OSError) as exc:
-        kind = failure_kind(exc)
-        error = APIConnectionError(_describe(describe(kind), exc), kind=kind)
+        error = _mapped(exc)
         if on_failure is not None:
             on_failure(error)
         raise error from exc
+
+
+def _mapped(exc: BaseException) -> APIConnectionError:
+    kind = failure_kind(exc)
+    cls = APITimeoutError if kind == "timeout" else APIConnectionError
+    return cls(_describe(describe(kind), exc), kind=kind)
 
 
 def _describe(what: str, exc: BaseException) -> str:
