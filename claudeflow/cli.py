@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from . import __version__
+
 __all__ = ["main"]
 
 # subcommand -> module providing ``register(subparsers)``
@@ -27,17 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="claudeflow",
         description="Call the Claude Messages API at the full speed your limits allow.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _COMMANDS.values():
         importlib.import_module(module).register(sub)
     return parser
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,8 +18,8 @@ a space that sits between two non-space characters: cl100k's pre-tokenizer start
 piece there in any case (a word takes its leading space), so the count is the same as in
 one call. BPE's cost grows faster than linearly with the length of a piece, and one long
 run without such a space (a repeated letter, minified data) made a 5 MB prompt take
-seconds; such a run is cut hard every :data:`CHUNK_CHARS` characters, which can only add a
-token or so per cut (the safe side).
+seconds; such a run is cut hard every :data:`CHUNK_CHARS` characters, which moves the
+count by a token or so per cut (BPE merges do not cross a cut).
 
 The encoder is loaded once, lazily (import plus rank file cost ~0.2 s), under a lock so
 that concurrent first calls from worker threads load it only once.
@@ -40,6 +40,7 @@ __all__ = [
     "HEURISTIC_BACKEND",
     "HEURISTIC_BYTES_PER_TOKEN",
     "TIKTOKEN_BACKEND",
+    "chunk_bounds",
     "count_text",
     "encoding_backend",
     "heuristic_count",
