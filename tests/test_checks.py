@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claudeflow import ConfigError
+from claudeflow import ConfigError, RateLimits, Timeouts
 from claudeflow._checks import (
     brief,
     check_count,
@@ -110,3 +110,20 @@ def test_every_check_raises_config_error_or_passes(value: object) -> None:
         except ConfigError as exc:
             assert exc.argument == "arg" and str(exc).startswith("arg: ")
     assert len(brief(value)) <= 60
+
+
+@pytest.mark.parametrize(
+    ("build", "argument"),
+    [
+        pytest.param(lambda: RateLimits(rpm=HUGE), "rpm", id="rpm"),
+        pytest.param(lambda: RateLimits(input_tpm=math.inf), "input_tpm", id="itpm-inf"),
+        pytest.param(lambda: Timeouts(total=HUGE), "total", id="total"),
+        pytest.param(lambda: Timeouts(connect=-HUGE), "connect", id="connect"),
+    ],
+)
+def test_configs_refuse_numbers_beyond_float_range(
+    build: Callable[[], object], argument: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build()
+    assert caught.value.argument == argument
