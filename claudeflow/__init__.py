@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from importlib.metadata import PackageNotFoundError, version
+from typing import get_type_hints
 
 from ._clock import Clock as Clock
 from ._clock import LoopClock as LoopClock
@@ -20,6 +21,7 @@ from ._errors import APITimeoutError as APITimeoutError
 from ._errors import AuthenticationError as AuthenticationError
 from ._errors import BackendUnavailableError as BackendUnavailableError
 from ._errors import BadRequestError as BadRequestError
+from ._errors import BatchError as BatchError
 from ._errors import BillingError as BillingError
 from ._errors import BudgetExceededError as BudgetExceededError
 from ._errors import CapacityError as CapacityError
@@ -43,7 +45,6 @@ from ._message import ApiObject as ApiObject
 from ._message import Message as Message
 from ._types import Cost as Cost
 from ._types import Priority as Priority
-from .batches import BatchError as BatchError
 from .batches import BatchOffload as BatchOffload
 from .cache import ResponseCache as ResponseCache
 from .limiter import MemoryBackend as MemoryBackend
@@ -60,6 +61,25 @@ from .tokens import OutputReservation as OutputReservation
 from .tokens import PriceTable as PriceTable
 from .tokens import TokenEstimator as TokenEstimator
 from .tokens import Usage as Usage
+
+
+def _rename(obj: object, module: str) -> None:
+    """Set ``obj.__module__`` to ``module``, unless its annotations need their home.
+
+    ``typing.get_type_hints`` (pydantic and FastAPI call it) resolves a class's string
+    annotations in the module its ``__module__`` names; a class whose annotations use
+    names that only its home module imports keeps that home.
+    """
+    if not (isinstance(obj, type) or callable(obj)):
+        return
+    home = obj.__module__
+    obj.__module__ = module
+    if isinstance(obj, type):
+        try:
+            get_type_hints(obj)
+        except NameError:
+            obj.__module__ = home
+
 
 try:
     __version__ = version("claudeflow")
@@ -120,6 +140,13 @@ __all__ = [
     "Usage",
     "__version__",
 ]
+
+# Public names show where users import them from: ``claudeflow.Flow``, not
+# ``claudeflow.scheduler._flow.Flow``, in reprs, tracebacks and docs (as httpx does).
+# Every such name is importable from here, so pickling by module still works.
+for _name in __all__:
+    _rename(globals()[_name], __name__)
+del _name
 
 # A library logs; the application decides where it goes (no "last resort" stderr output).
 logging.getLogger("claudeflow").addHandler(logging.NullHandler())

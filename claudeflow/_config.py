@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from ._checks import check_positive
 from ._errors import ConfigError
 
 __all__ = ["RateLimits", "Timeouts", "check_positive"]
-
-
-def check_positive(argument: str, value: float | None, *, allow_none: bool = True) -> None:
-    """Raise :class:`ConfigError` naming ``argument`` unless ``value`` is a finite number > 0."""
-    if value is None:
-        if allow_none:
-            return
-        raise ConfigError(argument, "is required")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(argument, f"must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(argument, f"must be a finite number > 0, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)

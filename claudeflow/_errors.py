@@ -5,6 +5,7 @@
     ClaudeflowError
     ├── ConfigError (ValueError)          invalid configuration; names the argument
     ├── BackendUnavailableError            the shared limits' store (Redis) is unreachable
+    ├── BatchError                         a batched request ended unanswered (``outcome``)
     ├── RequestRejected                    refused before any HTTP call
     │   ├── InvalidRequestError (ValueError)  the body is not a valid Messages request
     │   ├── CapacityError (ValueError)     can never fit the configured limits
@@ -14,8 +15,8 @@
     │   ├── QuotaExceededError             a daily or monthly quota is used up
     │   └── FlowClosedError                the Flow is closed or closing
     ├── TransportError                     no HTTP response (aiohttp errors end here)
-    │   ├── APIConnectionError             connect/reset/protocol failures
-    │   └── APITimeoutError                the request timed out
+    │   └── APIConnectionError             connect/reset/protocol failures (``kind``)
+    │       └── APITimeoutError            the request timed out
     └── APIError                           the API answered with an error
         ├── APIStatusError                 non-2xx status (status_code, type, request_id)
         │   ├── BadRequestError            400
@@ -25,8 +26,8 @@
         │   ├── NotFoundError              404
         │   ├── RequestTooLargeError       413
         │   ├── RateLimitError             429 (also spend caps, see ``error_code``)
-        │   ├── InternalServerError        >= 500
-        │   └── OverloadedError            529
+        │   └── InternalServerError        >= 500
+        │       └── OverloadedError        529
         └── StreamError                    an ``error`` event after the stream began
 
 Every error carries a readable message. None carries the API key.
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "APIConnectionError",
@@ -46,11 +47,13 @@ __all__ = [
     "AuthenticationError",
     "BackendUnavailableError",
     "BadRequestError",
+    "BatchError",
     "BillingError",
     "BudgetExceededError",
     "CapacityError",
     "ClaudeflowError",
     "ConfigError",
+    "ConnectionFailure",
     "DeadlineExceededError",
     "FlowClosedError",
     "InternalServerError",
@@ -76,6 +79,21 @@ class ClaudeflowError(Exception):
     """
 
     attempts: int = 0
+
+
+class BatchError(ClaudeflowError):
+    """A batched request ended without an answer.
+
+    :ivar outcome: ``"canceled"`` or ``"expired"`` (api doc §7.3; neither is billed),
+        or ``"missing"`` if the results file did not mention the request
+    :ivar batch_id: the batch it was in
+    """
+
+    def __init__(self, message: str, *, outcome: str, batch_id: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.outcome = outcome
+        self.batch_id = batch_id
 
 
 class ConfigError(ClaudeflowError, ValueError):
@@ -135,12 +153,27 @@ class TransportError(ClaudeflowError):
     """No usable HTTP response: the connection failed or timed out."""
 
 
+ConnectionFailure = Literal["refused", "dns", "reset", "timeout", "other"]
+
+
 class APIConnectionError(TransportError):
-    """Connecting, sending or reading failed (aiohttp's errors are mapped to this)."""
+    """Connecting, sending or reading failed (aiohttp's errors are mapped to this).
+
+    :ivar kind: what failed: ``"refused"`` (nothing listens at the address), ``"dns"``
+        (the host name does not resolve), ``"reset"`` (the connection broke),
+        ``"timeout"`` or ``"other"``; the original exception is ``__cause__``
+    """
+
+    def __init__(self, message: str, *, kind: ConnectionFailure = "other") -> None:
+        super().__init__(message)
+        self.kind: ConnectionFailure = kind
 
 
 class APITimeoutError(APIConnectionError):
     """The request timed out."""
+
+    def __init__(self, message: str, *, kind: ConnectionFailure = "timeout") -> None:
+        super().__init__(message, kind=kind)
 
 
 class APIError(ClaudeflowError):
@@ -248,21 +281,21 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 
 def status_error(status: int, headers: Mapping[str, str], body: bytes | str) -> APIStatusError:
     """Build the typed error for an error response from its status, headers and raw body."""
-    lower = {k.lower(): v for k, v in headers.items()}
     parsed = _parse_body(body)
     err = _dict(parsed.get("error"))
     details = _dict(err.get("details"))
     message = err.get("message") or _short(body) or _NO_BODY
     cls = _BY_STATUS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
-    return cls(
+    error = cls(
         str(message),
         status_code=status,
-        headers=lower,
+        headers=headers,  # lower-cased once, by APIStatusError
         type=err.get("type"),
-        request_id=lower.get("request-id") or parsed.get("request_id"),
         error_code=details.get("error_code"),
         body=parsed or None,
     )
+    error.request_id = error.headers.get("request-id") or parsed.get("request_id")
+    return error
 
 
 _NO_BODY = "the response had no error body (is base_url an Anthropic API endpoint?)"

@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from . import __version__
+
 __all__ = ["main"]
 
 # subcommand -> module providing ``register(subparsers)``
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="claudeflow",
         description="Call the Claude Messages API at the full speed your limits allow.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _COMMANDS.values():
         importlib.import_module(module).register(sub)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import pickle
+import subprocess
+import sys
+import typing
 
 import pytest
 
@@ -44,3 +48,47 @@ def test_every_error_is_under_the_root() -> None:
 
 def test_version_is_set() -> None:
     assert claudeflow.__version__ != "0.0.0"
+
+
+# Classes whose annotations name types that only their home module imports: moving them
+# to ``claudeflow`` would break ``typing.get_type_hints`` (pydantic, FastAPI).
+# Their annotations name types only their home module imports (see claudeflow._rename).
+KEEP_HOME = {"BatchOffload", "FlowStats", "Quota", "Routes", "ServerLimits"}
+
+
+def test_public_names_show_the_facade_as_their_module() -> None:
+    for name in claudeflow.__all__:
+        obj = getattr(claudeflow, name)
+        if not (isinstance(obj, type) or callable(obj)):
+            continue
+        if name in KEEP_HOME:
+            assert obj.__module__.startswith("claudeflow."), name
+        else:
+            assert obj.__module__ == "claudeflow", name
+    assert repr(claudeflow.Flow) == "<class 'claudeflow.Flow'>"
+    assert repr(claudeflow.RateLimitError) == "<class 'claudeflow.RateLimitError'>"
+
+
+def test_type_hints_of_public_classes_still_resolve() -> None:
+    for name in claudeflow.__all__:
+        obj = getattr(claudeflow, name)
+        if isinstance(obj, type):
+            typing.get_type_hints(obj)  # raises NameError if a rename broke it
+
+
+def test_renamed_errors_still_pickle() -> None:
+    error = claudeflow.APIConnectionError("refused", kind="refused")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is claudeflow.APIConnectionError and again.kind == "refused"
+
+
+def test_cli_prints_the_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "claudeflow.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"claudeflow {claudeflow.__version__}"

@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from .._clock import Clock, TimerHandle
-from .._errors import ClaudeflowError, FlowClosedError
+from .._errors import BatchError, ClaudeflowError, FlowClosedError
 from ..tokens import PriceTable
 from ._api import BatchApi
 from ._config import BatchOffload
-from ._errors import BatchError
 from ._results import error_of, parse_results, price_result
 from ._stats import BatchStats
 

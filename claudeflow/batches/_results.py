@@ -7,11 +7,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from .._errors import ClaudeflowError, status_error
+from .._errors import BatchError, ClaudeflowError, status_error
 from .._message import Message
 from .._types import Cost
 from ..tokens import PriceTable, Usage
-from ._errors import BatchError
 
 __all__ = ["PricedAnswer", "error_of", "parse_results", "price_result"]
 

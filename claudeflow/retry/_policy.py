@@ -11,7 +11,9 @@ Classification, in order (first match wins):
    succeed, it only burns requests;
 2. an ``x-should-retry: true|false`` header decides (the server knows best);
 3. otherwise a status in ``retry_statuses`` is retried;
-4. connection failures and timeouts are retried; so is a mid-stream ``error`` event of
+4. connection failures and timeouts are retried (a refused connection or an unknown
+   host only ``refused_retries`` times, after ``base_delay``: almost never transient, a
+   wrong ``base_url`` must not take minutes to report); so is a mid-stream ``error`` event of
    type ``overloaded_error``, ``api_error`` or ``timeout_error`` (the caller asks only
    before the first content event, so nothing was delivered yet);
 5. everything else (``RequestRejected`` such as ``CapacityError``, bugs) is not.
@@ -19,13 +21,12 @@ Classification, in order (first match wins):
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .._config import check_positive
-from .._errors import APIStatusError, ConfigError, StreamError, TransportError
+from .._checks import check_count, check_fraction, check_non_negative, check_positive
+from .._errors import APIConnectionError, APIStatusError, ConfigError, StreamError, TransportError
 from ._headers import parse_retry_after
 
 __all__ = ["DEFAULT_RETRY_STATUSES", "NEVER_RETRY_STATUSES", "RetryPolicy", "is_retryable"]
@@ -33,6 +34,7 @@ __all__ = ["DEFAULT_RETRY_STATUSES", "NEVER_RETRY_STATUSES", "RetryPolicy", "is_
 DEFAULT_RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 NEVER_RETRY_STATUSES = frozenset({400, 401, 402, 403, 404, 413})
 _SPEND_CAP_CODES = frozenset({"enforced_spend_limit_reached", "contract_spend_limit_reached"})
+_UNREACHABLE = frozenset({"refused", "dns"})
 _RETRYABLE_STREAM_TYPES = frozenset({"overloaded_error", "api_error", "timeout_error"})
 # The spread added to a server's retry-after grows with it up to this many seconds, so
 # with the default jitter (0.25) it never exceeds 1 s: the header's own resolution.
@@ -59,6 +61,9 @@ class RetryPolicy:
     :param jitter: relative randomisation, in ``[0, 1]``
     :param budget_s: total seconds of retry waiting allowed per request (``None``: no cap)
     :param retry_statuses: HTTP statuses retried when ``x-should-retry`` is absent
+    :param refused_retries: retries of a refused connection or an unknown host name
+        (``APIConnectionError.kind`` ``"refused"``/``"dns"``), each after ``base_delay``;
+        counted against the job's attempts, so one that already retried gives up on them
     :raises ConfigError: for a bad argument, naming it
 
     >>> from claudeflow import APITimeoutError
@@ -74,14 +79,16 @@ class RetryPolicy:
     jitter: float = 0.25
     budget_s: float | None = None
     retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES
+    refused_retries: int = 1
 
     def __post_init__(self) -> None:
-        _check_count("max_retries", self.max_retries)
+        check_count("max_retries", self.max_retries, minimum=0)
+        check_count("refused_retries", self.refused_retries, minimum=0)
         check_positive("base_delay", self.base_delay, allow_none=False)
         check_positive("max_delay", self.max_delay, allow_none=False)
         if self.max_delay < self.base_delay:
             raise ConfigError("max_delay", f"must be >= base_delay ({self.base_delay})")
-        _check_jitter(self.jitter)
+        check_fraction("jitter", self.jitter, allow_zero=True, allow_one=True)
         check_positive("budget_s", self.budget_s)
         # Normalise any iterable of ints (set, list) to the frozen type the field promises.
         object.__setattr__(self, "retry_statuses", _check_statuses(self.retry_statuses))
@@ -107,10 +114,11 @@ class RetryPolicy:
         :param rng: source of jitter (inject a seeded one for reproducible runs)
         :param now_wall: current wall time, for HTTP-date ``retry-after`` values
         """
-        _check_count("attempt", attempt, minimum=1)
-        if not math.isfinite(waited_s) or waited_s < 0:
-            raise ConfigError("waited_s", f"must be a finite number >= 0, got {waited_s!r}")
+        check_count("attempt", attempt)
+        check_non_negative("waited_s", waited_s)
         if attempt > self.max_retries or not self.retryable(error):
+            return None
+        if _unreachable(error) and attempt > self.refused_retries:
             return None
         delay = self._delay(error, attempt, rng.random(), now_wall)
         if self.budget_s is not None and waited_s + delay > self.budget_s:
@@ -123,7 +131,8 @@ class RetryPolicy:
             server = parse_retry_after(error.headers, now_wall=now_wall)
         if server is not None:
             return server + u * self.jitter * min(server, _SPREAD_CAP_S)
-        exponent = min(attempt - 1, _MAX_EXPONENT)
+        # Quick and flat: one more look in case a server was restarting, no long backoff.
+        exponent = 0 if _unreachable(error) else min(attempt - 1, _MAX_EXPONENT)
         backoff = min(self.base_delay * 2.0**exponent, self.max_delay)
         return backoff * (1.0 - self.jitter + 2.0 * self.jitter * u)
 
@@ -142,6 +151,10 @@ def _classify(error: BaseException, retry_statuses: frozenset[int]) -> bool:
     return isinstance(error, TransportError)
 
 
+def _unreachable(error: BaseException) -> bool:
+    return isinstance(error, APIConnectionError) and error.kind in _UNREACHABLE
+
+
 def _status_retryable(error: APIStatusError, retry_statuses: frozenset[int]) -> bool:
     if error.status_code in NEVER_RETRY_STATUSES:
         return False
@@ -151,20 +164,6 @@ def _status_retryable(error: APIStatusError, retry_statuses: frozenset[int]) -> 
     if should_retry in ("true", "false"):
         return should_retry == "true"
     return error.status_code in retry_statuses
-
-
-def _check_count(argument: str, value: int, *, minimum: int = 0) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(argument, f"must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ConfigError(argument, f"must be >= {minimum}, got {value}")
-
-
-def _check_jitter(jitter: float) -> None:
-    if isinstance(jitter, bool) or not isinstance(jitter, int | float):
-        raise ConfigError("jitter", f"must be a number, got {type(jitter).__name__}")
-    if not 0.0 <= jitter <= 1.0:  # also rejects NaN
-        raise ConfigError("jitter", f"must be in [0, 1], got {jitter!r}")
 
 
 def _check_statuses(statuses: Iterable[int]) -> frozenset[int]:

@@ -6,14 +6,15 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from .._config import Timeouts, check_positive
+from .._checks import check_count, check_non_negative, check_positive
+from .._config import Timeouts
 from .._errors import ConfigError, InvalidRequestError
 from ..batches import BatchOffload
 from ..cache import ResponseCache
 from ..retry import RetryPolicy
 from ..routing import ApiKey, Routes
 from ..tokens import OutputReservation, PriceTable
-from ..transport._base import CREDENTIAL_HEADERS, lower_names, masked
+from ..transport._base import CREDENTIAL_HEADERS, check_headers, masked
 
 __all__ = ["ONE_KEY", "Headers", "api_keys", "as_api_key", "check_arguments", "extra_headers"]
 
@@ -41,14 +42,13 @@ class Headers(dict[str, str]):
 
 def check_arguments(given: Mapping[str, Any]) -> None:
     """Validate the Flow's arguments, naming the first one that is wrong."""
-    _check_int("concurrency", given["concurrency"])
-    _check_int("max_queue", given["max_queue"])
+    check_count("concurrency", given["concurrency"], allow_none=True)
+    check_count("max_queue", given["max_queue"], allow_none=True)
     check_positive("aging_s", given["aging_s"])
     check_positive("queue_timeout", given["queue_timeout"])
     check_positive("count_tokens_rpm", given["count_tokens_rpm"], allow_none=False)
-    budget = given["budget_usd"]
-    if budget is not None and budget < 0:
-        raise ConfigError("budget_usd", f"must be >= 0, got {budget!r}")
+    if given["budget_usd"] is not None:
+        check_non_negative("budget_usd", given["budget_usd"])
     if given["token_counting"] not in ("local", "server"):
         raise ConfigError(
             "token_counting", f"must be 'local' or 'server', got {given['token_counting']!r}"
@@ -65,7 +65,8 @@ def check_arguments(given: Mapping[str, Any]) -> None:
         and all(isinstance(k, str) and isinstance(v, str) and v for k, v in pools.items())
     ):
         raise ConfigError("pools", "must map model ids to pool names (non-empty str)")
-    if CREDENTIAL_HEADERS & lower_names(given["default_headers"] or {}).keys():
+    defaults = check_headers("default_headers", given["default_headers"], config=True)
+    if CREDENTIAL_HEADERS & defaults.keys():
         raise ConfigError("default_headers", ONE_KEY)
 
 
@@ -96,14 +97,11 @@ def as_api_key(key: object) -> ApiKey:
 
 def extra_headers(extra: Mapping[str, str] | None) -> dict[str, str] | None:
     """A call's extra headers, lower-cased; credentials refused (they belong to keys)."""
-    if not extra:
+    if extra is None:
         return None
-    lowered = lower_names(extra)
+    lowered = check_headers("extra_headers", extra)
+    if not lowered:
+        return None
     if CREDENTIAL_HEADERS & lowered.keys():
         raise InvalidRequestError(f"extra_headers: {ONE_KEY}")
     return lowered
-
-
-def _check_int(argument: str, value: int | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ConfigError(argument, f"must be an int >= 1 or None, got {value!r}")

@@ -43,7 +43,7 @@ from ..tokens import (
     TokenEstimator,
 )
 from ..transport import AiohttpTransport, Transport
-from ..transport._base import lower_names
+from ..transport._base import check_headers
 from ._arguments import Headers, api_keys, as_api_key, check_arguments, extra_headers
 from ._budget import Budget, Spending
 from ._dispatcher import Dispatcher
@@ -167,7 +167,7 @@ class Flow:
         self._headers = {
             "anthropic-version": anthropic_version,
             "content-type": "application/json",
-            **lower_names(default_headers or {}),
+            **check_headers("default_headers", default_headers, config=True),
         }
         self._estimator: Estimator = estimator or TokenEstimator()
         if token_counting == "server" and estimator is None:

@@ -18,7 +18,7 @@ from .._config import Timeouts, check_positive
 from .._errors import CapacityError
 from .._types import Cost
 from ..routing import KeyRing, PoolLimits, Router, max_output_tokens
-from ..tokens import Calibrator, OutputReservation, PriceTable, Usage
+from ..tokens import Calibrator, OutputReservation, PriceTable, TokenEstimator, Usage
 from ._arguments import extra_headers as checked_extra_headers
 from ._budget import Spending
 from ._job import Job
@@ -87,6 +87,7 @@ class JobMaker:
     ) -> Job:
         model = body["model"]
         model_class = self._pool_limits.classes(model)
+        self._refuse_hopeless(model, model_class, body)
         estimate = await self._estimator.estimate_async(body)
         reserved_in = self._calibrator.adjust(model, estimate) if self._calibrator else estimate
         cost = Cost(1, reserved_in, self._reservation.reserve(model, body["max_tokens"]))
@@ -115,6 +116,15 @@ class JobMaker:
         )
         self._spending.check_open(job)
         return job
+
+    def _refuse_hopeless(self, model: str, model_class: str, body: Mapping[str, Any]) -> None:
+        """A prompt whose cheap lower bound already overflows every pool is refused before
+        it is counted (counting 5 MB takes seconds; the bound, milliseconds)."""
+        if isinstance(self._estimator, TokenEstimator):
+            bound = self._estimator.lower_bound(body)
+            if self._calibrator is not None:
+                bound = min(bound, self._calibrator.adjust(model, bound))
+            self.check_fits(model_class, Cost(1, bound, 0))
 
     def reroute(self, job: Job, error: BaseException) -> bool:
         """Move ``job`` to the next model of its fallback chain that can take it."""

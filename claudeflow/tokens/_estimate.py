@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from .._checks import check_count, check_non_negative
 from ._body import collect
-from ._checks import check_count, check_non_negative
+from ._bound import body_lower_bound
 from ._numbers import ceil_tokens
 
 __all__ = ["DEFAULT_MARGIN", "DEFAULT_THREAD_THRESHOLD", "TokenEstimator"]
@@ -68,6 +69,14 @@ class TokenEstimator:
     def estimate(self, body: Mapping[str, Any]) -> int:
         """Input tokens of the request ``body`` (the Messages API's JSON params)."""
         return self._with_margin(collect(body).count())
+
+    def lower_bound(self, body: Mapping[str, Any]) -> int:
+        """At most :meth:`estimate` of ``body``, at a fraction of its cost.
+
+        When even this exceeds the input-token capacity, the request can never fit and
+        need not be counted at all (see :mod:`claudeflow.tokens._bound` for the proof).
+        """
+        return self._with_margin(body_lower_bound(body))
 
     async def estimate_async(self, body: Mapping[str, Any]) -> int:
         """Like :meth:`estimate`, but big bodies are counted in a worker thread."""

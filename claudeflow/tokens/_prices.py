@@ -12,8 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
+from .._checks import check_count, check_fraction, check_non_negative
 from .._errors import ConfigError
-from ._checks import check_count, check_fraction, check_non_negative
 from ._usage import Usage
 
 __all__ = ["ModelPrice", "PriceTable", "normalize_model_id"]

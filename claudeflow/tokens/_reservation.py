@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Literal, get_args
 
+from .._checks import check_count, check_fraction, check_non_negative
 from .._errors import ConfigError
-from ._checks import check_count, check_fraction, check_non_negative
 from ._numbers import ceil_tokens
 from ._numbers import quantile as quantile_of
 

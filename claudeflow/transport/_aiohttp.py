@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -17,29 +17,42 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from .._config import Timeouts, check_positive
+from .._checks import check_count, check_instance, check_positive
+from .._config import Timeouts
 from .._errors import APIConnectionError, APITimeoutError, ConfigError
-from ._base import ApiResponse, SseEvent, StreamResponse
+from ._base import ApiResponse, SseEvent, StreamResponse, check_headers, lower_names
+from ._failures import RepeatedFailures, describe, failure_kind
 from ._sse import SseParser
 
 __all__ = ["AiohttpTransport", "map_aiohttp_errors"]
 
 
 @contextmanager
-def map_aiohttp_errors() -> Iterator[None]:
+def map_aiohttp_errors(
+    on_failure: Callable[[APIConnectionError], None] | None = None,
+) -> Iterator[None]:
     """Re-raise aiohttp, timeout and socket failures as claudeflow transport errors.
+
+    The error's ``kind`` says what failed (see :func:`failure_kind`); ``on_failure``, if
+    given, sees each error before it is raised.
 
     :raises APITimeoutError: for any timeout (connect, read or total)
     :raises APIConnectionError: for every other aiohttp client error or ``OSError``
     """
     try:
         yield
-    # TimeoutError first: aiohttp's timeout classes are also ClientErrors, and
-    # TimeoutError itself is an OSError.
-    except TimeoutError as exc:
-        raise APITimeoutError(_describe("request timed out", exc)) from exc
+    # TimeoutError is an OSError, and aiohttp's timeout classes are TimeoutErrors too.
     except (aiohttp.ClientError, OSError) as exc:
-        raise APIConnectionError(_describe("connection failed", exc)) from exc
+        error = _mapped(exc)
+        if on_failure is not None:
+            on_failure(error)
+        raise error from exc
+
+
+def _mapped(exc: BaseException) -> APIConnectionError:
+    kind = failure_kind(exc)
+    cls = APITimeoutError if kind == "timeout" else APIConnectionError
+    return cls(_describe(describe(kind), exc), kind=kind)
 
 
 def _describe(what: str, exc: BaseException) -> str:
@@ -52,29 +65,23 @@ def _describe(what: str, exc: BaseException) -> str:
     return f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else "")
 
 
-def _lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Lower-case keys; repeated headers are joined with ", " as HTTP allows."""
-    out: dict[str, str] = {}
-    for key, value in headers.items():
-        name = key.lower()
-        out[name] = f"{out[name]}, {value}" if name in out else value
-    return out
-
-
 class _AiohttpStream:
     """A :class:`StreamResponse` over an open aiohttp response."""
 
-    __slots__ = ("_response", "headers", "status")
+    __slots__ = ("_note", "_response", "headers", "status")
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(
+        self, response: aiohttp.ClientResponse, note: Callable[[APIConnectionError], None]
+    ) -> None:
         self._response = response
+        self._note = note
         self.status = response.status
-        self.headers: Mapping[str, str] = _lower_headers(response.headers)
+        self.headers: Mapping[str, str] = lower_names(response.headers)
 
     async def events(self) -> AsyncIterator[SseEvent]:
         parser = SseParser()
         while True:
-            with map_aiohttp_errors():
+            with map_aiohttp_errors(self._note):
                 chunk = await self._response.content.readany()
             if not chunk:
                 break
@@ -84,7 +91,7 @@ class _AiohttpStream:
             yield event
 
     async def read(self) -> bytes:
-        with map_aiohttp_errors():
+        with map_aiohttp_errors(self._note):
             return await self._response.read()
 
 
@@ -110,6 +117,7 @@ class AiohttpTransport:
     __slots__ = (
         "_base_url",
         "_default_headers",
+        "_failures",
         "_guard",
         "_limit",
         "_loop",
@@ -126,15 +134,12 @@ class AiohttpTransport:
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
         self._base_url = _check_base_url(base_url)
-        if timeouts is not None and not isinstance(timeouts, Timeouts):
-            raise ConfigError("timeouts", f"must be a Timeouts, got {type(timeouts).__name__}")
+        self._failures = RepeatedFailures(self._base_url)
+        check_instance("timeouts", timeouts, Timeouts)
         self._timeouts = timeouts or Timeouts()
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-            raise ConfigError("max_connections", "must be an int")
-        if max_connections < 1:
-            raise ConfigError("max_connections", f"must be >= 1, got {max_connections}")
+        check_count("max_connections", max_connections)
         self._limit = max_connections
-        self._default_headers = dict(default_headers or {})
+        self._default_headers = check_headers("default_headers", default_headers, config=True)
         self._session: aiohttp.ClientSession | None = None
         self._guard: AsyncGenerator[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -154,12 +159,12 @@ class AiohttpTransport:
     ) -> ApiResponse:
         """Send one request and read the whole response body (any status)."""
         session = await self._current_session()
-        with map_aiohttp_errors():
+        with map_aiohttp_errors(self._failures.note):
             async with session.request(
                 method, self._url(path), **self._request_kwargs(headers, json, timeout, False)
             ) as response:
                 body = await response.read()
-                return ApiResponse(response.status, _lower_headers(response.headers), body)
+                return ApiResponse(response.status, lower_names(response.headers), body)
 
     def open_stream(
         self,
@@ -183,13 +188,13 @@ class AiohttpTransport:
         timeout: float | None,
     ) -> AsyncIterator[StreamResponse]:
         session = await self._current_session()
-        with map_aiohttp_errors():
+        with map_aiohttp_errors(self._failures.note):
             response = await session.request(
                 method, self._url(path), **self._request_kwargs(headers, json, timeout, True)
             )
         # The yield is outside map_aiohttp_errors: the caller's own exceptions are theirs.
         try:
-            yield _AiohttpStream(response)
+            yield _AiohttpStream(response, self._failures.note)
         except BaseException:
             response.close()  # abandoned mid-body (error or cancellation): drop the socket
             raise
@@ -200,6 +205,7 @@ class AiohttpTransport:
         """Close the session; a later call opens a new one."""
         guard, loop = self._guard, self._loop
         self._session = self._guard = self._loop = None
+        self._failures.reset()  # the next run warns afresh
         if guard is not None and loop is not None:
             await _close_guard(guard, loop)
 
@@ -223,6 +229,8 @@ class AiohttpTransport:
         if self._session is not None and self._loop is loop and not self._session.closed:
             return self._session
         old_guard, old_loop = self._guard, self._loop
+        if old_loop is not loop:
+            self._failures.reset()  # a new loop is a new run
         session = self._new_session()
         guard = _close_at_loop_shutdown(session)
         # Assigned before any await, so concurrent callers in this loop share the session;
@@ -250,7 +258,7 @@ class AiohttpTransport:
     def _request_kwargs(
         self, headers: Mapping[str, str], json: Any, timeout: float | None, stream: bool
     ) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"headers": {**self._default_headers, **headers}}
+        kwargs: dict[str, Any] = {"headers": {**self._default_headers, **lower_names(headers)}}
         if json is not None:
             kwargs["json"] = json
         if timeout is not None or stream:

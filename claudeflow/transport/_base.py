@@ -14,12 +14,15 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from .._errors import ConfigError, InvalidRequestError
+
 __all__ = [
     "CREDENTIAL_HEADERS",
     "ApiResponse",
     "SseEvent",
     "StreamResponse",
     "Transport",
+    "check_headers",
     "lower_names",
     "masked",
 ]
@@ -29,8 +32,50 @@ CREDENTIAL_HEADERS = frozenset({"x-api-key", "authorization"})
 
 
 def lower_names(headers: Mapping[str, str]) -> dict[str, str]:
-    """``headers`` with lower-case names (HTTP header names are case-insensitive)."""
-    return {key.lower(): value for key, value in headers.items()}
+    """``headers`` with lower-case names (HTTP header names are case-insensitive).
+
+    A name given more than once (a multidict's repeats, or ``"A"`` beside ``"a"``) keeps
+    every value, joined with ``", "`` as HTTP allows.
+    """
+    out: dict[str, str] = {}
+    for key, value in headers.items():
+        name = key.lower()
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+def check_headers(argument: str, value: object, *, config: bool = False) -> dict[str, str]:
+    """``value`` as headers with lower-case names; refused with an error naming ``argument``.
+
+    ``None`` is no headers. Names and values must be one-line strings: aiohttp would fail
+    on anything else only after admission, with an error that names no argument. A
+    refused value is described by its type only, since it may hold the API key.
+
+    :param argument: the caller's name for ``value`` (``extra_headers``)
+    :param config: raise :class:`ConfigError` (a constructor argument) instead of
+        :class:`InvalidRequestError` (a request's)
+    """
+    if value is None:
+        return {}
+    problem = _header_problem(value)
+    if problem is None:
+        return lower_names(value)  # type: ignore[arg-type]  # checked just above
+    if config:
+        raise ConfigError(argument, problem)
+    raise InvalidRequestError(f"{argument}: {problem}")
+
+
+def _header_problem(value: object) -> str | None:
+    if not isinstance(value, Mapping):
+        return f"must be a mapping of header names to values, got {type(value).__name__}"
+    for name, text in value.items():
+        if not isinstance(name, str) or not name or not name.isprintable():
+            shown = repr(name[:60]) if isinstance(name, str) else type(name).__name__
+            return f"header names must be non-empty printable strings, got {shown}"
+        if not isinstance(text, str) or "\r" in text or "\n" in text:
+            what = "a line break" if isinstance(text, str) else type(text).__name__
+            return f"the value of {name[:60]!r} must be a one-line str, got {what}"
+    return None
 
 
 def masked(headers: Mapping[str, str]) -> dict[str, str]:

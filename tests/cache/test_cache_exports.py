@@ -19,6 +19,9 @@ def test_all_is_sorted_and_every_name_exists(name: str) -> None:
 
 
 def test_the_top_level_reexports_the_main_names() -> None:
-    assert claudeflow.ResponseCache.__module__ == "claudeflow.cache._cache"
-    assert claudeflow.BatchOffload.__module__ == "claudeflow.batches._config"
+    from claudeflow.batches import BatchOffload
+    from claudeflow.cache import ResponseCache
+
+    assert claudeflow.ResponseCache is ResponseCache and claudeflow.BatchOffload is BatchOffload
+    assert ResponseCache.__module__ == "claudeflow"  # the façade's name, as httpx shows its own
     assert issubclass(claudeflow.BatchError, claudeflow.ClaudeflowError)

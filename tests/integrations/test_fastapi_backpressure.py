@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated, Any
 
 import httpx
@@ -165,15 +166,22 @@ async def test_missing_tenant_header_is_a_400_when_there_is_no_default() -> None
     assert "x-tenant-id" in response.json()["error"]["message"]
 
 
-async def test_upstream_refusal_is_a_502_with_the_api_message_and_never_the_key() -> None:
+async def test_upstream_refusal_is_a_sanitized_502_with_the_detail_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async with simulator(api_keys=frozenset({"sk-ant-the-right-key"})) as sim:
         app = make_app(sim.url)
         async with asgi_client(app) as client:
-            response = await client.post("/high")
+            with caplog.at_level(logging.WARNING, "claudeflow.integrations.fastapi"):
+                response = await client.post("/high")
     assert response.status_code == 502
     error = response.json()["error"]
-    assert error["upstream_status"] == 401 and "invalid x-api-key" in error["message"]
-    assert API_KEY not in response.text
+    assert error["upstream_status"] == "4xx" and error["request_id"].startswith("cf_")
+    # Nothing the upstream said reaches the client: not its text, not its request id.
+    assert "x-api-key" not in response.text and "authentication" not in response.text
+    assert "req_" not in response.text and API_KEY not in response.text
+    logged = [r.getMessage() for r in caplog.records if error["request_id"] in r.getMessage()]
+    assert len(logged) == 1 and "invalid x-api-key" in logged[0] and API_KEY not in logged[0]
 
 
 async def test_the_flow_lives_exactly_as_long_as_the_app() -> None:

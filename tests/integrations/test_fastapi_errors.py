@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -76,13 +77,38 @@ def test_tenant_quota_is_a_429_with_its_ratelimit_headers() -> None:
     assert response.headers["ratelimit"] == '"tenant";r=0;t=10'
 
 
-def test_upstream_details_are_passed_on_and_keys_are_scrubbed() -> None:
+def test_upstream_text_stays_in_the_log_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
     error = status_error(401, {}, '{"error": {"message": "bad key sk-ant-api03-abcDEF_123"}}')
-    response = error_response(error)
+    with caplog.at_level(logging.WARNING, "claudeflow.integrations.fastapi"):
+        response = error_response(error)
     payload = json.loads(bytes(response.body))
-    assert payload["error"]["upstream_status"] == 401
-    assert "abcDEF" not in payload["error"]["message"]
-    assert "sk-ant-***" in payload["error"]["message"]
+    assert payload["error"]["upstream_status"] == "4xx"
+    assert "bad key" not in payload["error"]["message"] and "sk-ant" not in response.body.decode()
+    assert payload["error"]["request_id"] in payload["error"]["message"]
+    [record] = caplog.records
+    assert "bad key sk-ant-***" in record.getMessage() and "abcDEF" not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(upstream(529), id="overloaded"),
+        pytest.param(upstream(429, retry_after="3"), id="rate-limited"),
+        pytest.param(StreamError("upstream said boom", type="api_error"), id="stream"),
+        pytest.param(APITimeoutError("read timed out from 10.0.0.7"), id="timeout"),
+        pytest.param(APIConnectionError("refused by 10.0.0.7", kind="refused"), id="refused"),
+    ],
+)
+def test_no_upstream_reply_forwards_upstream_text(error: ClaudeflowError) -> None:
+    body = json.loads(bytes(error_response(error).body))["error"]
+    assert "upstream said" not in body["message"] and "10.0.0.7" not in body["message"]
+    assert body["request_id"].startswith("cf_") and body["request_id"] in body["message"]
+
+
+def test_each_upstream_failure_gets_its_own_request_id() -> None:
+    ids = {json.loads(bytes(error_response(upstream(500)).body))["error"]["request_id"]}
+    ids.add(json.loads(bytes(error_response(upstream(500)).body))["error"]["request_id"])
+    assert len(ids) == 2
     assert (
         "internal"
         in json.loads(bytes(error_response(ConfigError("k", "v")).body))["error"]["message"]

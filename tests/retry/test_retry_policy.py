@@ -393,3 +393,52 @@ def test_an_error_without_a_body_says_where_to_look() -> None:
     assert str(error) == (
         "HTTP 404: the response had no error body (is base_url an Anthropic API endpoint?)"
     )
+
+
+# --- unreachable servers fail fast ----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["refused", "dns"])
+def test_an_unreachable_server_gets_one_quick_retry(kind: str) -> None:
+    policy = RetryPolicy(jitter=0.0)
+    error = APIConnectionError("no", kind=kind)  # type: ignore[arg-type]
+    assert delay(policy, error, attempt=1) == policy.base_delay
+    assert delay(policy, error, attempt=2) is None
+
+
+def test_refused_retries_is_configurable_and_the_delay_stays_flat() -> None:
+    policy = RetryPolicy(jitter=0.0, refused_retries=3)
+    error = APIConnectionError("no", kind="refused")
+    assert [delay(policy, error, attempt=n) for n in (1, 2, 3, 4)] == [0.5, 0.5, 0.5, None]
+    assert delay(RetryPolicy(refused_retries=0), error) is None
+
+
+@pytest.mark.parametrize("kind", ["reset", "timeout", "other"])
+def test_resets_and_timeouts_keep_their_backoff(kind: str) -> None:
+    policy = RetryPolicy(jitter=0.0)
+    error = APIConnectionError("flaky", kind=kind)  # type: ignore[arg-type]
+    assert [delay(policy, error, attempt=n) for n in (1, 2, 3, 8)] == [0.5, 1.0, 2.0, 60.0]
+
+
+@pytest.mark.parametrize("value", [-1, True, 1.5, None])
+def test_bad_refused_retries_names_the_argument(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"^refused_retries"):
+        RetryPolicy(refused_retries=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        pytest.param({"base_delay": 10**400}, "base_delay", id="huge-base-delay"),
+        pytest.param({"budget_s": 10**400}, "budget_s", id="huge-budget"),
+        pytest.param({"jitter": 10**400}, "jitter", id="huge-jitter"),
+    ],
+)
+def test_ints_beyond_float_range_are_config_errors(kwargs: dict[str, Any], argument: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{argument}: must be a finite number"):
+        RetryPolicy(**kwargs)
+
+
+def test_a_huge_waited_s_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"^waited_s"):
+        delay(RetryPolicy(), APITimeoutError("t"), waited_s=10**400)

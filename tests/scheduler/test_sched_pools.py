@@ -210,3 +210,38 @@ def _fp() -> str:
     from claudeflow.routing import fingerprint
 
     return fingerprint(API_KEY)
+
+
+async def test_a_prompt_that_can_never_fit_is_refused_before_it_is_counted(
+    clock: FakeClock,
+) -> None:
+    from claudeflow import CapacityError, TokenEstimator
+
+    class NeverCount(TokenEstimator):
+        async def estimate_async(self, body: Any) -> int:
+            raise AssertionError("a hopeless prompt was counted")
+
+    flow = Flow(
+        api_key=API_KEY,
+        transport=MockTransport(ok),
+        clock=clock,
+        estimator=NeverCount(),
+        learn_limits=False,
+        limits=RateLimits(input_tpm=30_000),
+    )
+    async with flow:
+        with pytest.raises(CapacityError, match="input tokens"):
+            await flow.create(**body("word " * 1_000_000))
+        assert flow.stats().submitted == 0
+
+
+async def test_extra_headers_of_the_wrong_shape_name_the_argument(clock: FakeClock) -> None:
+    from claudeflow import InvalidRequestError
+
+    flow, _ = make_flow(clock, ok)
+    async with flow:
+        for bad in (["x"], "x-a: b", b"x", 5, {1: "a"}, {"x-a": 1}):
+            with pytest.raises(InvalidRequestError, match="extra_headers"):
+                await flow.create(**body(), extra_headers=bad)
+    with pytest.raises(ConfigError, match=r"^default_headers:"):
+        Flow(api_key="k", default_headers=["x"])  # type: ignore[arg-type]

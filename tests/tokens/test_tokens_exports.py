@@ -14,9 +14,11 @@ EXPECTED = {
     "ServerTokenCounter",
     "TokenEstimator",
     "Usage",
+    "body_lower_bound",
     "count_text",
     "encoding_backend",
     "normalize_model_id",
+    "text_lower_bound",
 }
 
 

@@ -17,17 +17,25 @@ CapacityError                  413     can never fit the account's limits
 InvalidRequestError            400     not a valid Messages request
 ClientDisconnectedError        499     the client left (nobody reads this one)
 APITimeoutError                504     Claude did not answer in time
-other APIStatusError, ...      502     Claude refused; its message is passed on
+other APIStatusError, ...      502     Claude refused (status class only, see below)
 =============================  ======  ===========================================
 
 The body mirrors the API's own error shape: ``{"type": "error", "error": {"type",
 "message"}}``. Messages are scrubbed of anything that looks like an Anthropic key.
+
+What Claude (or the network) said is never forwarded: upstream text may describe the
+service's own credentials ("invalid x-api-key"), organisation or network. Replies to
+upstream failures say only the status class (``4xx``/``5xx``) and a ``request_id`` of
+our own (``cf_...``); the full upstream error, with its ``request-id``, is logged at
+WARNING on ``claudeflow.integrations.fastapi`` under that id.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import secrets
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -58,6 +66,7 @@ __all__ = ["ErrorReply", "error_reply", "error_response", "install_error_handler
 
 _KEY_PATTERN: Final = re.compile(r"sk-ant-[A-Za-z0-9_\-]+")
 _SPEND_CAPS: Final = frozenset({"enforced_spend_limit_reached", "contract_spend_limit_reached"})
+_logger = logging.getLogger("claudeflow.integrations.fastapi")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,9 @@ class ErrorReply:
     message: str
     retry_after: float | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    # Our own id for an upstream failure, the key to its logged detail.
+    request_id: str | None = None
+    upstream_status: str | None = None
 
 
 def error_reply(error: ClaudeflowError, *, retry_after_s: float = 1.0) -> ErrorReply:
@@ -96,19 +108,49 @@ def error_reply(error: ClaudeflowError, *, retry_after_s: float = 1.0) -> ErrorR
 
 def _upstream_reply(error: ClaudeflowError, message: str, retry_after_s: float) -> ErrorReply:
     """Claude's own refusals (after claudeflow's retries) and transport failures."""
+    if not isinstance(error, APIStatusError | StreamError | TransportError):
+        # Anything else (e.g. a ConfigError) is the service's own fault: say so, not what.
+        return ErrorReply(500, "api_error", "internal error while calling Claude")
+    request_id = f"cf_{secrets.token_hex(8)}"
+    upstream = _status_class(error)
+    _logger.warning(
+        "upstream failure %s (%s, upstream request-id %s): %s",
+        request_id,
+        type(error).__name__,
+        getattr(error, "request_id", None),
+        message,
+    )
+    reply = _upstream_kind(error, retry_after_s)
+    status, kind, what, retry_after = reply
+    text = f"{what} (request_id {request_id})"
+    return ErrorReply(
+        status, kind, text, retry_after, request_id=request_id, upstream_status=upstream
+    )
+
+
+def _upstream_kind(
+    error: APIStatusError | StreamError | TransportError, retry_after_s: float
+) -> tuple[int, str, str, float | None]:
+    """Status, type, our own wording and retry hint for an upstream failure."""
     if isinstance(error, RateLimitError) and error.error_code not in _SPEND_CAPS:
         hint = parse_retry_after(error.headers, now_wall=wall_time())
-        return ErrorReply(503, "overloaded_error", message, hint or retry_after_s)
+        return 503, "overloaded_error", "Claude is rate limited", hint or retry_after_s
     if isinstance(error, OverloadedError):
-        return ErrorReply(503, "overloaded_error", message, retry_after_s)
-    if isinstance(error, APIStatusError | StreamError):
-        return ErrorReply(502, "upstream_error", message)
+        return 503, "overloaded_error", "Claude is overloaded", retry_after_s
+    if isinstance(error, APIStatusError):
+        what = f"Claude refused the request (HTTP {_status_class(error)})"
+        return 502, "upstream_error", what, None
+    if isinstance(error, StreamError):
+        return 502, "upstream_error", "Claude's stream failed", None
     if isinstance(error, APITimeoutError):
-        return ErrorReply(504, "upstream_timeout", message)
-    if isinstance(error, TransportError):
-        return ErrorReply(502, "upstream_unreachable", message)
-    # Anything else (e.g. a ConfigError) is the service's own fault: say so, not what.
-    return ErrorReply(500, "api_error", "internal error while calling Claude")
+        return 504, "upstream_timeout", "Claude did not answer in time", None
+    return 502, "upstream_unreachable", "Claude could not be reached", None
+
+
+def _status_class(error: ClaudeflowError) -> str | None:
+    if isinstance(error, APIStatusError):
+        return f"{error.status_code // 100}xx"
+    return None
 
 
 def error_response(error: ClaudeflowError, *, retry_after_s: float = 1.0) -> JSONResponse:
@@ -123,10 +165,10 @@ def error_response(error: ClaudeflowError, *, retry_after_s: float = 1.0) -> JSO
         seconds = max(1, math.ceil(reply.retry_after))
         headers["Retry-After"] = str(seconds)
         detail["retry_after"] = seconds
-    if isinstance(error, APIStatusError):
-        detail["upstream_status"] = error.status_code
-        if error.request_id:
-            detail["upstream_request_id"] = error.request_id
+    if reply.upstream_status is not None:
+        detail["upstream_status"] = reply.upstream_status
+    if reply.request_id is not None:
+        detail["request_id"] = reply.request_id
     return JSONResponse(body, status_code=reply.status, headers=headers)
 
 

@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
+from ..._checks import check_count, check_positive
 from ..._clock import Clock, LoopClock
-from ..._config import check_positive
 from ..._errors import ConfigError, RequestRejected
 from ...limiter import TokenBucket
 
@@ -56,8 +56,8 @@ class TenantQuota:
     def __post_init__(self) -> None:
         if not isinstance(self.header, str) or not self.header:
             raise ConfigError("header", "must be a non-empty header name")
-        _check_count("max_concurrent", self.max_concurrent, allow_none=True)
-        _check_count("max_tenants", self.max_tenants, allow_none=False)
+        check_count("max_concurrent", self.max_concurrent, allow_none=True)
+        check_count("max_tenants", self.max_tenants)
         check_positive("rpm", self.rpm)
         check_positive("window_s", self.window_s, allow_none=False)
         check_positive("burst", self.burst, allow_none=False)
@@ -215,10 +215,3 @@ class TenantLimiter:
         ]
         for key in idle:
             del self._tenants[key]
-
-
-def _check_count(argument: str, value: int | None, *, allow_none: bool) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(argument, f"must be an int >= 1, got {value!r}")
