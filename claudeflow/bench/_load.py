@@ -10,6 +10,7 @@ from ._clients import open_client
 from ._drive import drive
 from ._metrics import RunMetrics, lower_bound, summarize
 from ._progress import Progress
+from ._reference import References
 from ._sampler import Sampler
 from ._scenario import Dimension, LoadScenario
 from ._server import Server
@@ -52,8 +53,12 @@ async def run_client(
     items: Sequence[WorkItem],
     server: Server,
     ctx: LoadContext,
+    reference: References | None = None,
 ) -> RunMetrics:
-    """One run: open ``client``, reset the server, drive every item, read the counters."""
+    """One run: open ``client``, reset the server, drive every item, read the counters.
+
+    :param reference: the scenario's perfect schedules, which efficiency is measured against
+    """
     target = Target(
         base_url=server.url,
         api_key=ctx.api_key,
@@ -83,15 +88,17 @@ async def run_client(
         server=delta,
         samples=sampler.samples,
         arrival_floor_s=scenario.workload.last_arrival_s,
+        reference=reference,
     )
     ctx.progress.end(_summary(metrics))
     return metrics
 
 
 def _summary(m: RunMetrics) -> str:
-    eff = "-" if m.efficiency is None else f"{m.efficiency:.3f}"
+    fifo = "-" if m.efficiency_fifo is None else f"{m.efficiency_fifo:.3f}"
     r429 = "-" if m.per_1k_429 is None else f"{m.per_1k_429:g}"
+    perfect = "-" if m.perfect_fifo_s is None else f"{m.perfect_fifo_s:.2f}s"
     return (
-        f"eff {eff}  ok {m.completed}/{m.requests}  failed {m.failed}  "
-        f"429/1k {r429}  wall {m.wall_s:.2f}s (bound {m.bound_s:.2f}s)"
+        f"eff {fifo} of FIFO  ok {m.completed}/{m.requests}  failed {m.failed}  "
+        f"429/1k {r429}  wall {m.wall_s:.2f}s (perfect {perfect}, bound {m.bound_s:.2f}s)"
     )

@@ -18,11 +18,11 @@ import anthropic
 from aiolimiter import AsyncLimiter
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from .._clock import LoopClock
-from ..tokens import count_text
-from ._record import Delivery, Send
-from ._target import Target
-from ._workload import WorkItem
+from claudeflow._clock import LoopClock
+from claudeflow.bench._record import Delivery, Send
+from claudeflow.bench._target import Target
+from claudeflow.bench._workload import WorkItem
+from claudeflow.tokens import count_text
 
 __all__ = ["aiolimiter_client"]
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import anthropic
 
-from .._clock import LoopClock
-from ._record import Delivery, Send
-from ._target import Target
-from ._workload import WorkItem
+from claudeflow._clock import LoopClock
+from claudeflow.bench._record import Delivery, Send
+from claudeflow.bench._target import Target
+from claudeflow.bench._workload import WorkItem
 
 __all__ = ["sdk_client"]
 
