@@ -24,6 +24,8 @@ from claudeflow.bench._target import Target
 from claudeflow.bench._workload import WorkItem
 from claudeflow.tokens import count_text
 
+from ._delivery import delivery
+
 __all__ = ["aiolimiter_client"]
 
 _ATTEMPTS = 6  # the tenacity docs' stop_after_attempt(6) example
@@ -70,38 +72,18 @@ async def aiolimiter_client(target: Target) -> AsyncIterator[Send]:
     async def send(item: WorkItem) -> Delivery:
         state: dict[str, float] = {}
         submitted = clock.now()
+        result: anthropic.types.Message | anthropic.APIError
         try:
             async with semaphore:
-                message = await call(item, state)
+                result = await call(item, state)
         except anthropic.APIError as exc:
-            return _delivery(state, submitted, error=type(exc).__name__)
-        return _delivery(
-            state,
-            submitted,
-            input_tokens=message.usage.input_tokens,
-            output_tokens=message.usage.output_tokens,
+            result = exc
+        attempts = int(state.get("attempts", 0))
+        return delivery(
+            result, submitted=submitted, first_sent=state.get("first"), attempts=attempts
         )
 
     try:
         yield send
     finally:
         await client.close()
-
-
-def _delivery(
-    state: dict[str, float],
-    submitted: float,
-    *,
-    error: str | None = None,
-    input_tokens: int = 0,
-    output_tokens: int = 0,
-) -> Delivery:
-    first = state.get("first")
-    return Delivery(
-        ok=error is None,
-        queue_wait_s=None if first is None else first - submitted,
-        attempts=int(state.get("attempts", 0)),
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        error=error,
-    )
