@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import insort
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -173,7 +173,7 @@ class _Simulation:
         )
         self._faults = FaultInjector(config.faults, config.seed)
         self._window = config.faults.overload_window
-        self._lines: dict[str, list[tuple[int, int]]] = {}  # pool -> sorted (priority, index)
+        self._lines: dict[str, _Line] = {}
         self._events: list[_Event] = []
         self._sequence = 0
         self._wake_at: float | None = None
@@ -220,7 +220,10 @@ class _Simulation:
 
     def _join(self, request: PerfectRequest) -> None:
         """Into its pool's line, at its original place (a retry keeps its place too)."""
-        insort(self._lines.setdefault(request.pool, []), (request.priority, request.index))
+        line = self._lines.get(request.pool)
+        if line is None:
+            line = self._lines[request.pool] = _Line()
+        line.add(request, self._need(request))
 
     def _end(self, request: PerfectRequest, now: float, *, failed: bool) -> None:
         self._ends[request.index] = now
@@ -231,24 +234,29 @@ class _Simulation:
     def _dispatch(self, now: float) -> None:
         window = self._window
         if window is not None and window[0] <= now < window[1]:
-            if any(self._lines.values()):
+            if any(line.entries for line in self._lines.values()):
                 self._wake(window[1], now)
             return
         for pool, line in self._lines.items():
             self._dispatch_pool(pool, line, now)
 
-    def _dispatch_pool(self, pool: str, line: list[tuple[int, int]], now: float) -> None:
+    def _dispatch_pool(self, pool: str, line: _Line, now: float) -> None:
         limits = self._limiter.scope(_KEY, pool, now) if self._limiter.enabled else None
         soonest = math.inf
         position = 0
-        while position < len(line) and self._in_flight < self._concurrency:
-            request = self._requests[line[position][1]]
+        bound = limits is not None and not self._fifo  # first-fit: is anyone payable?
+        while position < len(line.entries) and self._in_flight < self._concurrency:
+            if bound and limits is not None and self._none_fits(line, limits, now):
+                return
+            bound = False
+            request = self._requests[line.entries[position][1]]
             need = self._need(request)
             denial = None if limits is None else self._limiter.check(limits, need, now)
             if denial is None or denial.never_fits:
-                del line[position]
+                line.remove(position, need)
                 if denial is None:
                     self._send(request, limits, now)
+                    bound = limits is not None and not self._fifo
                 else:
                     self._end(request, now, failed=True)  # a 429 that says "never"
                 continue
@@ -258,6 +266,15 @@ class _Simulation:
             position += 1
         if soonest < math.inf:
             self._wake(now + soonest, now)
+
+    def _none_fits(self, line: _Line, limits: LimitSet, now: float) -> bool:
+        """Whether even the smallest need of each dimension is short (then wake when it
+        is not): keeps first-fit from scanning a long line that cannot pay anyone."""
+        denial = self._limiter.check(limits, line.smallest(), now)
+        if denial is None or denial.never_fits:
+            return False
+        self._wake(now + denial.wait, now)
+        return True
 
     def _need(self, request: PerfectRequest) -> Cost:
         """What admission checks (``actual`` OTPM rule: a positive balance)."""
@@ -316,6 +333,31 @@ class _Simulation:
                 self._end(request, at, failed=False)
 
         self._at(now + plan.end, finish)
+
+
+class _Line:
+    """A pool's waiting requests in line order, and the smallest need of each dimension."""
+
+    __slots__ = ("_inputs", "_outputs", "entries")
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[int, int]] = []  # (priority, index), sorted
+        self._inputs: list[float] = []  # sorted, as the two below
+        self._outputs: list[float] = []
+
+    def add(self, request: PerfectRequest, need: Cost) -> None:
+        insort(self.entries, (request.priority, request.index))
+        insort(self._inputs, need.input_tokens)
+        insort(self._outputs, need.output_tokens)
+
+    def remove(self, position: int, need: Cost) -> None:
+        del self.entries[position]
+        del self._inputs[bisect_left(self._inputs, need.input_tokens)]
+        del self._outputs[bisect_left(self._outputs, need.output_tokens)]
+
+    def smallest(self) -> Cost:
+        """A need no waiting request is below in any dimension (a lower bound for all)."""
+        return Cost(1, self._inputs[0], self._outputs[0])
 
 
 # Faults whose reply comes at once and consumes nothing: the perfect client resends at
