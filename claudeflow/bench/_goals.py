@@ -143,9 +143,21 @@ def judge_efficiency(subject: str, run: RunMetrics | None, *, goal: str = EFFICI
     measured = (
         f"efficiency {efficiency:.3f} of {name} ({run.wall_s:.3f}s vs "
         f"{_perfect_s(run, want.reference):.3f}s), {run.failed} failed, "
-        f"{run.per_1k_429:g} 429s/1k ({run.client})"
+        f"{run.per_1k_429:g} 429s/1k ({run.client}){_where_time_went(run)}"
     )
     return Verdict(goal, subject, target, not problems, measured, "; ".join(problems))
+
+
+def _where_time_went(run: RunMetrics) -> str:
+    """The last send against the perfect FIFO one, and the tail after it."""
+    last, perfect_last = run.last_start_s, run.perfect_last_start_s
+    if last is None or perfect_last is None or run.perfect_fifo_s is None:
+        return ""
+    tail, perfect_tail = run.wall_s - last, run.perfect_fifo_s - perfect_last
+    return (
+        f"; last request sent at {last:.2f}s (perfect {perfect_last:.2f}s), "
+        f"then {tail:.2f}s to the end (perfect {perfect_tail:.2f}s)"
+    )
 
 
 _REFERENCE_NAMES = {"fifo": "FIFO", "work_conserving": "work-conserving"}

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .._clock import Clock
-from ._clients import open_client
-from ._drive import drive
+from ._clients import client_spec, open_client
+from ._drive import DriveResult, drive
 from ._metrics import RunMetrics, lower_bound, summarize
 from ._progress import Progress
-from ._reference import References
+from ._reference import References, references
 from ._sampler import Sampler
 from ._scenario import Dimension, LoadScenario
 from ._server import Server
@@ -57,7 +57,7 @@ async def run_client(
 ) -> RunMetrics:
     """One run: open ``client``, reset the server, drive every item, read the counters.
 
-    :param reference: the scenario's perfect schedules, which efficiency is measured against
+    :param reference: the perfect schedules of all ``items`` (computed here if ``None``)
     """
     target = Target(
         base_url=server.url,
@@ -88,10 +88,28 @@ async def run_client(
         server=delta,
         samples=sampler.samples,
         arrival_floor_s=scenario.workload.last_arrival_s,
-        reference=reference,
+        reference=_reference_of(scenario, client, items, result, ctx, reference),
     )
     ctx.progress.end(_summary(metrics))
     return metrics
+
+
+def _reference_of(
+    scenario: LoadScenario,
+    client: str,
+    items: Sequence[WorkItem],
+    result: DriveResult,
+    ctx: LoadContext,
+    full: References | None,
+) -> References | None:
+    """The perfect schedules of what the run completed (all ``items``: ``full``)."""
+    done = [item for item, outcome in zip(items, result.outcomes, strict=True) if outcome.ok]
+    if full is not None and len(done) == len(items):
+        return full
+    if not done:
+        return None
+    streaming = client_spec(client).streaming
+    return references(scenario, done, model=ctx.model, seed=ctx.seed, streaming=streaming)
 
 
 def _summary(m: RunMetrics) -> str:

@@ -103,6 +103,9 @@ class RunMetrics:
     efficiency: float | None
     perfect_fifo_s: float | None
     perfect_work_conserving_s: float | None
+    perfect_requests: int | None
+    last_start_s: float | None
+    perfect_last_start_s: float | None
     efficiency_fifo: float | None
     efficiency_work_conserving: float | None
     source: str
@@ -150,7 +153,7 @@ def summarize(
 ) -> RunMetrics:
     """Reduce a run to its metrics (server counters when available, else the client's).
 
-    :param reference: the scenario's perfect schedules (``None``: not computed)
+    :param reference: the perfect schedules of the requests the run completed
     """
     outcomes = run.outcomes
     demand = _demand(server, outcomes)
@@ -179,6 +182,9 @@ def summarize(
         perfect_work_conserving_s=(
             None if reference is None else round(reference.work_conserving_s, 4)
         ),
+        perfect_requests=None if reference is None else reference.requests,
+        last_start_s=_last_start(outcomes),
+        perfect_last_start_s=None if reference is None else round(reference.fifo_last_start_s, 4),
         efficiency_fifo=None if reference is None else _ratio(reference.fifo_s, wall),
         efficiency_work_conserving=(
             None if reference is None else _ratio(reference.work_conserving_s, wall)
@@ -196,6 +202,16 @@ def summarize(
         large_request=_large(outcomes, limits),
         series=tuple(samples),
     )
+
+
+def _last_start(outcomes: Sequence[Outcome]) -> float | None:
+    """When the last completed request was first sent (as its client saw it)."""
+    starts = [
+        o.submitted_s + o.delivery.queue_wait_s
+        for o in outcomes
+        if o.ok and o.delivery is not None and o.delivery.queue_wait_s is not None
+    ]
+    return round(max(starts), 4) if starts else None
 
 
 def _ratio(perfect: float, wall: float) -> float | None:

@@ -1,7 +1,9 @@
 """A scenario's perfect-schedule references: the wall times efficiency is measured against.
 
-Computed once per scenario (and per reply mode: streamed replies are counted chunk by
-chunk) from the workload and the exact simulator configuration the runs face.
+Computed from the workload and the exact simulator configuration the runs face, per
+reply mode (streamed replies are counted chunk by chunk). A run that lost requests is
+measured against the perfect schedule of the requests it completed: finishing early by
+dropping work is not efficiency (the goals also require that nothing fails).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._perfect import perfect_requests, schedule
+from ._perfect import POLICIES, perfect_requests, schedule
 from ._scenario import LoadScenario
 from ._server import simulator_config
 from ._workload import WorkItem
@@ -19,10 +21,18 @@ __all__ = ["References", "references"]
 
 @dataclass(frozen=True, slots=True)
 class References:
-    """Perfect wall times of one scenario: one FIFO line per pool, and work-conserving."""
+    """Perfect wall times of a scenario's requests: one FIFO line per pool, and
+    work-conserving.
+
+    :ivar requests: how many of the scenario's requests they schedule
+    :ivar fifo_last_start_s: when the FIFO schedule admits its last request (what is left
+        after it is the tail: the last replies' latency)
+    """
 
     fifo_s: float
     work_conserving_s: float
+    requests: int
+    fifo_last_start_s: float
 
 
 def references(
@@ -36,14 +46,15 @@ def references(
     """The perfect schedules of ``items`` against ``scenario``'s simulator (seed ``seed``)."""
     config = simulator_config(scenario, seed)
     requests = perfect_requests(items, model=model, config=config)
-
-    def wall(policy: str) -> float:
-        return schedule(
+    fifo, greedy = (
+        schedule(
             requests,
             config,
-            policy="fifo" if policy == "fifo" else "work_conserving",
+            policy=policy,
             concurrency=scenario.concurrency,
             streaming=streaming,
-        ).wall_s
-
-    return References(fifo_s=wall("fifo"), work_conserving_s=wall("work_conserving"))
+        )
+        for policy in POLICIES
+    )
+    last = max((start for start in fifo.starts if start is not None), default=0.0)
+    return References(fifo.wall_s, greedy.wall_s, len(requests), last)

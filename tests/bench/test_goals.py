@@ -32,7 +32,7 @@ from claudeflow.bench._scenario import LoadScenario
 from claudeflow.bench._workload import Stream, Workload
 
 _SERVER = counters(received=46, admitted=46, input_tokens=100, output_tokens=10)
-_PERFECT = References(fifo_s=4.0, work_conserving_s=3.9)
+_PERFECT = References(fifo_s=4.0, work_conserving_s=3.9, requests=10, fifo_last_start_s=3.98)
 
 
 def _run(wall_s: float, **values: Any) -> RunMetrics:
@@ -46,6 +46,8 @@ def test_rate_bound_efficiency_is_judged_against_fifo_at_099() -> None:
     assert low.met is False
     assert "efficiency 0.976 < 0.99" in low.detail
     assert "of FIFO" in low.target and "(4.100s vs 4.000s)" in low.measured
+    tail = "last request sent at 0.00s (perfect 3.98s), then 4.10s to the end (perfect 0.02s)"
+    assert tail in low.measured
     assert low.label == "NOT met"
 
 
