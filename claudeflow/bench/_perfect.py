@@ -84,7 +84,8 @@ class Schedule:
         instant it was given up)
     :ivar starts: admission instant of each request's last attempt (``None``: never)
     :ivar ends: when each request ended
-    :ivar attempts: attempts sent (every one draws a fault, as on the server)
+    :ivar sends: ``(request index, instant)`` of every attempt, in the order the server
+        receives them (every one draws a fault, as on the server)
     :ivar failed: requests given up (never fit, spend cap, or nothing but faults)
     """
 
@@ -92,8 +93,12 @@ class Schedule:
     wall_s: float
     starts: tuple[float | None, ...]
     ends: tuple[float, ...]
-    attempts: int
+    sends: tuple[tuple[int, float], ...]
     failed: int
+
+    @property
+    def attempts(self) -> int:
+        return len(self.sends)
 
 
 def perfect_requests(
@@ -179,7 +184,7 @@ class _Simulation:
         self._wake_at: float | None = None
         self._in_flight = 0
         self._admitted = 0
-        self._attempts = 0
+        self._sends: list[tuple[int, float]] = []
         self._failed = 0
         self._starts: dict[int, float] = {}
         self._ends: dict[int, float] = {}
@@ -198,7 +203,7 @@ class _Simulation:
             wall_s=float(max(self._ends.values(), default=0.0)),
             starts=tuple(self._starts.get(i) for i in order),
             ends=tuple(self._ends[i] for i in order),
-            attempts=self._attempts,
+            sends=tuple(self._sends),
             failed=self._failed,
         )
 
@@ -284,10 +289,10 @@ class _Simulation:
     # -- one request on the wire -------------------------------------------------------
 
     def _send(self, request: PerfectRequest, limits: LimitSet | None, now: float) -> None:
-        fault = self._draw(now)
+        fault = self._draw(request, now)
         retries = 0
         while fault in _INSTANT and retries < _MAX_INSTANT_RETRIES:
-            fault, retries = self._draw(now), retries + 1
+            fault, retries = self._draw(request, now), retries + 1
         if fault in _INSTANT or fault is Fault.SPEND_CAP:
             self._end(request, now, failed=True)
         elif fault is Fault.ERROR_504:
@@ -296,8 +301,8 @@ class _Simulation:
         else:
             self._admit(request, limits, fault, now)
 
-    def _draw(self, now: float) -> Fault | None:
-        self._attempts += 1
+    def _draw(self, request: PerfectRequest, now: float) -> Fault | None:
+        self._sends.append((request.index, now))
         if not self._faults.enabled:
             return None
         return self._faults.draw(elapsed=now, admitted=self._admitted, streaming=self._streaming)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
 
 from claudeflow.bench._perfect import Schedule, perfect_requests, schedule
 from claudeflow.bench._workload import Shape, Stream, WorkItem, Workload
-from claudeflow.simulator import SimulatedAPI, SimulatorConfig
+from claudeflow.simulator import FaultConfig, SimulatedAPI, SimulatorConfig
 from claudeflow.simulator._config import OtpmMode
+from claudeflow.simulator._reply import ConnectionDropped
 from claudeflow.testing import FakeClock
 
 _MODEL = "claude-haiku-4-5"
@@ -99,3 +101,65 @@ async def test_the_simulator_admits_the_schedule_and_nothing_earlier(
     early[waited[0]] -= 1e-3
     statuses, _ = await _replay(items, config, early, streaming=streaming)
     assert statuses[waited[0]] == 429
+
+
+async def _replay_attempts(
+    items: list[WorkItem], config: SimulatorConfig, sends: tuple[tuple[int, float], ...]
+) -> tuple[list[list[str]], list[float], dict[str, int]]:
+    """Send every attempt of a schedule at its instant (lagged as in :func:`_replay`).
+
+    Returns what each item's attempts got (a status, or ``"drop"``), when each item
+    ended, and the simulator's fault counts.
+    """
+    clock = FakeClock()
+    api = SimulatedAPI(config, clock, wall_offset=0.0)
+    times: dict[int, list[float]] = {}
+    for index, at in sends:
+        times.setdefault(index, []).append(at)
+    seen: list[list[str]] = [[] for _ in items]
+    ends = [0.0] * len(items)
+
+    async def one(n: int, item: WorkItem) -> None:
+        for at in times[n]:
+            wait = at + (n + 1) * _LAG_S - clock.now()
+            if wait > 0:
+                await clock.sleep(wait)
+            reply = api.messages(_HEADERS, json.dumps(item.params(_MODEL)).encode())
+            if reply.status != 200:
+                seen[n].append(str(reply.status))
+                continue
+            try:
+                await api.deliver(reply)
+            except ConnectionDropped:
+                seen[n].append("drop")
+                continue
+            seen[n].append("200")
+        ends[n] = clock.now()
+
+    tasks = [asyncio.create_task(one(n, item)) for n, item in enumerate(items)]
+    await clock.run_until_idle()
+    await asyncio.gather(*tasks)
+    return seen, ends, dict(api.stats()["faults"])
+
+
+async def test_faults_fall_on_the_attempts_the_schedule_expects() -> None:
+    # The simulator draws each fault kind once per request that reaches it, so the
+    # schedule's attempts, sent in the same order, meet the same faults: 529s and 500s
+    # resent at once, dropped connections resent when they end, nothing sent during the
+    # overload window.
+    faults = FaultConfig(
+        error_529=0.1, error_500=0.05, connection_drop=0.1, overload_window=(0.1, 0.15)
+    )
+    config = replace(_config("reserve_max_tokens"), faults=faults)
+    items = _WORKLOAD.build(seed=3)
+    plan = schedule(perfect_requests(items, model=_MODEL, config=config), config)
+    assert plan.failed == 0
+    assert (6, 0.15) in plan.sends  # held back by the window, sent the instant it ends
+
+    seen, ends, counted = await _replay_attempts(items, config, plan.sends)
+    assert all(got[-1] == "200" and "200" not in got[:-1] for got in seen)
+    assert not any("429" in got for got in seen)
+    assert sum(len(got) for got in seen) == plan.attempts
+    assert ends == pytest.approx(list(plan.ends), abs=1e-5)
+    assert counted["error_529"] and counted["error_500"] and counted["connection_drop"]
+    assert "overload_window" not in counted
