@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+from .._errors import ConfigError
 from ..limiter._classes import ModelClasses
 from ..simulator import SimulatorConfig
 from ..simulator._faults import Fault, FaultInjector
@@ -112,7 +113,7 @@ def perfect_requests(
         prompt = measure_prompt(body)
         if prompt.has_breakpoint:
             # Cache hits would make ITPM depend on the order of sends; not modelled.
-            raise ValueError(f"request {item.index}: prompt caching is not modelled")
+            raise ConfigError("items", f"request {item.index}: prompt caching is not modelled")
         reply = plan_output(
             body, seed=config.seed, low=config.output_tokens_min, high=config.output_tokens_max
         )
@@ -144,7 +145,9 @@ def schedule(
     :param streaming: requests are streamed (output is counted chunk by chunk)
     """
     if policy not in POLICIES:
-        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+        raise ConfigError("policy", f"must be one of {POLICIES}, got {policy!r}")
+    if concurrency is not None and (isinstance(concurrency, bool) or concurrency < 1):
+        raise ConfigError("concurrency", f"must be an integer >= 1 or None, got {concurrency!r}")
     return _Simulation(requests, config, policy, concurrency, streaming).run()
 
 

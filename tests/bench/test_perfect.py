@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from claudeflow._errors import ConfigError
 from claudeflow._types import Priority
 from claudeflow.bench._perfect import PerfectRequest, Schedule, perfect_requests, schedule
-from claudeflow.bench._workload import Shape, Stream, Workload
+from claudeflow.bench._workload import Shape, Stream, WorkItem, Workload
 from claudeflow.simulator import FaultConfig, SimulatorConfig
 from claudeflow.simulator._tokenizer import measure_prompt
 
@@ -160,6 +161,19 @@ def test_requests_are_measured_by_the_simulators_tokenizer() -> None:
         assert (request.arrival_s, request.pool) == (item.arrival_s, "claude-haiku-4")
 
 
-def test_an_unknown_policy_is_refused() -> None:
-    with pytest.raises(ValueError, match="policy"):
+def test_bad_arguments_are_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="policy"):
         schedule([], _config(), policy="random")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="concurrency"):
+        schedule([], _config(), concurrency=0)
+    cached = _CachedItem(0, 0.0, Priority.NORMAL, "hello", 16, 8, 10)
+    with pytest.raises(ConfigError, match="prompt caching"):
+        perfect_requests([cached], model="claude-haiku-4-5", config=_config())
+
+
+class _CachedItem(WorkItem):
+    """A work item whose prompt carries a cache breakpoint."""
+
+    def params(self, model: str) -> dict[str, Any]:
+        block = {"type": "text", "text": self.prompt, "cache_control": {"type": "ephemeral"}}
+        return {**WorkItem.params(self, model), "messages": [{"role": "user", "content": [block]}]}
