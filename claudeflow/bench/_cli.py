@@ -68,9 +68,7 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help=f"run only these clients (repeatable): {', '.join(CLIENT_NAMES)}",
     )
-    parser.add_argument(
-        "--no-baselines", action="store_true", help="claudeflow only (no anthropic/tenacity)"
-    )
+    parser.add_argument("--no-baselines", action="store_true", help="claudeflow's own clients only")
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiply request counts (default 1)"
     )
