@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .._types import Priority
-from ._goal_ids import EFFICIENCY, EFFICIENCY_LEARNED, PRIORITY, STARVATION
+from ._goal_ids import (
+    EFFICIENCY,
+    EFFICIENCY_FAULTS,
+    EFFICIENCY_LEARNED,
+    EFFICIENCY_MIXED,
+    PRIORITY,
+    STARVATION,
+)
 from ._scenario import Limits, LoadScenario, ServerModel
 from ._workload import Shape, Stream, Workload
 
@@ -89,7 +96,7 @@ def _default() -> tuple[LoadScenario, ...]:
             limits=_ITPM,
             workload=_mixed_workload(),
             clients=_RATE_BOUND,
-            goals=(PRIORITY,),
+            goals=(EFFICIENCY_MIXED, PRIORITY),
         ),
         LoadScenario(
             name="starvation",
@@ -121,6 +128,7 @@ def _default() -> tuple[LoadScenario, ...]:
             workload=_mixed_workload(),
             clients=_ALL,
             server=ServerModel(error_529=0.03, error_500=0.02, overload_window=(1.0, 1.4)),
+            goals=(EFFICIENCY_FAULTS,),
             local_only=True,
         ),
         LoadScenario(
@@ -149,7 +157,7 @@ def _default() -> tuple[LoadScenario, ...]:
             limits=_OTPM,
             workload=Workload((Stream(180, _LONG_OUT),)),
             clients=("claudeflow-stream",),
-            goals=(EFFICIENCY_LEARNED,),
+            goals=(EFFICIENCY,),
         ),
     )
 

@@ -68,9 +68,7 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help=f"run only these clients (repeatable): {', '.join(CLIENT_NAMES)}",
     )
-    parser.add_argument(
-        "--no-baselines", action="store_true", help="claudeflow only (no anthropic/tenacity)"
-    )
+    parser.add_argument("--no-baselines", action="store_true", help="claudeflow's own clients only")
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiply request counts (default 1)"
     )
@@ -90,6 +88,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``claudeflow bench``; returns the exit code."""
     from ._catalog import BASELINES
+    from ._clients import BASELINES_HINT, baseline_clients
     from ._deps import BASELINE_MODULES, PLOT_MODULES, MissingDependencyError, ensure
     from ._suite import SuiteConfig
 
@@ -102,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
         unknown = [name for name in given if name not in known]
         if unknown:
             return _usage(f"unknown {flag} {', '.join(unknown)}; choose from {', '.join(known)}")
+    if not baseline_clients():
+        asked = [name for name in args.clients if name in BASELINES]
+        if asked:
+            return _usage(f"--clients {', '.join(asked)}: {BASELINES_HINT}")
+        if not args.no_baselines:
+            print(f"claudeflow bench: claudeflow's clients only; {BASELINES_HINT}", file=sys.stderr)
     api_key = "sk-bench"
     if args.base_url is not None:
         api_key = os.environ.get("ANTHROPIC_API_KEY", "")

@@ -1,53 +1,57 @@
 """The clients a scenario can be driven through, by name.
 
-Baseline modules import optional dependencies (anthropic, tenacity), so they are
-imported only when such a client is opened.
+claudeflow's own clients live here. The comparison baselines (the SDK under a semaphore,
+aiolimiter + tenacity) are project benchmarks in the checkout's ``benchmarks/`` folder,
+package :data:`BASELINES_PACKAGE`; they are used when that package is importable and
+skipped, with a note saying how to get them, when it is not.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import importlib
+import importlib.util
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import cache
 
 from ._client_flow import flow_client
-from ._deps import BASELINE_MODULES
 from ._record import Send
 from ._target import Target
 
-__all__ = ["CLAUDEFLOW", "CLIENTS", "ClientSpec", "open_client"]
+__all__ = [
+    "BASELINES_HINT",
+    "BASELINES_PACKAGE",
+    "CLAUDEFLOW",
+    "CLIENTS",
+    "ClientSpec",
+    "baseline_clients",
+    "client_spec",
+    "is_baseline",
+    "open_client",
+]
 
 CLAUDEFLOW = "claudeflow"
+BASELINES_PACKAGE = "claudeflow_baselines"
+BASELINES_HINT = (
+    "the baselines (sdk, sdk-r10, aiolimiter) live in benchmarks/ of the source checkout: "
+    "run `python benchmarks/run_suite.py` there, or put benchmarks/ on PYTHONPATH, with "
+    "pip install 'claudeflow[bench]'"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class ClientSpec:
-    """A client: its description and the optional modules it needs."""
+    """A client: its description and the optional modules it needs.
+
+    :ivar streaming: it streams replies (its perfect schedule counts output per chunk)
+    """
 
     name: str
     description: str
     open: Callable[[Target], AbstractAsyncContextManager[Send]]
     modules: tuple[str, ...] = ()
-
-    @property
-    def baseline(self) -> bool:
-        return bool(self.modules)
-
-
-@asynccontextmanager
-async def _sdk(target: Target, max_retries: int | None) -> AsyncIterator[Send]:
-    from ._client_sdk import sdk_client
-
-    async with sdk_client(target, max_retries) as send:
-        yield send
-
-
-@asynccontextmanager
-async def _aiolimiter(target: Target) -> AsyncIterator[Send]:
-    from ._client_aiolimiter import aiolimiter_client
-
-    async with aiolimiter_client(target) as send:
-        yield send
+    streaming: bool = False
 
 
 CLIENTS: dict[str, ClientSpec] = {
@@ -58,34 +62,39 @@ CLIENTS: dict[str, ClientSpec] = {
             "claudeflow-stream",
             "Flow.stream with the scenario's limits",
             lambda t: flow_client(t, "stream"),
+            streaming=True,
         ),
         ClientSpec(
             "claudeflow-learned",
             "Flow.create with limits=None (learned from headers)",
             lambda t: flow_client(t, "learned"),
         ),
-        ClientSpec(
-            "sdk",
-            "anthropic.AsyncAnthropic, gather + semaphore, default retries (2)",
-            lambda t: _sdk(t, None),
-            BASELINE_MODULES,
-        ),
-        ClientSpec(
-            "sdk-r10",
-            "anthropic.AsyncAnthropic, gather + semaphore, max_retries=10",
-            lambda t: _sdk(t, 10),
-            BASELINE_MODULES,
-        ),
-        ClientSpec(
-            "aiolimiter",
-            "AsyncLimiter per dimension + tenacity retry (wait_random_exponential)",
-            _aiolimiter,
-            BASELINE_MODULES,
-        ),
     )
 }
 
 
+def is_baseline(name: str) -> bool:
+    """Whether ``name`` is a comparison baseline (anything but claudeflow's own clients)."""
+    return name not in CLIENTS
+
+
+@cache
+def baseline_clients() -> dict[str, ClientSpec]:
+    """The baselines by name; empty when their package is not importable."""
+    if importlib.util.find_spec(BASELINES_PACKAGE) is None:
+        return {}
+    specs: tuple[ClientSpec, ...] = importlib.import_module(BASELINES_PACKAGE).BASELINES
+    return {spec.name: spec for spec in specs}
+
+
+def client_spec(name: str) -> ClientSpec:
+    """The client called ``name`` (:class:`KeyError` if unknown or not available)."""
+    found = CLIENTS.get(name) or baseline_clients().get(name)
+    if found is None:
+        raise KeyError(name)
+    return found
+
+
 def open_client(name: str, target: Target) -> AbstractAsyncContextManager[Send]:
     """Open client ``name`` against ``target`` (yields its send function)."""
-    return CLIENTS[name].open(target)
+    return client_spec(name).open(target)

@@ -1,6 +1,6 @@
 """The benchmark suite's optional dependencies: checked up front, imported lazily.
 
-matplotlib (plots), anthropic and tenacity (baselines) live in the ``bench`` extra, so a
+matplotlib (plots), anthropic, tenacity and aiolimiter (baselines) live in the ``bench`` extra, so a
 plain install of claudeflow must still import this package. :func:`ensure` names every
 missing module at once, with the command that installs them and the flag that avoids
 needing them, instead of failing half-way through a run on the first ``import``.
@@ -16,7 +16,12 @@ __all__ = ["BASELINE_MODULES", "PLOT_MODULES", "MissingDependencyError", "ensure
 BASELINE_MODULES = ("anthropic", "tenacity", "aiolimiter")
 PLOT_MODULES = ("matplotlib",)
 _INSTALL = "pip install 'claudeflow[bench]'"
-_AVOID = {"matplotlib": "--no-plots", "anthropic": "--no-baselines", "tenacity": "--no-baselines"}
+_AVOID = {
+    "matplotlib": "--no-plots",
+    "anthropic": "--no-baselines",
+    "tenacity": "--no-baselines",
+    "aiolimiter": "--no-baselines",
+}
 
 
 class MissingDependencyError(ImportError):

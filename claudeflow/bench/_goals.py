@@ -12,20 +12,16 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .._types import Priority
-from ._clients import CLIENTS
+from ._clients import is_baseline
 from ._goal_ids import (
     EFFICIENCY,
-    EFFICIENCY_LEARNED,
+    EFFICIENCY_TARGETS,
     GOAL_IDS,
-    MAX_429_PER_1K,
-    MAX_429_PER_1K_LEARNED,
     MAX_BYTES_PER_QUEUED,
     MAX_HIGH_TO_LOW_P95,
     MAX_REFILL_PERIODS,
     MEMORY,
     MEMORY_AT_QUEUED,
-    MIN_EFFICIENCY,
-    MIN_EFFICIENCY_LEARNED,
     MIN_OVERHEAD_RATIO,
     OVERHEAD,
     PRIORITY,
@@ -103,18 +99,14 @@ def evaluate(
 
 def _claudeflow_run(scenario: LoadScenario, runs: Sequence[RunMetrics]) -> RunMetrics | None:
     for run in runs:
-        if run.scenario == scenario.name and not CLIENTS[run.client].baseline:
+        if run.scenario == scenario.name and not is_baseline(run.client):
             return run
     return None
 
 
 def _judge_load(goal: str, subject: str, run: RunMetrics | None) -> Verdict:
-    if goal == EFFICIENCY:
-        return judge_efficiency(subject, run, MIN_EFFICIENCY, MAX_429_PER_1K, goal=goal)
-    if goal == EFFICIENCY_LEARNED:
-        return judge_efficiency(
-            subject, run, MIN_EFFICIENCY_LEARNED, MAX_429_PER_1K_LEARNED, goal=goal
-        )
+    if goal in EFFICIENCY_TARGETS:
+        return judge_efficiency(subject, run, goal=goal)
     if goal == PRIORITY:
         return judge_priority(subject, run)
     if goal == STARVATION:
@@ -126,35 +118,54 @@ def _unjudged(goal: str, subject: str, target: str, why: str) -> Verdict:
     return Verdict(goal, subject, target, None, "-", why)
 
 
-def judge_efficiency(
-    subject: str,
-    run: RunMetrics | None,
-    minimum: float,
-    max_per_1k: float,
-    *,
-    goal: str = EFFICIENCY,
-) -> Verdict:
-    """Efficiency at least ``minimum``, no failed request, at most ``max_per_1k`` 429s."""
-    failures = "no failed request, " if goal == EFFICIENCY else ""
-    target = f"efficiency >= {minimum:g}, {failures}<= {max_per_1k:g} 429s per 1,000"
+def judge_efficiency(subject: str, run: RunMetrics | None, *, goal: str = EFFICIENCY) -> Verdict:
+    """Efficiency against the goal's perfect schedule, failures and 429s within its limits."""
+    want = EFFICIENCY_TARGETS[goal]
+    name = _REFERENCE_NAMES[want.reference]
+    failures = "no failed request, " if want.no_failures else ""
+    target = (
+        f"efficiency >= {want.minimum:g} of {name}, {failures}<= {want.max_per_1k:g} 429s per 1,000"
+    )
     if run is None:
         return _unjudged(goal, subject, target, "no claudeflow run")
     if run.per_1k_429 is None:
         return _unjudged(goal, subject, target, "no server-side counts (external server)")
-    if run.efficiency is None:
-        return _unjudged(goal, subject, target, "the workload fits the initial buckets (bound 0)")
+    efficiency = run.efficiency_against(want.reference)
+    if efficiency is None:
+        return _unjudged(goal, subject, target, "no perfect schedule for this run")
     problems = []
-    if run.efficiency < minimum:
-        problems.append(f"efficiency {run.efficiency:.3f} < {minimum:g}")
-    if goal == EFFICIENCY and run.failed + run.unfinished > 0:
+    if efficiency < want.minimum:
+        problems.append(f"efficiency {efficiency:.3f} < {want.minimum:g}")
+    if want.no_failures and run.failed + run.unfinished > 0:
         problems.append(f"{run.failed + run.unfinished} request(s) failed or unfinished")
-    if run.per_1k_429 > max_per_1k:
-        problems.append(f"{run.per_1k_429:g} 429s per 1,000 > {max_per_1k:g}")
+    if run.per_1k_429 > want.max_per_1k:
+        problems.append(f"{run.per_1k_429:g} 429s per 1,000 > {want.max_per_1k:g}")
     measured = (
-        f"efficiency {run.efficiency:.3f}, {run.failed} failed, {run.per_1k_429:g} 429s/1k"
-        f" ({run.client})"
+        f"efficiency {efficiency:.3f} of {name} ({run.wall_s:.3f}s vs "
+        f"{_perfect_s(run, want.reference):.3f}s), {run.failed} failed, "
+        f"{run.per_1k_429:g} 429s/1k ({run.client}){_where_time_went(run)}"
     )
     return Verdict(goal, subject, target, not problems, measured, "; ".join(problems))
+
+
+def _where_time_went(run: RunMetrics) -> str:
+    """The last send against the perfect FIFO one, and the tail after it."""
+    last, perfect_last = run.last_start_s, run.perfect_last_start_s
+    if last is None or perfect_last is None or run.perfect_fifo_s is None:
+        return ""
+    tail, perfect_tail = run.wall_s - last, run.perfect_fifo_s - perfect_last
+    return (
+        f"; last request sent at {last:.2f}s (perfect {perfect_last:.2f}s), "
+        f"then {tail:.2f}s to the end (perfect {perfect_tail:.2f}s)"
+    )
+
+
+_REFERENCE_NAMES = {"fifo": "FIFO", "work_conserving": "work-conserving"}
+
+
+def _perfect_s(run: RunMetrics, reference: str) -> float:
+    perfect = run.perfect_fifo_s if reference == "fifo" else run.perfect_work_conserving_s
+    return perfect or 0.0
 
 
 def judge_priority(subject: str, run: RunMetrics | None) -> Verdict:

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .._clock import Clock
-from ._clients import open_client
-from ._drive import drive
+from ._clients import client_spec, open_client
+from ._drive import DriveResult, drive
 from ._metrics import RunMetrics, lower_bound, summarize
 from ._progress import Progress
+from ._reference import References, references
 from ._sampler import Sampler
 from ._scenario import Dimension, LoadScenario
 from ._server import Server
@@ -52,8 +53,12 @@ async def run_client(
     items: Sequence[WorkItem],
     server: Server,
     ctx: LoadContext,
+    reference: References | None = None,
 ) -> RunMetrics:
-    """One run: open ``client``, reset the server, drive every item, read the counters."""
+    """One run: open ``client``, reset the server, drive every item, read the counters.
+
+    :param reference: the perfect schedules of all ``items`` (computed here if ``None``)
+    """
     target = Target(
         base_url=server.url,
         api_key=ctx.api_key,
@@ -83,15 +88,35 @@ async def run_client(
         server=delta,
         samples=sampler.samples,
         arrival_floor_s=scenario.workload.last_arrival_s,
+        reference=_reference_of(scenario, client, items, result, ctx, reference),
     )
     ctx.progress.end(_summary(metrics))
     return metrics
 
 
+def _reference_of(
+    scenario: LoadScenario,
+    client: str,
+    items: Sequence[WorkItem],
+    result: DriveResult,
+    ctx: LoadContext,
+    full: References | None,
+) -> References | None:
+    """The perfect schedules of what the run completed (all ``items``: ``full``)."""
+    done = [item for item, outcome in zip(items, result.outcomes, strict=True) if outcome.ok]
+    if full is not None and len(done) == len(items):
+        return full
+    if not done:
+        return None
+    streaming = client_spec(client).streaming
+    return references(scenario, done, model=ctx.model, seed=ctx.seed, streaming=streaming)
+
+
 def _summary(m: RunMetrics) -> str:
-    eff = "-" if m.efficiency is None else f"{m.efficiency:.3f}"
+    fifo = "-" if m.efficiency_fifo is None else f"{m.efficiency_fifo:.3f}"
     r429 = "-" if m.per_1k_429 is None else f"{m.per_1k_429:g}"
+    perfect = "-" if m.perfect_fifo_s is None else f"{m.perfect_fifo_s:.2f}s"
     return (
-        f"eff {eff}  ok {m.completed}/{m.requests}  failed {m.failed}  "
-        f"429/1k {r429}  wall {m.wall_s:.2f}s (bound {m.bound_s:.2f}s)"
+        f"eff {fifo} of FIFO  ok {m.completed}/{m.requests}  failed {m.failed}  "
+        f"429/1k {r429}  wall {m.wall_s:.2f}s (perfect {perfect}, bound {m.bound_s:.2f}s)"
     )

@@ -1,6 +1,11 @@
 """The numbers of one load run, as DESIGN.md "Measuring" defines them.
 
-Efficiency = lower bound / wall time. The bound is, over each limited dimension,
+Efficiency = perfect wall time / measured wall time, against both perfect schedules of
+the scenario (:mod:`._perfect`: one FIFO line per pool, and work-conserving), which
+model the simulator's own rules, ``max_tokens`` held for the whole latency included.
+
+The older figure, kept beside it (``efficiency``, "vs bound"), is lower bound / wall
+time. The bound is, over each limited dimension,
 ``(demand - initial bucket capacity) / refill rate`` with demand taken from the
 server's own counters (requests admitted, input tokens counted toward ITPM, output
 tokens generated). A workload whose last request arrives later than that bound cannot
@@ -23,8 +28,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .._types import Priority
+from ..tokens._numbers import quantile
 from ._drive import DriveResult
 from ._record import Outcome
+from ._reference import References
 from ._sampler import Sample
 from ._scenario import DIMENSIONS, Dimension, Limits
 from ._server import Counters
@@ -46,18 +53,11 @@ def percentiles(values: Iterable[float]) -> dict[str, float | int]:
         return {"n": 0}
     return {
         "n": len(data),
-        "p50": _quantile(data, 0.50),
-        "p95": _quantile(data, 0.95),
-        "p99": _quantile(data, 0.99),
+        "p50": quantile(data, 0.50),
+        "p95": quantile(data, 0.95),
+        "p99": quantile(data, 0.99),
         "max": data[-1],
     }
-
-
-def _quantile(data: Sequence[float], q: float) -> float:
-    position = q * (len(data) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(data) - 1)
-    return data[low] + (data[high] - data[low]) * (position - low)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +101,13 @@ class RunMetrics:
     bound_per_dimension: Mapping[str, float]
     arrival_floor_s: float
     efficiency: float | None
+    perfect_fifo_s: float | None
+    perfect_work_conserving_s: float | None
+    perfect_requests: int | None
+    last_start_s: float | None
+    perfect_last_start_s: float | None
+    efficiency_fifo: float | None
+    efficiency_work_conserving: float | None
     source: str
     server_429: int | None
     per_1k_429: float | None
@@ -117,6 +124,12 @@ class RunMetrics:
     def wait_p95(self, priority: Priority) -> float | None:
         value = self.queue_wait_s.get(priority.name, {}).get("p95")
         return None if value is None else float(value)
+
+    def efficiency_against(self, reference: str) -> float | None:
+        """Efficiency against the ``"fifo"`` or ``"work_conserving"`` perfect schedule."""
+        if reference == "fifo":
+            return self.efficiency_fifo
+        return self.efficiency_work_conserving
 
     def as_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -136,8 +149,12 @@ def summarize(
     server: Counters | None,
     samples: Sequence[Sample],
     arrival_floor_s: float,
+    reference: References | None = None,
 ) -> RunMetrics:
-    """Reduce a run to its metrics (server counters when available, else the client's)."""
+    """Reduce a run to its metrics (server counters when available, else the client's).
+
+    :param reference: the perfect schedules of the requests the run completed
+    """
     outcomes = run.outcomes
     demand = _demand(server, outcomes)
     bound = lower_bound(demand, limits)
@@ -161,6 +178,17 @@ def summarize(
         bound_per_dimension={k: round(v, 4) for k, v in bound.per_dimension.items()},
         arrival_floor_s=round(arrival_floor_s, 4),
         efficiency=round(floor / charged, 4) if floor > 0 and charged > 0 else None,
+        perfect_fifo_s=None if reference is None else round(reference.fifo_s, 4),
+        perfect_work_conserving_s=(
+            None if reference is None else round(reference.work_conserving_s, 4)
+        ),
+        perfect_requests=None if reference is None else reference.requests,
+        last_start_s=_last_start(outcomes),
+        perfect_last_start_s=None if reference is None else round(reference.fifo_last_start_s, 4),
+        efficiency_fifo=None if reference is None else _ratio(reference.fifo_s, wall),
+        efficiency_work_conserving=(
+            None if reference is None else _ratio(reference.work_conserving_s, wall)
+        ),
         source="server" if server is not None else "client",
         server_429=server.rate_limited if server is not None else None,
         per_1k_429=round(1000 * server.rate_limited / n, 2) if server is not None and n else None,
@@ -174,6 +202,20 @@ def summarize(
         large_request=_large(outcomes, limits),
         series=tuple(samples),
     )
+
+
+def _last_start(outcomes: Sequence[Outcome]) -> float | None:
+    """When the last completed request was first sent (as its client saw it)."""
+    starts = [
+        o.submitted_s + o.delivery.queue_wait_s
+        for o in outcomes
+        if o.ok and o.delivery is not None and o.delivery.queue_wait_s is not None
+    ]
+    return round(max(starts), 4) if starts else None
+
+
+def _ratio(perfect: float, wall: float) -> float | None:
+    return round(perfect / wall, 4) if perfect > 0 and wall > 0 else None
 
 
 def _demand(server: Counters | None, outcomes: Sequence[Outcome]) -> dict[Dimension, float]:

@@ -78,7 +78,8 @@ def _throughput(plt: Any, scenario: LoadScenario, runs: Sequence[RunMetrics], fo
     fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
     for run in runs:
         t, rate = _rates(run.series, dimension)
-        eff = "" if run.efficiency is None else f" (eff {run.efficiency:.2f})"
+        fifo = run.efficiency_fifo
+        eff = "" if fifo is None else f" ({fifo:.2f} of the perfect FIFO schedule)"
         ax.plot(t, rate, label=f"{run.client}{eff}", linewidth=1.4)
     limit = scenario.limits.rate(dimension)
     if limit is not None:

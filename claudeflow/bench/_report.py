@@ -1,8 +1,10 @@
 """The suite's outputs: ``results.json`` (every figure and its configuration) and the table.
 
 The table is Markdown, so the same text reads well in a terminal, in
-``results.md`` and in the README. Every figure in it comes from :class:`SuiteResult`;
-nothing is recomputed here except formatting.
+``results.md`` and in the README. Efficiency is shown against both perfect schedules
+(FIFO and work-conserving, :mod:`._perfect`) and, as before, against the lower bound.
+Every figure in it comes from :class:`SuiteResult`; nothing is recomputed here except
+formatting.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ SCHEMA_VERSION = 1
 RUN_COLUMNS = (
     "scenario",
     "client",
-    "efficiency",
+    "eff. vs FIFO",
+    "eff. vs work-cons.",
+    "eff. vs bound (old)",
+    "wall / FIFO / work-cons. (s)",
     "ok / failed",
     "429s /1k",
     "attempts /req",
@@ -133,10 +138,15 @@ def _run_row(run: RunMetrics) -> list[str]:
     status = f"{run.completed} / {run.failed}"
     if run.unfinished:
         status += f" (+{run.unfinished} unfinished)"
+    timed_out = " (timed out)" if run.timed_out else ""
+    walls = (run.wall_s, run.perfect_fifo_s, run.perfect_work_conserving_s)
     return [
         run.scenario,
         run.client,
-        _num(run.efficiency, 3) + (" (timed out)" if run.timed_out else ""),
+        _num(run.efficiency_fifo, 3) + timed_out,
+        _num(run.efficiency_work_conserving, 3),
+        _num(run.efficiency, 3),
+        " / ".join(_num(w, 2) for w in walls),
         status,
         _num(run.per_1k_429, 1),
         _num(run.attempts_per_request, 2),

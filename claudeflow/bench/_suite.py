@@ -21,15 +21,17 @@ from typing import Any
 from .._clock import LoopClock
 from ..tokens import count_text
 from ._catalog import SPECIAL, load_scenarios
-from ._clients import CLIENTS
+from ._clients import baseline_clients, client_spec, is_baseline
 from ._goals import Verdict, evaluate
 from ._load import LoadContext, predicted_seconds, run_client
 from ._metrics import RunMetrics
 from ._overhead import OverheadConfig, OverheadResult, run_overhead
 from ._progress import Progress
+from ._reference import References, references
 from ._scale import ScaleConfig, ScaleResult, run_scale
 from ._scenario import LoadScenario
 from ._server import Server, external_server, local_server, simulator_config
+from ._workload import WorkItem
 
 __all__ = ["SMOKE_FACTOR", "SuiteConfig", "SuiteResult", "run_suite", "select"]
 
@@ -103,9 +105,11 @@ def select(config: SuiteConfig) -> tuple[list[tuple[LoadScenario, tuple[str, ...
 
 
 def _keep(client: str, config: SuiteConfig) -> bool:
+    if is_baseline(client) and client not in baseline_clients():
+        return False  # not installed: the command line says how to get them
     if config.clients:
         return client in config.clients
-    return config.baselines or not CLIENTS[client].baseline
+    return config.baselines or not is_baseline(client)
 
 
 async def run_suite(config: SuiteConfig) -> SuiteResult:
@@ -136,13 +140,17 @@ async def _run_suite(config: SuiteConfig) -> SuiteResult:
     runs: list[RunMetrics] = []
     for scenario, clients in chosen:
         items = scenario.workload.build(config.seed)
+        perfect = _references(scenario, items, clients, config)
+        first = perfect[client_spec(clients[0]).streaming]
         progress.note(
             f"— {scenario.name}: {scenario.title} ({len(items)} requests, "
-            f"bound ≈ {predicted_seconds(scenario, items):.1f}s)"
+            f"bound ≈ {predicted_seconds(scenario, items):.1f}s, perfect FIFO "
+            f"{first.fifo_s:.2f}s, work-conserving {first.work_conserving_s:.2f}s)"
         )
         for client in clients:
+            reference = perfect[client_spec(client).streaming]
             async with _server(config, scenario) as server:
-                runs.append(await run_client(scenario, client, items, server, ctx))
+                runs.append(await run_client(scenario, client, items, server, ctx, reference))
     errors: dict[str, str] = {}
     overhead: OverheadResult | None = None
     scale: ScaleResult | None = None
@@ -177,6 +185,22 @@ async def _run_suite(config: SuiteConfig) -> SuiteResult:
     )
 
 
+def _references(
+    scenario: LoadScenario,
+    items: Sequence[WorkItem],
+    clients: Sequence[str],
+    config: SuiteConfig,
+) -> dict[bool, References]:
+    """The scenario's perfect schedules, for JSON replies and (if a client streams) streams."""
+    modes = {False} | {client_spec(client).streaming for client in clients}
+    return {
+        streaming: references(
+            scenario, items, model=config.model, seed=config.seed, streaming=streaming
+        )
+        for streaming in sorted(modes)
+    }
+
+
 def _load_token_counter(clock: LoopClock) -> float:
     """Load claudeflow's token counter (tiktoken's cl100k) before any run is timed.
 
@@ -206,6 +230,7 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "baselines": sorted(baseline_clients()) or "not found",
         "packages": {
             name: _version(name)
             for name in ("aiohttp", "aiolimiter", "anthropic", "tenacity", "matplotlib")

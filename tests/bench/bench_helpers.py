@@ -8,6 +8,7 @@ from claudeflow._types import Priority
 from claudeflow.bench._drive import DriveResult
 from claudeflow.bench._metrics import RunMetrics, summarize
 from claudeflow.bench._record import Delivery, Outcome
+from claudeflow.bench._reference import References
 from claudeflow.bench._scenario import Limits
 from claudeflow.bench._server import Counters
 
@@ -43,6 +44,7 @@ def run_metrics(
     server: Counters | None = None,
     limits: Limits = LIMITS,
     arrival_floor_s: float = 0.0,
+    reference: References | None = None,
 ) -> RunMetrics:
     outcomes = outcomes or tuple(outcome(n) for n in range(10))
     return summarize(
@@ -53,4 +55,5 @@ def run_metrics(
         server=server,
         samples=(),
         arrival_floor_s=arrival_floor_s,
+        reference=reference,
     )

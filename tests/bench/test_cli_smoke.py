@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from claudeflow.bench import _cli
-from claudeflow.bench._catalog import SPECIAL, load_scenarios, scenario_names
-from claudeflow.bench._clients import CLIENTS
+from claudeflow.bench._catalog import BASELINES, SPECIAL, load_scenarios, scenario_names
+from claudeflow.bench._clients import CLIENTS, baseline_clients
 from claudeflow.bench._goal_ids import GOAL_IDS
 from claudeflow.cli import main
 
@@ -19,7 +19,9 @@ pytestmark = pytest.mark.integration
 
 def test_cli_lists_match_the_catalog() -> None:
     assert _cli.SCENARIOS == scenario_names()
-    assert set(_cli.CLIENT_NAMES) == set(CLIENTS)
+    assert set(_cli.CLIENT_NAMES) == set(CLIENTS) | set(BASELINES)
+    # The baselines come from benchmarks/ (on pytest's pythonpath), not from the package.
+    assert set(baseline_clients()) == set(BASELINES)
 
 
 def test_bad_arguments_exit_2_with_a_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
@@ -40,6 +42,7 @@ def test_smoke_run_writes_a_complete_report(
     assert {(r["scenario"], r["client"]) for r in data["runs"]} == expected
     for run in data["runs"]:
         assert run["completed"] + run["failed"] + run["unfinished"] == run["requests"]
+        assert run["perfect_fifo_s"] > 0 and run["perfect_work_conserving_s"] > 0
         assert run["source"] == "server"
         assert run["series"], "the sampler recorded a time series"
     assert data["config"]["smoke"] is True

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from bench_helpers import LIMITS, counters, outcome, run_metrics
 
 from claudeflow._types import Priority
-from claudeflow.bench._goal_ids import EFFICIENCY, EFFICIENCY_LEARNED, PRIORITY, STARVATION
+from claudeflow.bench._goal_ids import (
+    EFFICIENCY,
+    EFFICIENCY_FAULTS,
+    EFFICIENCY_LEARNED,
+    EFFICIENCY_MIXED,
+    PRIORITY,
+    STARVATION,
+)
 from claudeflow.bench._goals import (
     evaluate,
     judge_efficiency,
@@ -15,44 +24,65 @@ from claudeflow.bench._goals import (
     judge_priority,
     judge_starvation,
 )
+from claudeflow.bench._metrics import RunMetrics
 from claudeflow.bench._overhead import OverheadConfig, OverheadResult
+from claudeflow.bench._reference import References
 from claudeflow.bench._scale import ScaleConfig, ScaleResult
 from claudeflow.bench._scenario import LoadScenario
 from claudeflow.bench._workload import Stream, Workload
 
-_BOUND_4S = counters(received=46, admitted=46, input_tokens=100, output_tokens=10)
+_SERVER = counters(received=46, admitted=46, input_tokens=100, output_tokens=10)
+_PERFECT = References(fifo_s=4.0, work_conserving_s=3.9, requests=10, fifo_last_start_s=3.98)
 
 
-def test_efficiency_met_at_threshold_and_not_met_below() -> None:
-    assert judge_efficiency("s", run_metrics(server=_BOUND_4S, wall_s=4.2), 0.95, 1).met
-    low = judge_efficiency("s", run_metrics(server=_BOUND_4S, wall_s=4.5), 0.95, 1)
+def _run(wall_s: float, **values: Any) -> RunMetrics:
+    values.setdefault("server", _SERVER)
+    return run_metrics(wall_s=wall_s, reference=_PERFECT, **values)
+
+
+def test_rate_bound_efficiency_is_judged_against_fifo_at_099() -> None:
+    assert judge_efficiency("s", _run(4.04)).met is True  # 4.0 / 4.04 = 0.990
+    low = judge_efficiency("s", _run(4.1))
     assert low.met is False
-    assert "efficiency 0.889 < 0.95" in low.detail
+    assert "efficiency 0.976 < 0.99" in low.detail
+    assert "of FIFO" in low.target and "(4.100s vs 4.000s)" in low.measured
+    tail = "last request sent at 0.00s (perfect 3.98s), then 4.10s to the end (perfect 0.02s)"
+    assert tail in low.measured
     assert low.label == "NOT met"
 
 
+def test_mixed_and_faults_are_judged_against_work_conserving() -> None:
+    run = _run(4.0)  # 0.975 of work-conserving, 1.0 of FIFO
+    assert judge_efficiency("m", run, goal=EFFICIENCY_MIXED).met is True
+    assert judge_efficiency("f", run, goal=EFFICIENCY_FAULTS).met is True
+    slower = _run(4.1)  # 0.951 of work-conserving
+    assert judge_efficiency("m", slower, goal=EFFICIENCY_MIXED).met is False
+    assert judge_efficiency("f", slower, goal=EFFICIENCY_FAULTS).met is True
+
+
 def test_efficiency_goal_fails_on_failed_requests_and_429s() -> None:
-    failed = run_metrics(outcomes=(outcome(0, ok=False), outcome(1)), server=_BOUND_4S, wall_s=4)
-    assert judge_efficiency("s", failed, 0.95, 1).met is False
+    failed = _run(4.0, outcomes=(outcome(0, ok=False), outcome(1)))
+    assert judge_efficiency("s", failed).met is False
     storm = counters(received=60, admitted=46, rate_limited=14)
-    verdict = judge_efficiency("s", run_metrics(server=storm, wall_s=4.0), 0.95, 1)
+    verdict = judge_efficiency("s", _run(4.0, server=storm))
     assert verdict.met is False
     assert "429s per 1,000" in verdict.detail
 
 
-def test_relaxed_efficiency_allows_one_percent_429s() -> None:
+def test_learned_limits_must_be_within_three_percent_and_may_see_some_429s() -> None:
     some = counters(received=47, admitted=46, rate_limited=1)
     outcomes = tuple(outcome(n) for n in range(200))
-    run = run_metrics(outcomes=outcomes, server=some, wall_s=4.3)
+    run = _run(4.1, outcomes=outcomes, server=some)  # 0.976 of FIFO
     assert run.per_1k_429 == pytest.approx(5.0)
-    assert judge_efficiency("s", run, 0.9, 10, goal=EFFICIENCY_LEARNED).met is True
-    assert judge_efficiency("s", run, 0.95, 1).met is False
+    assert judge_efficiency("s", run, goal=EFFICIENCY_LEARNED).met is True
+    assert judge_efficiency("s", run).met is False
+    assert judge_efficiency("s", _run(4.2), goal=EFFICIENCY_LEARNED).met is False  # 0.952
 
 
-def test_efficiency_is_not_judged_without_server_counts_or_bound() -> None:
-    assert judge_efficiency("s", run_metrics(server=None), 0.95, 1).met is None
-    assert judge_efficiency("s", run_metrics(server=counters()), 0.95, 1).met is None
-    assert judge_efficiency("s", None, 0.95, 1).label == "not judged"
+def test_efficiency_is_not_judged_without_server_counts_or_reference() -> None:
+    assert judge_efficiency("s", _run(4.0, server=None)).met is None
+    assert judge_efficiency("s", run_metrics(server=_SERVER)).met is None
+    assert judge_efficiency("s", None).label == "not judged"
 
 
 def _mixed(high: float, low: float) -> object:
@@ -100,8 +130,8 @@ def test_evaluate_judges_claudeflow_runs_only_in_goal_order() -> None:
 
     scenarios = (scenario("a", (PRIORITY,)), scenario("b", (EFFICIENCY,)))
     runs = (
-        run_metrics(scenario="b", client="sdk", server=_BOUND_4S, wall_s=8.0),
-        run_metrics(scenario="b", client="claudeflow", server=_BOUND_4S, wall_s=4.0),
+        _run(8.0, scenario="b", client="sdk"),
+        _run(4.0, scenario="b", client="claudeflow"),
     )
     verdicts = evaluate(scenarios, runs, None, None)
     assert [(v.goal, v.subject) for v in verdicts] == [(EFFICIENCY, "b"), (PRIORITY, "a")]

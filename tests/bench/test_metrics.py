@@ -9,6 +9,7 @@ from bench_helpers import LIMITS, counters, outcome, run_metrics
 
 from claudeflow._types import Priority
 from claudeflow.bench._metrics import lower_bound, percentiles
+from claudeflow.bench._reference import References
 from claudeflow.bench._scenario import Limits
 
 
@@ -39,6 +40,19 @@ def test_efficiency_is_bound_over_wall_time_from_server_counts() -> None:
     assert m.efficiency == pytest.approx(0.8)
     assert m.source == "server"
     assert m.utilisation["requests"] == pytest.approx(0.8)
+
+
+def test_efficiency_against_both_perfect_schedules_is_perfect_over_wall() -> None:
+    perfect = References(4.0, 3.5, 10, 3.9)
+    outcomes = (outcome(0, submitted=1.0, wait=2.0), outcome(1, wait=0.5), outcome(2, ok=False))
+    m = run_metrics(server=counters(admitted=10), wall_s=5.0, reference=perfect, outcomes=outcomes)
+    assert (m.perfect_fifo_s, m.perfect_work_conserving_s) == (4.0, 3.5)
+    assert m.efficiency_fifo == pytest.approx(0.8)
+    assert m.efficiency_against("work_conserving") == pytest.approx(0.7)
+    assert m.efficiency_against("fifo") == m.efficiency_fifo
+    # Where the time went: the last request left at 3.0 s (perfect: 3.9 s).
+    assert (m.last_start_s, m.perfect_last_start_s) == (3.0, 3.9)
+    assert run_metrics(server=counters(admitted=10)).efficiency_fifo is None
 
 
 def test_debt_left_on_the_server_is_charged_as_time() -> None:

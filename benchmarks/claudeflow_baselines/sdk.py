@@ -16,10 +16,12 @@ from typing import Any
 
 import anthropic
 
-from .._clock import LoopClock
-from ._record import Delivery, Send
-from ._target import Target
-from ._workload import WorkItem
+from claudeflow._clock import LoopClock
+from claudeflow.bench._record import Delivery, Send
+from claudeflow.bench._target import Target
+from claudeflow.bench._workload import WorkItem
+
+from ._delivery import delivery
 
 __all__ = ["sdk_client"]
 
@@ -49,32 +51,19 @@ async def sdk_client(target: Target, max_retries: int | None = None) -> AsyncIte
     async def send(item: WorkItem) -> Delivery:
         key = str(item.index)
         submitted = clock.now()
+        result: anthropic.types.Message | anthropic.APIError
         try:
             async with semaphore:
-                message = await client.messages.create(
+                result = await client.messages.create(
                     **item.params(target.model), extra_headers={_ID_HEADER: key}
                 )
         except anthropic.APIError as exc:
-            return Delivery(
-                ok=False,
-                queue_wait_s=_wait(first_sent, key, submitted),
-                attempts=sends[key],
-                error=type(exc).__name__,
-            )
-        return Delivery(
-            ok=True,
-            queue_wait_s=_wait(first_sent, key, submitted),
-            attempts=sends[key],
-            input_tokens=message.usage.input_tokens,
-            output_tokens=message.usage.output_tokens,
+            result = exc
+        return delivery(
+            result, submitted=submitted, first_sent=first_sent.get(key), attempts=sends[key]
         )
 
     try:
         yield send
     finally:
         await client.close()
-
-
-def _wait(first_sent: dict[str, float], key: str, submitted: float) -> float | None:
-    sent = first_sent.get(key)
-    return None if sent is None else max(0.0, sent - submitted)

@@ -18,11 +18,13 @@ import anthropic
 from aiolimiter import AsyncLimiter
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from .._clock import LoopClock
-from ..tokens import count_text
-from ._record import Delivery, Send
-from ._target import Target
-from ._workload import WorkItem
+from claudeflow._clock import LoopClock
+from claudeflow.bench._record import Delivery, Send
+from claudeflow.bench._target import Target
+from claudeflow.bench._workload import WorkItem
+from claudeflow.tokens import count_text
+
+from ._delivery import delivery
 
 __all__ = ["aiolimiter_client"]
 
@@ -70,38 +72,18 @@ async def aiolimiter_client(target: Target) -> AsyncIterator[Send]:
     async def send(item: WorkItem) -> Delivery:
         state: dict[str, float] = {}
         submitted = clock.now()
+        result: anthropic.types.Message | anthropic.APIError
         try:
             async with semaphore:
-                message = await call(item, state)
+                result = await call(item, state)
         except anthropic.APIError as exc:
-            return _delivery(state, submitted, error=type(exc).__name__)
-        return _delivery(
-            state,
-            submitted,
-            input_tokens=message.usage.input_tokens,
-            output_tokens=message.usage.output_tokens,
+            result = exc
+        attempts = int(state.get("attempts", 0))
+        return delivery(
+            result, submitted=submitted, first_sent=state.get("first"), attempts=attempts
         )
 
     try:
         yield send
     finally:
         await client.close()
-
-
-def _delivery(
-    state: dict[str, float],
-    submitted: float,
-    *,
-    error: str | None = None,
-    input_tokens: int = 0,
-    output_tokens: int = 0,
-) -> Delivery:
-    first = state.get("first")
-    return Delivery(
-        ok=error is None,
-        queue_wait_s=None if first is None else first - submitted,
-        attempts=int(state.get("attempts", 0)),
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        error=error,
-    )
