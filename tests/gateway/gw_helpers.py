@@ -26,7 +26,7 @@ def client_table(name: str, **fields: Any) -> str:
 def config_text(sim_url: str, *, gateway: str = "", upstream: str = "", clients: str = "") -> str:
     clients = clients or client_table("alpha") + client_table("beta")
     return (
-        f'[gateway]\nport = 0\n{gateway}\n'
+        f"[gateway]\nport = 0\n{gateway}\n"
         f'[upstream]\nbase_url = "{sim_url}"\napi_key = "{UPSTREAM_KEY}"\n'
         f'aliases = {{ fast = "{MODEL}" }}\nmodels = ["claude-sonnet-4-6"]\n{upstream}\n'
         f"{clients}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import anthropic
 import pytest
-
 from gw_helpers import HI, KEYS, MODEL, UPSTREAM_KEY, stack
 
 pytestmark = pytest.mark.integration
