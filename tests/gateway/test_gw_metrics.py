@@ -64,9 +64,10 @@ async def test_metrics_count_requests_tokens_cost_and_limits() -> None:
 async def test_two_gateways_in_one_process_keep_separate_metrics() -> None:
     async with stack() as one, stack() as two, aiohttp.ClientSession() as session:
         body = {"model": MODEL, "max_tokens": 8, "messages": HI}
-        await session.post(
+        async with session.post(
             f"{one.url}/v1/messages", json=body, headers={"x-api-key": KEYS["alpha"]}
-        )
+        ) as response:
+            assert response.status == 200
         texts = await asyncio.gather(*(_text(session, f"{g.url}/metrics") for g in (one, two)))
     first, second = (_samples(t) for t in texts)
     assert _value(first, "claudeflow_gateway_requests_total") == 1
