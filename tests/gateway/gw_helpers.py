@@ -23,13 +23,15 @@ def client_table(name: str, **fields: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def config_text(sim_url: str, *, gateway: str = "", upstream: str = "", clients: str = "") -> str:
+def config_text(
+    sim_url: str, *, gateway: str = "", upstream: str = "", clients: str = "", alerts: str = ""
+) -> str:
     clients = clients or client_table("alpha") + client_table("beta")
     return (
         f"[gateway]\nport = 0\n{gateway}\n"
         f'[upstream]\nbase_url = "{sim_url}"\napi_key = "{UPSTREAM_KEY}"\n'
         f'aliases = {{ fast = "{MODEL}" }}\nmodels = ["claude-sonnet-4-6"]\n{upstream}\n'
-        f"{clients}"
+        f"{clients}\n[alerts]\n{alerts}\n"
     )
 
 
