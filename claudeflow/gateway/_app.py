@@ -23,6 +23,7 @@ from ._anthropic import error_response as anthropic_error_response
 from ._dashboard import SAMPLER, Sampler, dashboard_data, dashboard_page
 from ._gateway import Gateway
 from ._openai import chat_completions
+from ._openai import error_response as openai_error_response
 from ._wire import GATEWAY, Exchange, begin_exchange, end_exchange
 
 __all__ = ["create_app"]
@@ -134,14 +135,18 @@ def _record(
 
 async def _models(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
+    # The Anthropic SDK always sends anthropic-version; the OpenAI SDK never does.
+    anthropic = "anthropic-version" in request.headers
     try:
         client = gateway.clients.authenticate(request.headers).client
     except ClaudeflowError as exc:
-        return anthropic_error_response(request, exc)
+        if anthropic:
+            return anthropic_error_response(request, exc)
+        return openai_error_response(exc)
     upstream = gateway.config.upstream
     names = [*upstream.aliases, *upstream.models, *upstream.aliases.values()]
     ids = [n for n in dict.fromkeys(names) if client.allows(n)]
-    if "anthropic-version" in request.headers:
+    if anthropic:
         data = [
             {"type": "model", "id": i, "display_name": i, "created_at": "2025-01-01T00:00:00Z"}
             for i in ids

@@ -7,7 +7,8 @@ collector, so a scrape always shows the present, not the last request's view.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -62,39 +63,48 @@ class _FlowCollector(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         s = self._stats()
-        limited = CounterMetricFamily(
-            f"{_NS}_upstream_rate_limited", "Upstream 429 answers (retried or not)"
-        )
-        limited.add_metric([], s.rate_limited)
-        yield limited
-        statuses = CounterMetricFamily(
-            f"{_NS}_upstream_responses", "Upstream answers by status", labels=["status"]
-        )
-        for status, count in sorted(s.statuses.items()):
-            statuses.add_metric([str(status)], count)
-        yield statuses
-        cache = CounterMetricFamily(
-            f"{_NS}_cache_read_input_tokens", "Input tokens served from the prompt cache"
-        )
-        cache.add_metric([], s.cache_read_input_tokens)
-        yield cache
-        depth = GaugeMetricFamily(
-            f"{_NS}_queue_depth", "Requests waiting, per priority", labels=["priority"]
-        )
-        for priority, count in sorted(s.queue_by_priority.items()):
-            depth.add_metric([str(priority)], count)
-        yield depth
-        in_flight = GaugeMetricFamily(f"{_NS}_in_flight", "Requests being answered upstream")
-        in_flight.add_metric([], s.in_flight)
-        yield in_flight
-        level = GaugeMetricFamily(
-            f"{_NS}_bucket_level", "Capacity left in each bucket", labels=["dimension"]
-        )
-        capacity = GaugeMetricFamily(
-            f"{_NS}_bucket_capacity", "Size of each bucket", labels=["dimension"]
-        )
-        for dimension, bucket in sorted(s.buckets.items()):
-            level.add_metric([dimension], bucket.level)
-            capacity.add_metric([dimension], bucket.capacity)
-        yield level
-        yield capacity
+        yield _family(
+            CounterMetricFamily, "upstream_rate_limited", "Upstream 429 answers (retried or not)",
+            [], [((), s.rate_limited)],
+        )  # fmt: skip
+        yield _family(
+            CounterMetricFamily, "upstream_responses", "Upstream answers by status",
+            ["status"], [((str(k),), v) for k, v in sorted(s.statuses.items())],
+        )  # fmt: skip
+        yield _family(
+            CounterMetricFamily, "cache_read_input_tokens",
+            "Input tokens served from the prompt cache", [], [((), s.cache_read_input_tokens)],
+        )  # fmt: skip
+        yield _family(
+            GaugeMetricFamily, "queue_depth", "Requests waiting, per priority",
+            ["priority"], [((str(k),), v) for k, v in sorted(s.queue_by_priority.items())],
+        )  # fmt: skip
+        yield _family(
+            GaugeMetricFamily, "in_flight", "Requests being answered upstream",
+            [], [((), s.in_flight)],
+        )  # fmt: skip
+        buckets = sorted(s.buckets.items())
+        yield _family(
+            GaugeMetricFamily, "bucket_level", "Capacity left in each bucket",
+            ["dimension"], [((k,), b.level) for k, b in buckets],
+        )  # fmt: skip
+        yield _family(
+            GaugeMetricFamily, "bucket_capacity", "Size of each bucket",
+            ["dimension"], [((k,), b.capacity) for k, b in buckets],
+        )  # fmt: skip
+
+
+_F = TypeVar("_F", CounterMetricFamily, GaugeMetricFamily)
+
+
+def _family(
+    kind: type[_F],
+    name: str,
+    documentation: str,
+    labels: list[str],
+    rows: Iterable[tuple[Sequence[str], float]],
+) -> _F:
+    family = kind(f"{_NS}_{name}", documentation, labels=labels)
+    for values, value in rows:
+        family.add_metric(list(values), value)
+    return family

@@ -137,3 +137,10 @@ async def test_wrong_key_gets_an_openai_401() -> None:
         with pytest.raises(openai.AuthenticationError) as caught:
             await client.chat.completions.create(model=MODEL, messages=CHAT, max_tokens=8)
     assert caught.value.code == "invalid_api_key"
+
+
+async def test_wrong_key_listing_models_gets_an_openai_401() -> None:
+    async with stack() as s, _client(s.url, "nope") as client:
+        with pytest.raises(openai.AuthenticationError) as caught:
+            await client.models.list()
+    assert caught.value.code == "invalid_api_key"
