@@ -69,7 +69,9 @@ def _lifecycle(
             sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sampler
-            await gateway.flow.aclose()
+            # aiohttp has let the handlers finish (or cancelled them after the shutdown
+            # timeout): nobody waits on what might be left, so nothing is drained for no one.
+            await gateway.flow.aclose(cancel=True)
             await gateway.engine.transport.aclose()
             await gateway.alerts.aclose()
 
@@ -112,6 +114,14 @@ def _record(
     if call is not None:
         gateway.metrics.requests.labels(call.client.name, call.model, str(status), api).inc()
         gateway.metrics.latency.labels(api).observe(elapsed)
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(json.dumps(_access_line(request, current, status, elapsed)))
+
+
+def _access_line(
+    request: web.Request, current: Exchange, status: int, elapsed: float
+) -> dict[str, Any]:
+    call = current.call
     line: dict[str, Any] = {
         "request_id": current.request_id,
         "method": request.method,
@@ -130,7 +140,7 @@ def _record(
                 queue_wait_ms=round(call.result.queue_wait_s * 1000, 2),
                 attempts=call.result.attempts,
             )
-    access_log.info(json.dumps(line))
+    return line
 
 
 async def _models(request: web.Request) -> web.Response:

@@ -81,6 +81,10 @@ def reload_config(gateway: Gateway) -> bool:
     except ConfigError as exc:
         logger.error("config reload failed, keeping the old one: %s", exc)
         return False
+    if (config.upstream, config.host, config.port) != (
+        gateway.config.upstream, gateway.config.host, gateway.config.port
+    ):  # fmt: skip
+        logger.warning("config reload: [upstream], host and port take effect on restart only")
     gateway.reload(config)
     logger.info("config reloaded: %d clients", len(config.clients))
     return True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from typing import Any
 
 import aiohttp
@@ -89,3 +91,17 @@ async def test_health_and_readiness() -> None:
         s.gw.gateway.accepting = False  # what shutdown does first
         async with session.get(f"{s.url}/readyz") as draining:
             assert draining.status == 503
+
+
+async def test_access_log_is_one_json_line_per_request(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="claudeflow.gateway.access")
+    body = {"model": "fast", "max_tokens": 32, "messages": HI}
+    async with stack() as s, aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{s.url}/v1/messages", json=body, headers={"x-api-key": KEYS["alpha"]}
+        ) as response:
+            request_id = response.headers["request-id"]
+    (line,) = [json.loads(r.getMessage()) for r in caplog.records if r.name.endswith("access")]
+    assert line["request_id"] == request_id
+    assert (line["status"], line["client"], line["model"]) == (200, "alpha", MODEL)
+    assert line["output_tokens"] == 12 and line["attempts"] == 1 and line["cost_usd"] > 0
