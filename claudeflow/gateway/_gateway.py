@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._clock import Clock, LoopClock
-from .._errors import ClaudeflowError, RequestRejected
+from .._errors import ClaudeflowError, InvalidRequestError, RequestRejected
 from ..scheduler import Flow, FlowStream, Result
 from ..transport import ApiResponse
 from ._alerts import Alerts
@@ -28,6 +28,12 @@ __all__ = ["Call", "Gateway"]
 
 # Client headers that go on to the API (everything else, credentials first, stays here).
 _FORWARDED = ("anthropic-beta",)
+# Keyword options of Flow.create, not API fields: a body must not smuggle them in (a
+# client setting wait_for_space or its own timeouts would escape back-pressure).
+_FLOW_OPTIONS = frozenset(
+    {"priority", "queue_timeout", "wait_for_space", "extra_headers", "timeout", "extra_body",
+     "extra_query"}
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -48,7 +54,9 @@ class Call:
 class Gateway:
     """Clients, quotas, the engine and the bookkeeping around it."""
 
-    def __init__(self, config: GatewayConfig, engine: Engine, *, clock: Clock | None = None):
+    def __init__(
+        self, config: GatewayConfig, engine: Engine, *, clock: Clock | None = None
+    ) -> None:
         self.config = config
         self.engine = engine
         self.clock = clock or LoopClock()
@@ -101,7 +109,7 @@ class Gateway:
         return self.config.resolve_model(model)
 
     async def create(self, call: Call, body: dict[str, Any]) -> Result:
-        body = {**body, "model": call.model}
+        body = _api_body(call, body)
         with self._refund_if_refused(call):
             call.result = await self.flow.create(
                 **body, priority=call.client.priority, extra_headers=call.headers or None
@@ -111,7 +119,7 @@ class Gateway:
 
     @contextlib.asynccontextmanager
     async def stream(self, call: Call, body: dict[str, Any]) -> AsyncIterator[FlowStream]:
-        body = {**body, "model": call.model}
+        body = _api_body(call, body)
         body.pop("stream", None)
         with self._refund_if_refused(call):
             async with self.flow.stream(
@@ -159,3 +167,12 @@ class Gateway:
                 f"client {name}", call.quota.spent_today_usd, call.client.budget_usd_per_day
             )
             self.alerts.check_budget("gateway", self._spent_usd, self.config.budget_usd_per_day)
+
+
+def _api_body(call: Call, body: dict[str, Any]) -> dict[str, Any]:
+    """The body with the resolved model; refused (and refunded) if it names Flow options."""
+    smuggled = sorted(_FLOW_OPTIONS & body.keys())
+    if smuggled:
+        call.quota.refund()
+        raise InvalidRequestError(f"{smuggled[0]}: Extra inputs are not permitted")
+    return {**body, "model": call.model}

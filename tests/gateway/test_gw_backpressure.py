@@ -110,3 +110,14 @@ async def test_streaming_failure_before_content_keeps_its_status() -> None:
                     model=MODEL, max_tokens=32, messages=HI
                 ) as stream:
                     await stream.get_final_message()
+
+
+@pytest.mark.parametrize("field", ["priority", "wait_for_space", "queue_timeout", "extra_body"])
+async def test_flow_options_in_the_body_are_refused(field: str) -> None:
+    async with stack(clients=client_table("alpha", rpm=1)) as s:
+        refused = await _post(s.url, KEYS["alpha"], {**BODY, field: True})
+        body = await refused.json()
+        allowed = await _post(s.url, KEYS["alpha"])  # the refusal cost no quota
+    assert refused.status == 400
+    assert body["error"]["message"].startswith(f"{field}: ")
+    assert allowed.status == 200
