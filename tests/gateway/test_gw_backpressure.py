@@ -121,3 +121,16 @@ async def test_flow_options_in_the_body_are_refused(field: str) -> None:
     assert refused.status == 400
     assert body["error"]["message"].startswith(f"{field}: ")
     assert allowed.status == 200
+
+
+async def test_a_deadline_that_cannot_be_met_gives_503() -> None:
+    upstream = "concurrency = 1\nqueue_timeout_s = 0.2\n"
+    async with stack(upstream=upstream, sim={"ttft_s": 0.6}) as s:
+        first = asyncio.create_task(_post(s.url, KEYS["alpha"]))
+        await asyncio.sleep(0.1)  # the first holds the only slot for 0.6 s upstream
+        late = await _post(s.url, KEYS["beta"])
+        body = await late.json()
+        assert (await first).status == 200
+    assert late.status == 503
+    assert body["error"]["type"] == "overloaded_error"
+    assert int(late.headers["Retry-After"]) >= 1
