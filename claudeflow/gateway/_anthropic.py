@@ -33,7 +33,7 @@ SSE_HEADERS: Final = {
 _LOCAL_EVENTS: Final = frozenset({"text"})
 
 
-def stream_headers(request: web.Request, call: Call) -> dict[str, str]:
+def stream_headers(call: Call) -> dict[str, str]:
     return {**SSE_HEADERS, **call.quota.headers(), "request-id": exchange().request_id}
 
 
@@ -41,7 +41,7 @@ def sse_event(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def error_response(request: web.Request, error: BaseException) -> web.Response:
+def error_response(error: BaseException) -> web.Response:
     reply = error_reply(error)
     return web.json_response(
         anthropic_error(reply, exchange().request_id),
@@ -60,7 +60,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
             return await _stream(request, gateway, call, body)
         result = await gateway.create(call, body)
     except ClaudeflowError as exc:
-        return error_response(request, exc)
+        return error_response(exc)
     return web.json_response(result.message.model_dump(), headers=call.quota.headers())
 
 
@@ -74,7 +74,7 @@ async def _stream(
         first = await anext(events, None)
         if first is None:
             raise APIConnectionError("the upstream stream ended before any event")
-        response = web.StreamResponse(headers=stream_headers(request, call))
+        response = web.StreamResponse(headers=stream_headers(call))
         await response.prepare(request)
         await _write(response, first.to_dict())
         if first.get("type") == "message_start":
@@ -83,7 +83,7 @@ async def _stream(
             async for event in events:
                 await _write(response, event.to_dict())
         except StreamError as exc:
-            await response.write(sse_event("error", _stream_error(exc, request)))
+            await response.write(sse_event("error", _stream_error(exc)))
         await response.write_eof()
     return response
 
@@ -94,7 +94,7 @@ async def _write(response: web.StreamResponse, event: dict[str, Any]) -> None:
         await response.write(sse_event(kind, event))
 
 
-def _stream_error(error: StreamError, request: web.Request) -> dict[str, Any]:
+def _stream_error(error: StreamError) -> dict[str, Any]:
     reply = error_reply(error)
     return anthropic_error(reply, exchange().request_id)
 
@@ -109,5 +109,5 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
         if answer.status >= 400:
             raise status_error(answer.status, answer.headers, answer.body)
     except ClaudeflowError as exc:
-        return error_response(request, exc)
+        return error_response(exc)
     return web.json_response({"input_tokens": answer.json()["input_tokens"]})

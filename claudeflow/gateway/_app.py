@@ -151,7 +151,7 @@ async def _models(request: web.Request) -> web.Response:
         client = gateway.clients.authenticate(request.headers).client
     except ClaudeflowError as exc:
         if anthropic:
-            return anthropic_error_response(request, exc)
+            return anthropic_error_response(exc)
         return openai_error_response(exc)
     upstream = gateway.config.upstream
     names = [*upstream.aliases, *upstream.models, *upstream.aliases.values()]

@@ -66,7 +66,7 @@ async def _stream(
     async with gateway.stream(call, translated.body) as stream:
         events = aiter(stream)
         first = await anext(events, None)  # an early failure keeps its HTTP status
-        response = web.StreamResponse(headers=stream_headers(request, call))
+        response = web.StreamResponse(headers=stream_headers(call))
         await response.prepare(request)
         try:
             if first is not None:
