@@ -54,8 +54,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     try:
         body = await read_json(request)
-        call = gateway.admit(request.headers, body.get("model"), "anthropic")
-        exchange().call = call
+        call = gateway.identify(request.headers, "anthropic")
+        exchange().call = call  # from here on, the metrics know who it was
+        gateway.admit(call, body.get("model"), request.headers)
         if body.get("stream"):
             return await _stream(request, gateway, call, body)
         result = await gateway.create(call, body)

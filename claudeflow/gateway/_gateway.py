@@ -86,10 +86,14 @@ class Gateway:
 
     # -- one request ----------------------------------------------------------------
 
-    def admit(self, headers: Mapping[str, str], model: Any, api: str) -> Call:
-        """Authenticate, resolve the model and take from the client's quota (no wait)."""
-        quota = self.clients.authenticate(headers)
-        call = Call(quota, self.check_model(quota.client, model), api)
+    def identify(self, headers: Mapping[str, str], api: str) -> Call:
+        """Who is calling (401 if nobody we know); nothing is charged yet."""
+        return Call(self.clients.authenticate(headers), "", api)
+
+    def admit(self, call: Call, model: Any, headers: Mapping[str, str]) -> None:
+        """Resolve the model (403 if not allowed) and take from the quotas (429), no wait."""
+        call.model = model if isinstance(model, str) else ""  # the label if refused
+        call.model = self.check_model(call.client, model)
         budget = self.config.budget_usd_per_day
         if budget is not None and self.spent_today_usd >= budget:
             raise QuotaExceeded(
@@ -97,9 +101,8 @@ class Gateway:
                 retry_after=seconds_to_midnight(),
                 headers={},
             )
-        quota.admit()
+        call.quota.admit()
         call.headers = {k: v for k in _FORWARDED if (v := headers.get(k))}
-        return call
 
     def check_model(self, client: ClientConfig, model: Any) -> str:
         if not isinstance(model, str) or not model:

@@ -41,13 +41,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     try:
         raw = await read_json(request)
-        call = gateway.admit(request.headers, raw.get("model"), "openai")
-        exchange().call = call
-        try:
-            translated = to_anthropic(raw, default_max_tokens=gateway.config.default_max_tokens)
-        except ClaudeflowError:
-            call.quota.refund()
-            raise
+        call = gateway.identify(request.headers, "openai")
+        exchange().call = call  # from here on, the metrics know who it was
+        translated = to_anthropic(raw, default_max_tokens=gateway.config.default_max_tokens)
+        gateway.admit(call, raw.get("model"), request.headers)
         if translated.stream:
             return await _stream(request, gateway, call, translated)
         result = await gateway.create(call, translated.body)

@@ -35,6 +35,7 @@ async def test_a_client_over_its_rpm_gets_its_own_429() -> None:
         refused = await _post(s.url, KEYS["alpha"])
         other = await _post(s.url, KEYS["beta"])
         sent_upstream = s.sim.stats()
+        counted = s.gw.gateway.metrics.requests.labels("alpha", MODEL, "429", "anthropic")
     assert first.status == 200
     assert first.headers["RateLimit-Policy"] == '"requests";q=2;w=60'
     assert refused.status == 429
@@ -42,6 +43,7 @@ async def test_a_client_over_its_rpm_gets_its_own_429() -> None:
     assert refused.headers["RateLimit"].startswith('"requests";r=0;')
     assert other.status == 200  # beta's quota is its own
     assert sent_upstream["received"] == 3  # the refused request never left the gateway
+    assert counted._value.get() == 1  # the client's own 429s show in its metrics
 
 
 async def test_model_outside_the_allowed_list_is_403() -> None:

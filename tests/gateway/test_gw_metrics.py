@@ -41,6 +41,11 @@ async def test_metrics_count_requests_tokens_cost_and_limits() -> None:
                     assert response.status == 200
         async with session.post(f"{s.url}/v1/messages", json=body) as response:
             assert response.status == 401
+        refused = {**body, "max_tokens": "many"}
+        async with session.post(
+            f"{s.url}/v1/messages", json=refused, headers={"x-api-key": KEYS["alpha"]}
+        ) as response:
+            assert response.status == 400
         async with session.get(f"{s.url}/metrics") as response:
             assert response.headers["content-type"].startswith("text/plain")
             text = await response.text()
@@ -48,11 +53,12 @@ async def test_metrics_count_requests_tokens_cost_and_limits() -> None:
     ns = "claudeflow_gateway"
     assert _value(samples, f"{ns}_requests_total", client="alpha", status="200") == 3
     assert _value(samples, f"{ns}_requests_total", client="beta", api="anthropic") == 1
+    assert _value(samples, f"{ns}_requests_total", client="alpha", status="400") == 1
     assert _value(samples, f"{ns}_tokens_total", client="alpha", direction="output") == 36
     assert _value(samples, f"{ns}_tokens_total", client="alpha", direction="input") > 0
     assert _value(samples, f"{ns}_cost_usd_total", client="alpha", model=MODEL) > 0
     assert _value(samples, f"{ns}_queue_wait_seconds_count", priority="1") == 4
-    assert _value(samples, f"{ns}_request_duration_seconds_count", api="anthropic") == 4
+    assert _value(samples, f"{ns}_request_duration_seconds_count", api="anthropic") == 5
     assert _value(samples, f"{ns}_upstream_rate_limited_total") == 0
     assert _value(samples, f"{ns}_upstream_responses_total", status="200") == 4
     assert _value(samples, f"{ns}_bucket_capacity", dimension="requests") == 1000
