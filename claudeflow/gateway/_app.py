@@ -17,13 +17,11 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from .._errors import ClaudeflowError
 from ._anthropic import count_tokens, messages
-from ._anthropic import error_response as anthropic_error_response
 from ._dashboard import SAMPLER, Sampler, dashboard_data, dashboard_page
 from ._gateway import Gateway
+from ._models import get_model, list_models
 from ._openai import chat_completions
-from ._openai import error_response as openai_error_response
 from ._wire import GATEWAY, Exchange, begin_exchange, end_exchange
 
 __all__ = ["create_app"]
@@ -43,7 +41,8 @@ def create_app(gateway: Gateway, *, sample_every_s: float = 1.0) -> web.Applicat
     router.add_post("/v1/messages", messages)
     router.add_post("/v1/messages/count_tokens", count_tokens)
     router.add_post("/v1/chat/completions", chat_completions)
-    router.add_get("/v1/models", _models)
+    router.add_get("/v1/models", list_models)
+    router.add_get("/v1/models/{model_id}", get_model)
     router.add_get("/metrics", _metrics)
     router.add_get("/healthz", _healthz)
     router.add_get("/readyz", _readyz)
@@ -141,32 +140,6 @@ def _access_line(
                 attempts=call.result.attempts,
             )
     return line
-
-
-async def _models(request: web.Request) -> web.Response:
-    gateway = request.app[GATEWAY]
-    # The Anthropic SDK always sends anthropic-version; the OpenAI SDK never does.
-    anthropic = "anthropic-version" in request.headers
-    try:
-        client = gateway.clients.authenticate(request.headers).client
-    except ClaudeflowError as exc:
-        if anthropic:
-            return anthropic_error_response(exc)
-        return openai_error_response(exc)
-    upstream = gateway.config.upstream
-    names = [*upstream.aliases, *upstream.models, *upstream.aliases.values()]
-    ids = [n for n in dict.fromkeys(names) if client.allows(n)]
-    if anthropic:
-        data = [
-            {"type": "model", "id": i, "display_name": i, "created_at": "2025-01-01T00:00:00Z"}
-            for i in ids
-        ]
-        first, last = (ids[0], ids[-1]) if ids else (None, None)
-        return web.json_response(
-            {"data": data, "has_more": False, "first_id": first, "last_id": last}
-        )
-    openai = [{"id": i, "object": "model", "created": 0, "owned_by": "anthropic"} for i in ids]
-    return web.json_response({"object": "list", "data": openai})
 
 
 async def _metrics(request: web.Request) -> web.Response:

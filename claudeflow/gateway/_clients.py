@@ -9,7 +9,7 @@ from .._errors import RequestRejected
 from ._config import ClientConfig, GatewayConfig, hash_key
 from ._quota import ClientQuota
 
-__all__ = ["Clients", "ModelNotAllowed", "NotAuthenticated", "presented_key"]
+__all__ = ["Clients", "ModelNotAllowed", "NotAuthenticated", "UnknownModel", "presented_key"]
 
 
 class NotAuthenticated(RequestRejected):
@@ -18,6 +18,10 @@ class NotAuthenticated(RequestRejected):
 
 class ModelNotAllowed(RequestRejected):
     """The client's key may not use the requested model (HTTP 403)."""
+
+
+class UnknownModel(RequestRejected):
+    """``GET /v1/models/{id}`` for a model this gateway does not list (HTTP 404)."""
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:

@@ -5,6 +5,7 @@ error                                   status  why
 ======================================  ======  =========================================
 NotAuthenticated                        401     no or unknown gateway key
 ModelNotAllowed                         403     the key may not use that model
+UnknownModel                            404     no such model listed here
 QuotaExceeded                           429     this client is over its own quota
 InvalidRequestError                     400     not a valid request
 CapacityError                           413     can never fit the account's limits
@@ -40,7 +41,7 @@ from .._errors import (
     TransportError,
 )
 from ..retry import parse_retry_after
-from ._clients import ModelNotAllowed, NotAuthenticated
+from ._clients import ModelNotAllowed, NotAuthenticated, UnknownModel
 from ._quota import QuotaExceeded
 
 __all__ = ["ErrorReply", "anthropic_error", "error_reply", "openai_error", "scrub"]
@@ -86,6 +87,8 @@ def error_reply(error: BaseException, *, busy_retry_s: float = 1.0) -> ErrorRepl
         return ErrorReply(401, "authentication_error", str(error))
     if isinstance(error, ModelNotAllowed):
         return ErrorReply(403, "permission_error", str(error))
+    if isinstance(error, UnknownModel):
+        return ErrorReply(404, "not_found_error", str(error))
     if isinstance(error, QuotaExceeded):
         headers = tuple(error.headers.items())
         return ErrorReply(429, "rate_limit_error", str(error), error.retry_after, headers)

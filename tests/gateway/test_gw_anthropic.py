@@ -76,6 +76,14 @@ async def test_models_lists_aliases_and_models() -> None:
     assert ids == ["fast", "claude-sonnet-4-6", MODEL]
 
 
+async def test_models_retrieve_and_404() -> None:
+    async with stack() as s, _client(s.url) as client:
+        model = await client.models.retrieve("fast")
+        with pytest.raises(anthropic.NotFoundError):
+            await client.models.retrieve("claude-nope")
+    assert model.id == "fast" and model.type == "model"
+
+
 async def test_unknown_key_gets_the_api_401() -> None:
     async with stack() as s, _client(s.url, "gw-nobody") as client:
         with pytest.raises(anthropic.AuthenticationError) as caught:

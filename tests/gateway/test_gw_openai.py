@@ -132,6 +132,14 @@ async def test_bearer_auth_and_model_list() -> None:
     assert all(m.object == "model" for m in page.data)
 
 
+async def test_models_retrieve() -> None:
+    async with stack() as s, _client(s.url) as client:
+        model = await client.models.retrieve(MODEL)
+        with pytest.raises(openai.NotFoundError):
+            await client.models.retrieve("gpt-4o")
+    assert model.id == MODEL and model.owned_by == "anthropic"
+
+
 async def test_wrong_key_gets_an_openai_401() -> None:
     async with stack() as s, _client(s.url, "nope") as client:
         with pytest.raises(openai.AuthenticationError) as caught:
