@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"claudeflow serve: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. the port is taken
+        print(f"claudeflow serve: cannot listen: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,17 @@ def test_missing_upstream_key_names_the_variable(
     path.write_text(GOOD)
     assert main(["serve", str(path)]) == 2
     assert "$MY_KEY is not set" in capsys.readouterr().err
+
+
+def test_a_taken_port_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_KEY", "sk-ant-test")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = tmp_path / "gw.toml"
+        path.write_text(GOOD.replace("port = 9000", f"port = {port}"))
+        assert main(["serve", str(path)]) == 1
+    assert "cannot listen" in capsys.readouterr().err
