@@ -21,6 +21,7 @@ _COMMANDS = {
     "run": "claudeflow.runner._cli",
     "simulate": "claudeflow.simulator._cli",
     "bench": "claudeflow.bench._cli",
+    "serve": "claudeflow.gateway._cli",
 }
 
 
