@@ -66,7 +66,8 @@ async def stop_while_held(
         )
         await until(lambda: len(wire.on_wire) == 2 and flow.stats().queued == 8)
         stop.set()
-        await asyncio.sleep(0.05)  # the runner abandons the queue before any answer lands
+        # The runner abandons the queue before any answer lands: wait until it has.
+        await until(lambda: flow.stats().queued == 0)
         api.release.set()
         summary = await asyncio.wait_for(running, timeout=5)
         assert flow.stats().queued == 0 and flow.stats().in_flight == 0
