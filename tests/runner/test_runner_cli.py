@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from runner_helpers import API_KEY, id_counts, write_lines, write_requests
+from runner_helpers import API_KEY, each_input_line_once, id_counts, write_lines, write_requests
 
 from claudeflow import ConfigError
 from claudeflow.runner import RunnerSettings
@@ -73,10 +73,10 @@ def test_simulate_runs_offline_with_a_json_config_and_shows_progress(
     config.write_text(json.dumps({"sim-ttft": 0, "sim-per-token": 0, "concurrency": 4}))
     out = tmp_path / "out.jsonl"
     assert main([str(requests), "-o", str(out), "--simulate", "--config", str(config)]) == 0
-    assert id_counts(out) == {f"line-{n}": 1 for n in range(1, 26)}
+    assert id_counts(out) == each_input_line_once(requests)
     stderr = capsys.readouterr().err
     assert "25/25 lines | ok 25" in stderr and "finished" in stderr
-    assert (tmp_path / "out.dead.jsonl").exists()
+    assert not (tmp_path / "out.dead.jsonl").exists()  # nothing failed: no empty file
 
 
 def test_failures_exit_1_and_point_at_the_dead_letters(

@@ -14,6 +14,7 @@ import pytest
 from runner_helpers import (
     API_KEY,
     complete_lines,
+    each_input_line_once,
     finish,
     id_counts,
     records,
@@ -54,7 +55,7 @@ async def test_sigkilled_twice_then_rerun_every_line_appears_exactly_once(tmp_pa
     assert code == 0, stderr
     assert killed_at[0] < LINES and killed_at[1] < LINES  # really killed mid-run
     counts = id_counts(output)
-    assert counts == {f"line-{n}": 1 for n in range(1, LINES + 1)}
+    assert counts == each_input_line_once(requests) and len(counts) == LINES
     assert all(record["status"] == "succeeded" for record in records(output))
     assert f"skipped (already done) {killed_at[1]}" in stderr
     assert API_KEY not in output.read_text()

@@ -104,4 +104,4 @@ async def test_after_a_stop_a_failed_attempt_is_abandoned_not_retried(tmp_path: 
     summary, sent = await stop_while_held(files, api, retry=retry)
     # The two 529s would have been retried (and, after 5 more, written as failed).
     assert sent == 2 and summary.failed == 0 and summary.succeeded == 0
-    assert not records(files.output) and not files.dead_letter.read_text()
+    assert not records(files.output) and not files.dead_letter.exists()
