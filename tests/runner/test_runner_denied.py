@@ -1,0 +1,86 @@
+"""A 403: the key's (abort the run) or only some lines' (dead letters), and stdin input.
+
+The simulator never answers 403, so a MockTransport plays an API that denies one model.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from runner_helpers import API_KEY, body, records, write_lines
+
+from claudeflow import Flow, RateLimits
+from claudeflow.runner import RunFiles, RunOptions, RunSummary, run_jsonl
+from claudeflow.runner._input import STDIN
+from claudeflow.testing import error_response, message_response, simulator
+from claudeflow.transport import ApiResponse, MockRequest, MockTransport
+
+DENIED = "claude-opus-4-1"
+ROOMY = RateLimits(rpm=1e6, input_tpm=1e9, output_tpm=1e9)
+
+
+def answer(request: MockRequest) -> ApiResponse:
+    if request.json["model"] == DENIED:
+        return error_response(403, "permission_error", f"not allowed to use {DENIED}")
+    return message_response()
+
+
+async def run(tmp_path: Path, lines: list[Any]) -> RunSummary:
+    files = RunFiles(tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "dead.jsonl")
+    write_lines(files.input, lines)
+    async with Flow(
+        api_key=API_KEY, transport=MockTransport(answer), concurrency=1, limits=ROOMY
+    ) as flow:
+        return await run_jsonl(flow, files, RunOptions(window=4), secret=API_KEY)
+
+
+def denied(i: int) -> dict[str, Any]:
+    return body(i) | {"model": DENIED}
+
+
+async def test_a_403_for_some_models_is_those_lines_dead_letters(tmp_path: Path) -> None:
+    lines = [denied(0), denied(1), body(2), denied(3), body(4)]
+    summary = await run(tmp_path, lines)
+    assert not summary.abort_message and summary.complete
+    assert (summary.succeeded, summary.failed) == (2, 3)
+    failed = [r for r in records(tmp_path / "out.jsonl") if r["status"] == "failed"]
+    assert sorted(r["line"] for r in failed) == [1, 2, 4]
+    assert {r["error"]["type"] for r in failed} == {"PermissionDeniedError"}
+    assert all(DENIED in r["error"]["message"] for r in failed)
+    dead = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_text().splitlines()]
+    assert sorted(d["messages"][0]["content"] for d in dead) == [
+        f"question number {i}" for i in (0, 1, 3)
+    ]
+
+
+@pytest.mark.parametrize(
+    "count", [pytest.param(3, id="whole-input"), pytest.param(30, id="first-5")]
+)
+async def test_403s_with_nothing_succeeding_abort_and_write_nothing(
+    tmp_path: Path, count: int
+) -> None:
+    summary = await run(tmp_path, [denied(i) for i in range(count)])
+    assert summary.stop_reason == "aborted" and "not allowed" in summary.abort_message
+    assert "no request succeeded" in summary.abort_message
+    assert not summary.failed and not (tmp_path / "out.jsonl").exists()
+    assert not (tmp_path / "dead.jsonl").exists()
+
+
+async def test_stdin_input_keeps_a_line_too_long_to_hold_for_its_dead_letter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_line = json.dumps(body(0) | {"metadata": {"pad": "x" * 5000}})
+    data = "\n".join([json.dumps(body(1)), long_line, json.dumps(body(2))]) + "\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data.encode())))
+    files = RunFiles(STDIN, tmp_path / "out.jsonl", tmp_path / "dead.jsonl")
+    async with simulator() as sim, Flow(api_key=API_KEY, base_url=sim.url) as flow:
+        summary = await run_jsonl(flow, files, RunOptions(max_line_bytes=1000))
+    assert (summary.succeeded, summary.invalid) == (2, 1) and summary.total_lines == 3
+    assert files.dead_letter.read_text() == long_line + "\n"
+    bad = next(r for r in records(files.output) if r["status"] == "invalid")
+    assert bad["line"] == 2 and "longer than 1,000 bytes" in bad["error"]["message"]
