@@ -217,20 +217,23 @@ def _read_rest_of_line(
     file: IO[bytes], head: bytes, chunk: int, overflow: IO[bytes] | None
 ) -> tuple[int, str]:
     """Read to the end of a long line that starts with ``head``: its remaining size and key."""
-    digest = hashlib.blake2b(digest_size=_CONTENT_DIGEST_BYTES)
-    part, skipped = head, 0
+    digest = hashlib.blake2b(head, digest_size=_CONTENT_DIGEST_BYTES)
+    kept = overflow.write if overflow is not None else _drop
+    kept(head)
+    skipped = 0
     while True:  # each read consumes up to ``chunk`` bytes: this ends at a newline or EOF
-        text = part.rstrip(b"\n")
-        digest.update(text)
-        if overflow is not None:
-            overflow.write(text)
-        if part is not head:
-            skipped += len(part)
-        if part is not head and (not part or part.endswith(b"\n")):
-            if overflow is not None:
-                overflow.write(b"\n")
-            return skipped, _content_key(digest)
         part = file.readline(chunk)
+        skipped += len(part)
+        text = part.removesuffix(b"\n")
+        digest.update(text)
+        kept(text)
+        if not part or part.endswith(b"\n"):
+            kept(b"\n")
+            return skipped, _content_key(digest)
+
+
+def _drop(data: bytes) -> int:
+    return len(data)
 
 
 def _as_duplicate(item: LineRequest | BadLine) -> BadLine:

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from runner_helpers import API_KEY, body, records, write_lines
 
 from claudeflow import Flow, RateLimits
 from claudeflow.runner import RunFiles, RunOptions, RunSummary, run_jsonl
+from claudeflow.runner._cli import _preflight
 from claudeflow.runner._input import STDIN
 from claudeflow.testing import error_response, message_response, simulator
 from claudeflow.transport import ApiResponse, MockRequest, MockTransport
@@ -84,3 +86,21 @@ async def test_stdin_input_keeps_a_line_too_long_to_hold_for_its_dead_letter(
     assert files.dead_letter.read_text() == long_line + "\n"
     bad = next(r for r in records(files.output) if r["status"] == "invalid")
     assert bad["line"] == 2 and "longer than 1,000 bytes" in bad["error"]["message"]
+
+
+async def test_a_preflight_403_aborts_before_any_line() -> None:
+    async def models(request: web.Request) -> web.Response:
+        error = {"type": "permission_error", "message": "key not allowed"}
+        return web.json_response({"type": "error", "error": error}, status=403)
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()  # a free port
+    port = runner.addresses[0][1]
+    try:
+        problem = await _preflight(f"http://127.0.0.1:{port}", API_KEY)
+    finally:
+        await runner.cleanup()
+    assert "does not allow this API key anything (403" in problem and API_KEY not in problem
