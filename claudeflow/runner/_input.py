@@ -110,9 +110,12 @@ def _content_key(digest: Any) -> str:
     return _CONTENT_PREFIX + str(digest.hexdigest())
 
 
-def duplicate_custom_id(custom_id: str, line: int) -> str:
-    """The result key of a line that reuses an earlier line's ``custom_id``."""
-    return f"{custom_id} (duplicate on line {line})"
+def duplicate_custom_id(custom_id: str, copy: int) -> str:
+    """The result key of the ``copy``-th line (2, 3, ...) that uses ``custom_id``.
+
+    Counted, not numbered by line, so that it too stays put when lines are added above.
+    """
+    return f"{custom_id} (duplicate {copy})"
 
 
 class LineReader:
@@ -131,7 +134,7 @@ class LineReader:
 
     def __iter__(self) -> Iterator[LineRequest | BadLine]:
         seen = IdSet()
-        copies: dict[str, int] = {}  # content keys seen more than once: how many times
+        copies: dict[str, int] = {}  # keys seen more than once: how many times
         with self._open() as file:
             for number, offset, raw in raw_lines(file, self.max_line_bytes, self.overflow):
                 if isinstance(raw, _Overflow):
@@ -150,7 +153,11 @@ class LineReader:
                     item = parse_line(number, raw, offset=offset)
                 if item.by_content:
                     item = _numbered_copy(item, seen, copies)
-                yield item if seen.add(item.custom_id) else _as_duplicate(item)
+                if seen.add(item.custom_id):
+                    yield item
+                else:
+                    copies[item.custom_id] = copies.get(item.custom_id, 1) + 1
+                    yield _as_duplicate(item, copies[item.custom_id])
 
     def _open(self) -> contextlib.AbstractContextManager[IO[bytes]]:
         if self.path != STDIN:
@@ -236,12 +243,12 @@ def _drop(data: bytes) -> int:
     return len(data)
 
 
-def _as_duplicate(item: LineRequest | BadLine) -> BadLine:
+def _as_duplicate(item: LineRequest | BadLine, copy: int) -> BadLine:
     problem = f"duplicate custom_id {item.custom_id!r}: custom_ids must be unique in a file"
     if isinstance(item, BadLine):
         problem = f"{item.problem}; {problem}"
     return BadLine(
-        item.line, duplicate_custom_id(item.custom_id, item.line), problem, item.raw, item.offset
+        item.line, duplicate_custom_id(item.custom_id, copy), problem, item.raw, item.offset
     )
 
 

@@ -63,11 +63,12 @@ def test_repeats_of_an_id_less_request_are_numbered_and_survive_a_prepended_line
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "in.jsonl"
-    write_lines(path, [body(1), body(2), body(1), body(1)])
+    reused = {"custom_id": "a"} | body(9)
+    write_lines(path, [body(1), body(2), body(1), body(1), reused, reused])
     before = [item.custom_id for item in read_items(path, max_line_bytes=10_000)]
     key = content_id(body(1))
-    assert before == [key, content_id(body(2)), f"{key}-2", f"{key}-3"]
-    write_lines(path, [body(0), body(1), body(2), body(1), body(1)])
+    assert before == [key, content_id(body(2)), f"{key}-2", f"{key}-3", "a", "a (duplicate 2)"]
+    write_lines(path, [body(0), body(1), body(2), body(1), body(1), reused, reused])
     after = [item.custom_id for item in read_items(path, max_line_bytes=10_000)]
     assert after == [content_id(body(0)), *before]
 
@@ -130,8 +131,8 @@ def test_a_reused_custom_id_is_a_bad_line_with_a_key_of_its_own(tmp_path: Path) 
     ]
     dup = items[2]
     assert isinstance(dup, BadLine) and "duplicate custom_id 'a'" in dup.problem
-    assert dup.custom_id == "a (duplicate on line 3)" and dup.raw == json.dumps(lines[2]).encode()
-    assert items[4].custom_id == f"{clash} (duplicate on line 5)"  # clashes with a content id
+    assert dup.custom_id == "a (duplicate 2)" and dup.raw == json.dumps(lines[2]).encode()
+    assert items[4].custom_id == f"{clash} (duplicate 2)"  # clashes with a content id
     assert len({item.custom_id for item in items}) == 5
 
 
