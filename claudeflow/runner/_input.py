@@ -22,13 +22,15 @@ apart; line numbers count every line, blank or not, from 1. The path ``-`` reads
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import hashlib
 import json
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
@@ -45,6 +47,7 @@ __all__ = [
     "LineRequest",
     "content_id",
     "count_lines",
+    "items_of",
     "parse_line",
     "read_items",
 ]
@@ -59,6 +62,8 @@ _MAX_ID_CHARS: Final = 256
 _CONTENT_PREFIX: Final = "content-"
 # 80 bits: two different requests share a key with probability ~n**2 / 2**81.
 _CONTENT_DIGEST_BYTES: Final = 10
+# Items read from stdin ahead of the runner: enough to keep it fed, few in memory.
+_AHEAD: Final = 256
 
 STDIN: Final = Path("-")
 
@@ -80,8 +85,9 @@ class LineRequest:
 class BadLine:
     """A line that cannot be sent.
 
-    ``raw`` is its exact text, or ``None`` for a line over the size cap (its dead letter
-    is then copied from the input file at ``offset``).
+    ``raw`` is its exact text, or ``None`` for a line over the size cap: its dead letter
+    is then copied from the input file at ``offset``, or, read from stdin, from
+    ``kept``, a temporary file holding that line alone (whoever copies it deletes it).
     """
 
     line: int
@@ -90,6 +96,7 @@ class BadLine:
     raw: bytes | None = b""
     offset: int = 0
     by_content: bool = False
+    kept: Path | None = None
 
 
 def content_id(data: Any) -> str:
@@ -122,29 +129,29 @@ class LineReader:
     """Iterate over the items of an input file; ``blank`` counts the blank lines seen.
 
     From stdin (``path`` is :data:`STDIN`), a line over the size cap cannot be read again
-    later, so it is kept in :attr:`overflow`, a temporary file its :class:`BadLine`'s
-    ``offset`` points into (for files, ``overflow`` is ``None``: offsets are the file's).
+    later, so it is kept in a temporary file of its own (:attr:`BadLine.kept`).
     """
 
     def __init__(self, path: Path, *, max_line_bytes: int) -> None:
         self.path = path
         self.max_line_bytes = max_line_bytes
         self.blank = 0
-        self.overflow: IO[bytes] | None = None
 
     def __iter__(self) -> Iterator[LineRequest | BadLine]:
         seen = IdSet()
         copies: dict[str, int] = {}  # keys seen more than once: how many times
         with self._open() as file:
-            for number, offset, raw in raw_lines(file, self.max_line_bytes, self.overflow):
+            keep = self.path == STDIN
+            for number, offset, raw in raw_lines(file, self.max_line_bytes, keep=keep):
                 if isinstance(raw, _Overflow):
                     item: LineRequest | BadLine = BadLine(
                         number,
                         raw.content_id,
                         f"line is longer than {self.max_line_bytes:,} bytes",
                         None,
-                        raw.offset if self.overflow is not None else offset,
+                        0 if raw.kept else offset,
                         by_content=True,
+                        kept=raw.kept,
                     )
                 elif not raw.strip():
                     self.blank += 1
@@ -162,12 +169,7 @@ class LineReader:
     def _open(self) -> contextlib.AbstractContextManager[IO[bytes]]:
         if self.path != STDIN:
             return self.path.open("rb")
-        self.overflow = tempfile.TemporaryFile()  # gone when closed
         return contextlib.nullcontext(sys.stdin.buffer)  # stdin is not ours to close
-
-    def close(self) -> None:
-        if self.overflow is not None:
-            self.overflow.close()
 
 
 def _numbered_copy(
@@ -184,6 +186,62 @@ def _numbered_copy(
     return dataclasses.replace(item, custom_id=new)
 
 
+@dataclass(frozen=True, slots=True)
+class _End:
+    """The reading thread is done, after ``error`` if one ended it."""
+
+    error: Exception | None = None
+
+
+async def items_of(
+    reader: LineReader, stop: asyncio.Event | None = None
+) -> AsyncGenerator[LineRequest | BadLine, None]:
+    """The items of ``reader``, without blocking the event loop on stdin.
+
+    A file is read in the loop: each line is at most a disk read away. stdin may wait
+    on its producer for any time, so a thread reads it, at most :data:`_AHEAD` items
+    ahead, and setting ``stop`` ends the iteration even while no line comes. It is a
+    daemon thread: one blocked on stdin must not keep the process alive once the run
+    has stopped.
+    """
+    if reader.path != STDIN:
+        for item in reader:
+            yield item
+        return
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[LineRequest | BadLine | _End] = asyncio.Queue()
+    room = threading.Semaphore(_AHEAD)
+
+    def hand_over(got: LineRequest | BadLine | _End) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is reading
+            loop.call_soon_threadsafe(queue.put_nowait, got)
+
+    def pump() -> None:
+        try:
+            for item in reader:
+                room.acquire()
+                hand_over(item)
+        except Exception as error:  # raised again in the loop, by the reader of the queue
+            hand_over(_End(error))
+        else:
+            hand_over(_End())
+
+    async def end_on_stop(stop: asyncio.Event) -> None:
+        await stop.wait()
+        queue.put_nowait(_End())
+
+    threading.Thread(target=pump, name="claudeflow-stdin", daemon=True).start()
+    ender = asyncio.create_task(end_on_stop(stop or asyncio.Event()))
+    try:
+        while not isinstance(got := await queue.get(), _End):
+            room.release()
+            yield got
+    finally:
+        ender.cancel()
+    if got.error is not None:
+        raise got.error
+
+
 def read_items(path: Path, *, max_line_bytes: int) -> Iterator[LineRequest | BadLine]:
     """Yield every non-blank line of ``path`` as a :class:`LineRequest` or :class:`BadLine`."""
     return iter(LineReader(path, max_line_bytes=max_line_bytes))
@@ -191,17 +249,17 @@ def read_items(path: Path, *, max_line_bytes: int) -> Iterator[LineRequest | Bad
 
 @dataclass(frozen=True, slots=True)
 class _Overflow:
-    """A line over the size cap: its key, and where it starts in the overflow file."""
+    """A line over the size cap: its key, and the file that keeps it (if kept)."""
 
     content_id: str
-    offset: int = 0
+    kept: Path | None = None
 
 
 def raw_lines(
-    file: IO[bytes], cap: int, overflow: IO[bytes] | None = None
+    file: IO[bytes], cap: int, *, keep: bool = False
 ) -> Iterator[tuple[int, int, bytes | _Overflow]]:
     """``(number, offset, text)`` per line; a line over ``cap`` is read in bounded chunks
-    (hashed, and copied to ``overflow`` when given) and yields an :class:`_Overflow`."""
+    (hashed, and with ``keep`` copied to a temporary file) and yields an :class:`_Overflow`."""
     number = 0
     offset = 0
     while True:
@@ -212,20 +270,26 @@ def raw_lines(
         start = offset
         offset += len(raw)
         if len(raw) > cap and not raw.endswith(b"\n"):
-            kept_at = overflow.tell() if overflow is not None else 0
-            skipped, key = _read_rest_of_line(file, raw, cap, overflow)
+            if keep:
+                with tempfile.NamedTemporaryFile(
+                    "wb", prefix="claudeflow-line-", delete=False
+                ) as kept:
+                    skipped, key = _read_rest_of_line(file, raw, cap, kept.write)
+                yield number, start, _Overflow(key, Path(kept.name))
+            else:
+                skipped, key = _read_rest_of_line(file, raw, cap, _drop)
+                yield number, start, _Overflow(key)
             offset += skipped
-            yield number, start, _Overflow(key, kept_at)
             continue
         yield number, start, raw[:-1] if raw.endswith(b"\n") else raw
 
 
 def _read_rest_of_line(
-    file: IO[bytes], head: bytes, chunk: int, overflow: IO[bytes] | None
+    file: IO[bytes], head: bytes, chunk: int, kept: Callable[[bytes], object]
 ) -> tuple[int, str]:
-    """Read to the end of a long line that starts with ``head``: its remaining size and key."""
+    """Read to the end of a long line that starts with ``head``, handing each part to
+    ``kept``: the size of the rest, and the line's key."""
     digest = hashlib.blake2b(head, digest_size=_CONTENT_DIGEST_BYTES)
-    kept = overflow.write if overflow is not None else _drop
     kept(head)
     skipped = 0
     while True:  # each read consumes up to ``chunk`` bytes: this ends at a newline or EOF

@@ -14,12 +14,11 @@ redone. A damaged line anywhere else is not guessed at: it raises
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from .._clock import Clock, LoopClock
 from .._errors import ClaudeflowError
@@ -203,15 +202,13 @@ class JsonlLog:
         if self._clock.now() - self._synced_at >= self._fsync_interval_s:
             self.sync()
 
-    def copy_line(self, source: Path | IO[bytes], offset: int) -> bool:
+    def copy_line(self, source: Path, offset: int) -> bool:
         """Append the line of ``source`` that starts at byte ``offset``, in bounded chunks.
 
         Returns ``False`` (and writes nothing) if ``source`` ends before ``offset``. A
-        kill midway leaves a partial last line, which the next open cuts off. An open
-        ``source`` is left open.
+        kill midway leaves a partial last line, which the next open cuts off.
         """
-        opened = source.open("rb") if isinstance(source, Path) else contextlib.nullcontext(source)
-        with opened as file:
+        with source.open("rb") as file:
             file.seek(offset)
             chunk = file.readline(_CHUNK)
             if not chunk:

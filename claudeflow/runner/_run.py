@@ -38,7 +38,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from .._clock import Clock
 from .._config import check_positive
@@ -55,7 +55,7 @@ from .._errors import (
 from ..scheduler import Flow
 from ..tokens import PriceTable
 from ._budget import RunBudget
-from ._input import STDIN, BadLine, LineReader, LineRequest, count_lines
+from ._input import STDIN, BadLine, LineReader, LineRequest, count_lines, items_of
 from ._log import JsonlLog, count_complete_lines
 from ._progress import Progress, RunSummary, Tally
 from ._records import bad_line_record, failure_record, short_error, success_record
@@ -304,35 +304,42 @@ class _Run:
             self.wire.landed = self._landed
         watcher = asyncio.create_task(self._abandon_queued_on_stop())
         try:
-            for count, item in enumerate(reader):
-                self.tally.blank = reader.blank
-                if count % _YIELD_EVERY == 0:
-                    await self.tally.clock.sleep(0)
-                if self._stopping():
-                    break
-                self._check_unchanged(item)
-                if self.index.is_done(item.custom_id):
-                    self.tally.skipped += 1
-                elif isinstance(item, BadLine):
-                    self._bad_line(item, reader)
-                else:
-                    await window.acquire()
-                    worst = None if self._stopping() else await self._reserve(item)
-                    if worst is None:
-                        window.release()
-                        continue  # _stopping() ends the loop at the next line
-                    self._submit(item, window, worst)
+            async with contextlib.aclosing(items_of(reader, self.stop)) as items:
+                count = 0
+                async for item in items:
+                    self.tally.blank = reader.blank
+                    count += 1
+                    if count % _YIELD_EVERY == 0:
+                        await self.tally.clock.sleep(0)
+                    if self._stopping() or not await self._take(item, window):
+                        break
+            self._stopping()  # a stop may also end the input early (stdin: see items_of)
             self.tally.blank = reader.blank
             if self.tasks:
                 await asyncio.wait(set(self.tasks.values()))
             self._judge_denied()
         finally:
             watcher.cancel()
-            reader.close()
             # Cancelled (a second Ctrl-C) or aborted: abandon what is left; redone later.
             self._cancel(self.tasks)
             if self.tasks:
                 await asyncio.wait(set(self.tasks.values()))
+
+    async def _take(self, item: LineRequest | BadLine, window: asyncio.Semaphore) -> bool:
+        """Skip, record or submit one line; ``False`` once the run must stop reading."""
+        self._check_unchanged(item)
+        if self.index.is_done(item.custom_id):
+            self.tally.skipped += 1
+        elif isinstance(item, BadLine):
+            self._bad_line(item)
+        else:
+            await window.acquire()
+            worst = None if self._stopping() else await self._reserve(item)
+            if worst is None:
+                window.release()
+                return not self._stopping()
+            self._submit(item, window, worst)
+        return True
 
     def _check_unchanged(self, item: LineRequest | BadLine) -> None:
         """Say once if the results file recorded another line at this line's number."""
@@ -487,9 +494,11 @@ class _Run:
             )
         return ""
 
-    def _bad_line(self, bad: BadLine, reader: LineReader) -> None:
-        source = reader.overflow or self.files.input  # where a line too long to hold is
+    def _bad_line(self, bad: BadLine) -> None:
+        source = bad.kept or self.files.input  # where a line too long to hold is
         self._write_failure(bad_line_record(bad), bad.raw, bad.offset, invalid=True, source=source)
+        if bad.kept is not None:
+            bad.kept.unlink(missing_ok=True)
         self._replaced(bad.custom_id)
         shown = self.tally.invalid
         if shown <= _BAD_LINES_SHOWN:
@@ -504,7 +513,7 @@ class _Run:
         offset: int,
         *,
         invalid: bool,
-        source: Path | IO[bytes] | None = None,
+        source: Path | None = None,
     ) -> None:
         """The result first (it is what resuming trusts), then the line as a dead letter."""
         assert self.output is not None and self.dead is not None

@@ -1,13 +1,11 @@
-"""A 403: the key's (abort the run) or only some lines' (dead letters), and stdin input.
+"""A 403: the key's (abort the run) or only some lines' (dead letters).
 
 The simulator never answers 403, so a MockTransport plays an API that denies one model.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,7 @@ from runner_helpers import API_KEY, body, records, write_lines
 from claudeflow import Flow, RateLimits
 from claudeflow.runner import RunFiles, RunOptions, RunSummary, run_jsonl
 from claudeflow.runner._cli import _preflight
-from claudeflow.runner._input import STDIN
-from claudeflow.testing import error_response, message_response, simulator
+from claudeflow.testing import error_response, message_response
 from claudeflow.transport import ApiResponse, MockRequest, MockTransport
 
 DENIED = "claude-opus-4-1"
@@ -71,21 +68,6 @@ async def test_403s_with_nothing_succeeding_abort_and_write_nothing(
     assert "no request succeeded" in summary.abort_message
     assert not summary.failed and not (tmp_path / "out.jsonl").exists()
     assert not (tmp_path / "dead.jsonl").exists()
-
-
-async def test_stdin_input_keeps_a_line_too_long_to_hold_for_its_dead_letter(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    long_line = json.dumps(body(0) | {"metadata": {"pad": "x" * 5000}})
-    data = "\n".join([json.dumps(body(1)), long_line, json.dumps(body(2))]) + "\n"
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data.encode())))
-    files = RunFiles(STDIN, tmp_path / "out.jsonl", tmp_path / "dead.jsonl")
-    async with simulator() as sim, Flow(api_key=API_KEY, base_url=sim.url) as flow:
-        summary = await run_jsonl(flow, files, RunOptions(max_line_bytes=1000))
-    assert (summary.succeeded, summary.invalid) == (2, 1) and summary.total_lines == 3
-    assert files.dead_letter.read_text() == long_line + "\n"
-    bad = next(r for r in records(files.output) if r["status"] == "invalid")
-    assert bad["line"] == 2 and "longer than 1,000 bytes" in bad["error"]["message"]
 
 
 async def test_a_preflight_403_aborts_before_any_line() -> None:
