@@ -327,6 +327,7 @@ class _Run:
 
     async def _take(self, item: LineRequest | BadLine, window: asyncio.Semaphore) -> bool:
         """Skip, record or submit one line; ``False`` once the run must stop reading."""
+        item = self.index.resolve(item)
         self._check_unchanged(item)
         if self.index.is_done(item.custom_id):
             self.tally.skipped += 1

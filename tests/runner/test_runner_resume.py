@@ -175,3 +175,25 @@ async def test_under_a_budget_an_unpriced_model_is_a_dead_letter_not_a_blank_che
     assert "has no price" in failed["error"]["message"]
     assert (unbudgeted.succeeded, unbudgeted.unpriced) == (2, 1)
     assert "1 unpriced request(s)" in unbudgeted.render()
+
+
+async def test_a_results_file_of_an_older_version_still_resumes_by_line_number(
+    tmp_path: Path,
+) -> None:
+    files = files_in(tmp_path)
+    write_lines(files.input, [body(i) for i in range(5)])
+    # Written before lines without custom_id were known by content: line-N, by number.
+    old = [
+        {"custom_id": f"line-{n}", "status": "succeeded", "line": n, "response": {}}
+        | {"usage": {}, "cost_usd": 0.001, "attempts": 1}
+        for n in (1, 2, 3)
+    ]
+    write_lines(files.output, old)
+    notices: list[str] = []
+    async with simulator() as sim:
+        summary = await run(files, sim.url, notices)
+    assert (summary.skipped, summary.succeeded) == (3, 2)
+    assert summary.file_cost_usd == pytest.approx(0.003 + summary.cost_usd)
+    ids = set(id_counts(files.output))
+    assert {"line-1", "line-2", "line-3"} <= ids and len(ids) == 5
+    assert not [n for n in notices if "changed" in n]
