@@ -139,19 +139,27 @@ def test_a_damaged_results_file_is_refused_not_guessed_at(
     assert "out.jsonl:2" in capsys.readouterr().err
 
 
-def test_a_rerun_exits_1_while_the_results_file_holds_failures(
+def test_a_rerun_exits_1_while_the_results_file_holds_failures_until_retried(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     requests = write_requests(tmp_path / "in.jsonl", 4)
     out = tmp_path / "out.jsonl"
     args = [str(requests), "-o", str(out), "--simulate", "--quiet"]
     assert main([*args, "--sim-fault-500", "1", "--max-retries", "0"]) == 1
+    assert (tmp_path / "out.dead.jsonl").read_text() == requests.read_text()
     capsys.readouterr()
     assert main(args) == 1  # nothing left to do, but 4 lines in the file failed
     stderr = capsys.readouterr().err
     assert "this run     succeeded 0  failed 0  invalid 0  skipped (already done) 4" in stderr
     assert "results file succeeded 0  failed 4  invalid 0  (4 of 4 input lines done" in stderr
-    assert "dead letters" in stderr
+    assert "dead letters" in stderr and "--retry-failed" in stderr
+    assert main([*args, "--retry-failed"]) == 0
+    stderr = capsys.readouterr().err
+    assert "succeeded 4" in stderr and "retried 4" in stderr
+    assert "results file succeeded 4  failed 0" in stderr and "dead letters" not in stderr
+    assert not (tmp_path / "out.dead.jsonl").exists()
+    # The retried lines' records keep their own line numbers, in the input given.
+    assert sorted(r["line"] for r in records(out)[4:]) == [1, 2, 3, 4]
 
 
 @pytest.mark.parametrize(
@@ -209,24 +217,6 @@ def test_input_dash_reads_stdin_and_resumes_from_the_same_lines_piped_again(
 
 def read_stdin_items(data: bytes) -> list[LineRequest | BadLine]:
     return [parse_line(n, line) for n, line in enumerate(data.splitlines(), start=1)]
-
-
-def test_retry_failed_turns_a_failed_file_into_a_clean_one_exit_0(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    requests = write_requests(tmp_path / "in.jsonl", 4)
-    out = tmp_path / "out.jsonl"
-    args = [str(requests), "-o", str(out), "--simulate", "--quiet"]
-    assert main([*args, "--sim-fault-500", "1", "--max-retries", "0"]) == 1
-    assert (tmp_path / "out.dead.jsonl").read_text() == requests.read_text()
-    capsys.readouterr()
-    assert main([*args, "--retry-failed"]) == 0
-    stderr = capsys.readouterr().err
-    assert "succeeded 4" in stderr and "retried 4" in stderr
-    assert "results file succeeded 4  failed 0" in stderr and "dead letters" not in stderr
-    assert not (tmp_path / "out.dead.jsonl").exists()
-    # The retried lines' records keep their own line numbers, in the input given.
-    assert sorted(r["line"] for r in records(out)[4:]) == [1, 2, 3, 4]
 
 
 def test_the_simulator_defaults_live_in_the_simulator(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,49 +44,71 @@ def kept_lines(directory: Path) -> list[Path]:
     return list(directory.glob("claudeflow-line-*"))
 
 
-async def test_a_slow_producer_does_not_stall_the_lines_already_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+class Producer:
+    """The other end of a pipe that is stdin: writes lines, then ends the input."""
+
+    def __init__(self, write_end: int) -> None:
+        self.write_end: int | None = write_end
+
+    def send(self, line: object) -> None:
+        assert self.write_end is not None
+        os.write(self.write_end, (json.dumps(line) + "\n").encode())
+
+    def end(self) -> None:
+        if self.write_end is not None:
+            os.close(self.write_end)
+            self.write_end = None
+
+
+@contextmanager
+def piped_stdin(monkeypatch: pytest.MonkeyPatch) -> Iterator[Producer]:
     read_end, write_end = os.pipe()
     stdin = io.TextIOWrapper(os.fdopen(read_end, "rb"))
     monkeypatch.setattr(sys, "stdin", stdin)
+    producer = Producer(write_end)
+    try:
+        yield producer
+    finally:
+        producer.end()
+        stdin.close()
+
+
+async def answered(path: Path, count: int) -> None:
+    for _ in range(500):  # bounded poll: 5 s at most
+        if len(records(path)) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{path} never held {count} record(s)")
+
+
+async def test_a_slow_producer_does_not_stall_the_lines_already_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = RunFiles(STDIN, tmp_path / "out.jsonl", tmp_path / "dead.jsonl")
-    async with simulator() as sim, Flow(api_key=API_KEY, base_url=sim.url) as flow:
-        running = asyncio.create_task(run_jsonl(flow, files))
-        os.write(write_end, (json.dumps(body(1)) + "\n").encode())
-        # The producer has not finished (or closed stdin), yet the first line is answered:
-        # reading stdin does not hold up the loop.
-        for _ in range(500):  # bounded poll: 5 s at most
-            if records(files.output):
-                break
-            await asyncio.sleep(0.01)
-        assert len(records(files.output)) == 1 and not running.done()
-        os.write(write_end, (json.dumps(body(2)) + "\n").encode())
-        os.close(write_end)
-        summary = await asyncio.wait_for(running, timeout=10)
-    stdin.close()
+    with piped_stdin(monkeypatch) as producer:
+        async with simulator() as sim, Flow(api_key=API_KEY, base_url=sim.url) as flow:
+            running = asyncio.create_task(run_jsonl(flow, files))
+            producer.send(body(1))
+            # The producer has not finished (or closed stdin), yet the first line is
+            # answered: reading stdin does not hold up the loop.
+            await answered(files.output, 1)
+            assert not running.done()
+            producer.send(body(2))
+            producer.end()
+            summary = await asyncio.wait_for(running, timeout=10)
     assert summary.succeeded == 2 and summary.complete
 
 
 async def test_a_stop_while_stdin_is_silent_ends_the_run_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    read_end, write_end = os.pipe()
-    stdin = io.TextIOWrapper(os.fdopen(read_end, "rb"))
-    monkeypatch.setattr(sys, "stdin", stdin)
     files = RunFiles(STDIN, tmp_path / "out.jsonl", tmp_path / "dead.jsonl")
     stop = asyncio.Event()
-    try:
+    with piped_stdin(monkeypatch) as producer:
         async with simulator() as sim, Flow(api_key=API_KEY, base_url=sim.url) as flow:
             running = asyncio.create_task(run_jsonl(flow, files, stop=stop))
-            os.write(write_end, (json.dumps(body(1)) + "\n").encode())
-            for _ in range(500):  # bounded poll: 5 s at most
-                if records(files.output):
-                    break
-                await asyncio.sleep(0.01)
+            producer.send(body(1))
+            await answered(files.output, 1)
             stop.set()  # the producer is still there, silent
             summary = await asyncio.wait_for(running, timeout=10)
-    finally:
-        os.close(write_end)
-        stdin.close()
     assert summary.stop_reason == "stopped" and summary.succeeded == 1
