@@ -472,6 +472,11 @@ def _report(summary: RunSummary, files: RunFiles) -> None:
         )
     if summary.abort_message:
         lines.append("  fix the cause above, then rerun the same command (nothing is lost)")
+    elif summary.stop_reason == "budget reached":
+        lines.append(
+            f"  the budget covers what {files.output} already cost: continue with a larger "
+            "--budget-usd"
+        )
     elif summary.stop_reason:
         lines.append("  rerun the same command to continue where this run stopped")
     _say("\n".join(lines))
