@@ -264,3 +264,17 @@ def test_an_unreachable_api_exits_3_at_once_naming_it(
     stderr = capsys.readouterr().err
     assert f"cannot reach the API at {url}" in stderr and "--base-url" in stderr
     assert not out.exists() or not out.read_text()
+
+
+def test_a_budget_counts_what_earlier_runs_spent_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requests = write_requests(tmp_path / "in.jsonl", 20)
+    out = tmp_path / "out.jsonl"
+    args = [str(requests), "-o", str(out), "--simulate", "--quiet", "--budget-usd", "0.0005"]
+    for _ in range(2):  # the rerun starts with the first run's spend counted
+        assert main(args) == 1
+        assert 0 < sum(r["cost_usd"] for r in records(out)) <= 0.0005
+    stderr = capsys.readouterr().err
+    assert stderr.count("stopped (budget reached)") == 2 and "larger --budget-usd" in stderr
+    assert "this run     succeeded 0" in stderr.split("stopped (budget reached)")[2]
