@@ -466,6 +466,9 @@ class _Run:
         """403s and nothing succeeded, over the first lines or the whole input: the key's."""
         if not self.denied or self.tally.succeeded:
             return
+        if self.stop.is_set():  # stopped for another reason: the held lines are redone
+            self.denied.clear()
+            return
         _, error = self.denied[-1]
         self.denied.clear()  # not written: redone once the key is fixed
         self._abort(

@@ -5,6 +5,7 @@ The simulator never answers 403, so a MockTransport plays an API that denies one
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,19 @@ async def test_a_preflight_403_aborts_before_any_line() -> None:
     finally:
         await runner.cleanup()
     assert "does not allow this API key anything (403" in problem and API_KEY not in problem
+
+
+async def test_a_stop_with_403s_held_back_is_a_stop_not_an_abort(tmp_path: Path) -> None:
+    stop = asyncio.Event()
+
+    def deny_then_stop(request: MockRequest) -> ApiResponse:
+        stop.set()  # Ctrl-C while the first 403 is on its way back
+        return answer(request)
+
+    files = RunFiles(tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "dead.jsonl")
+    write_lines(files.input, [denied(0), body(1), body(2)])
+    transport = MockTransport(deny_then_stop)
+    async with Flow(api_key=API_KEY, transport=transport, concurrency=1, limits=ROOMY) as flow:
+        summary = await run_jsonl(flow, files, RunOptions(window=1), stop=stop)
+    assert summary.stop_reason == "stopped" and not summary.abort_message
+    assert not files.output.exists()  # the denied line is not judged: redone next time
