@@ -113,8 +113,8 @@ def _raw_content_id(raw: bytes) -> str:
     return _content_key(hashlib.blake2b(raw.strip(), digest_size=_CONTENT_DIGEST_BYTES))
 
 
-def _content_key(digest: Any) -> str:
-    return _CONTENT_PREFIX + str(digest.hexdigest())
+def _content_key(digest: hashlib.blake2b) -> str:
+    return _CONTENT_PREFIX + digest.hexdigest()
 
 
 def duplicate_custom_id(custom_id: str, copy: int) -> str:
