@@ -92,16 +92,16 @@ async def test_sigterm_stops_promptly_abandoning_the_queue_and_the_rerun_complet
         process = await start_cli(*args, "--window", "64")
         await wait_for_lines(output, 16)
         at_signal = complete_lines(output)
-        loop = asyncio.get_running_loop()
-        signalled = loop.time()
         process.send_signal(signal.SIGTERM)
         code, stderr = await finish(process)
-        took = loop.time() - signalled
         assert code == 128 + signal.SIGTERM, stderr
         assert "SIGTERM: stopping; queued lines are abandoned" in stderr
         first = id_counts(output)
-        assert took < 1.0, f"took {took:.2f}s to stop"
-        assert len(first) - at_signal <= 8  # at most the requests that were on the wire
+        # Written after the signal: the 8 requests on the wire when it landed, plus at most
+        # one batch of 8 answered while it was on its way (answers come 8 at a time, 0.2 s
+        # apart). Serving the 56 queued lines too would write far more. (Counted, not
+        # timed: a busy machine stretches time, not this count.)
+        assert len(first) - at_signal <= 2 * 8
         assert max(first.values()) == 1 and len(first) < lines
         code, stderr = await finish(await start_cli(*args))
     assert code == 0, stderr
