@@ -80,6 +80,18 @@ class ClaudeflowError(Exception):
 
     attempts: int = 0
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructor arguments would be lost by the default (args only):
+        # rebuild from the instance's own state, so pickle and copy keep every field.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(kind: type[ClaudeflowError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class BatchError(ClaudeflowError):
     """A batched request ended without an answer.

@@ -81,6 +81,7 @@ class KeyEntry:
         "api_key",
         "headers",
         "in_flight",
+        "refusal",
         "requests",
         "retired_reason",
         "transport",
@@ -92,6 +93,7 @@ class KeyEntry:
         self.transport = transport
         self.active = True
         self.retired_reason = ""
+        self.refusal: BaseException | None = None  # the error that retired it
         self.in_flight = 0
         self.requests = 0
         self._pools: dict[str, Pool] = {}
@@ -146,19 +148,36 @@ class KeyRing:
         del self._entries[name]
         return entry
 
-    def retire(self, entry: KeyEntry, reason: str) -> None:
+    def retire(self, entry: KeyEntry, reason: str, error: BaseException | None = None) -> None:
         """The API refused this key for good: take it out of rotation, once, with a log line."""
         if not entry.active:
             return
         entry.active = False
         entry.retired_reason = reason
+        entry.refusal = error
         left = sum(e.active for e in self._entries.values())
         log.warning("key %s leaves the rotation (%s); %d key(s) left", entry.name, reason, left)
         self.on_change()
 
+    def refuse(self, pool: Pool, error: BaseException) -> None:
+        """The API denies this key the pool's model class (a 403): the key serves the rest."""
+        if pool.refusal is None:
+            pool.refusal = error
+            log.warning("key %s may not use %s (%s)", pool.key.name, pool.model_class, error)
+            self.on_change()
+
+    def refusal(self, model_class: str) -> BaseException | None:
+        """Why no key serves ``model_class``: the latest refusal among its keys, if any."""
+        found: BaseException | None = None
+        for entry in self._entries.values():
+            pool = entry._pools.get(model_class)
+            found = (pool.refusal if pool is not None else None) or entry.refusal or found
+        return found
+
     def pools(self, model_class: str) -> list[Pool]:
-        """The active keys' pools for ``model_class``, least busy key first."""
+        """The active keys' pools for ``model_class`` (unless refused), least busy key first."""
         found = [self.pool(e, model_class) for e in self._entries.values() if e.active]
+        found = [pool for pool in found if pool.refusal is None]
         if len(found) > 1:
             found.sort(key=lambda pool: pool.key.in_flight)
         return found
@@ -172,13 +191,6 @@ class KeyRing:
     def all_pools(self) -> Iterator[Pool]:
         for entry in self._entries.values():
             yield from entry._pools.values()
-
-    @property
-    def any_active(self) -> bool:
-        return any(e.active for e in self._entries.values())
-
-    def retired_reasons(self) -> str:
-        return "; ".join(f"{e.name}: {e.retired_reason}" for e in self._entries.values())
 
     def __iter__(self) -> Iterator[KeyEntry]:
         return iter(list(self._entries.values()))

@@ -87,6 +87,7 @@ class Pool:
         "name",
         "overload",
         "probing",
+        "refusal",
         "window",
     )
 
@@ -100,6 +101,7 @@ class Pool:
         self.probing = probing
         self.overload = OverloadGate()
         self.window = WindowEstimate()  # the server's window, for learned limits
+        self.refusal: BaseException | None = None  # a 403: this key may not use the class
         self.in_flight = 0
 
     @property

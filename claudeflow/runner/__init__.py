@@ -5,12 +5,15 @@
 ...     files = RunFiles(Path("requests.jsonl"), Path("results.jsonl"), Path("dead.jsonl"))
 ...     summary = await run_jsonl(flow, files, wire=wire)
 
-Each input line is a Messages API body with optional ``custom_id`` (unique in the file)
-and ``priority``; each result line holds the ``custom_id``, the response or the typed
-error, the line number, usage, cost and attempts. Failed and bad lines also go, byte for
-byte as they were given, to a dead-letter file that is valid input again. Rerunning
-after any interruption skips what the results file already holds. The ``WireTracker``
-lets a stop abandon queued lines at once while the requests on the wire finish.
+Each input line is a Messages API body with optional ``custom_id`` (unique in the file;
+without one a line is known by a hash of its content) and ``priority``; each result line
+holds the ``custom_id``, the response or the typed error, the line number, usage, cost
+and attempts. Failed and bad lines also go, byte for byte as they were given, to a
+dead-letter file that is valid input again. Rerunning after any interruption skips what
+the results file already holds; ``RunOptions(retry_failed=True)`` sends its failures
+again, and ``RunOptions(budget_usd=...)`` bounds what the results file may cost in all.
+The ``WireTracker`` lets a stop abandon queued lines at once while the requests on the
+wire finish.
 """
 
 from __future__ import annotations

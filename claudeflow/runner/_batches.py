@@ -142,10 +142,9 @@ class _BatchJob:
         """The lines earlier runs answered (compact: a million ids cost a few MB)."""
 
         def finished() -> Iterator[str]:
-            for custom_id, record in read_records(self.files.output, full=False):
-                status = "succeeded" if record is None else str(record.get("status"))
-                self.tally.prior[status] += 1
-                yield custom_id
+            for outcome in read_records(self.files.output, full=False):
+                self.tally.prior[outcome.status] += 1
+                yield outcome.custom_id
 
         return DoneIndex(finished())
 

@@ -4,7 +4,8 @@
     claudeflow run requests.jsonl -o results.jsonl --simulate      # offline, no API key
 
 Rerunning the same command after any interruption (Ctrl-C, SIGTERM, SIGKILL, a crash)
-resumes: lines already in the results file are skipped. The first Ctrl-C (or SIGTERM)
+resumes: lines already in the results file are skipped (with --retry-failed, failed
+ones are sent again). The input ``-`` is stdin. The first Ctrl-C (or SIGTERM)
 abandons the lines still queued and waits only for the requests on the wire; a second
 one abandons those too. Abandoned lines are not written: the next run does them.
 
@@ -29,10 +30,11 @@ from ._settings import RunnerSettings, config_keys_help, load_config_file, merge
 
 if TYPE_CHECKING:
     from .._config import RateLimits
+    from ..simulator import SimulatorConfig
     from ._run import RunFiles
     from ._wire import WireTracker
 
-__all__ = ["EPILOG", "add_arguments", "main", "register", "run"]
+__all__ = ["EPILOG", "add_arguments", "main", "register", "run", "simulator_config"]
 
 SIMULATOR_KEY = "sk-simulator"  # any non-empty key works against the simulator
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
@@ -42,23 +44,31 @@ _EPILOG = """\
 input lines:
   {"custom_id": "q1", "priority": "high", "model": ..., "max_tokens": ..., "messages": [...]}
   or {"custom_id": "q1", "params": {"model": ..., ...}} (not both styles in one line).
-  custom_id is optional (default line-N) but must be unique in the file; blank lines are
-  skipped. Bad lines are reported (line number, reason) in the results file as invalid.
+  custom_id is optional but must be unique in the file; a line without one is known by
+  its content (content-<hash of its JSON>), so adding or removing lines keeps resuming
+  exact. Blank lines are skipped. Bad lines are reported (line number, reason) in the
+  results file as invalid. INPUT - reads stdin.
 
 files:
   OUTPUT            one result per line: custom_id, status (succeeded, failed, invalid),
                     then the response or the error (type, message), line number, usage,
-                    cost_usd, attempts
-  OUTPUT.dead.jsonl every line that did not succeed, exactly as it was in the input:
-                    retry them with: claudeflow run OUTPUT.dead.jsonl -o retried.jsonl
+                    cost_usd, attempts; with --retry-failed a line can have several
+                    records: the latest is its outcome
+  OUTPUT.dead.jsonl every line whose latest result is not a success, exactly as it was
+                    in the input (created only when there is one); retry them into
+                    OUTPUT with the same command and --retry-failed
+  missing directories of OUTPUT and the dead-letter file are created
 
 exit status:
   0    every input line is in OUTPUT as succeeded
   1    OUTPUT holds failed or invalid lines (this run's or an earlier run's: see the
-       dead-letter file), or --budget-usd stopped the run
+       dead-letter file), or --budget-usd stopped the run (the budget counts what OUTPUT
+       already cost, so rerunning needs a bigger one)
   2    bad usage: arguments, config file, input/output paths (nothing was sent)
-  3    aborted: the API refused the key (401/403) or could not be reached; the cause is
-       printed; lines not done stay not done, rerun once it is fixed
+  3    aborted: the API refused the key (401, or 403 for every line tried before any
+       success) or could not be reached; the cause is printed; lines not done stay not
+       done, rerun once it is fixed. A 403 for some lines only (a model the key may not
+       use) is those lines' failure
   130  interrupted by Ctrl-C (143: by SIGTERM); rerun the same command to resume
 
 --config keys (.toml or .json; the same names as the long flags, - or _; flags win):
@@ -103,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``claudeflow run``; setting flags default to ``None`` (= not given)."""
-    parser.add_argument("input", type=Path, help="requests, one JSON object per line")
+    parser.add_argument("input", type=Path, help="requests, one JSON object per line (- : stdin)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="results (JSONL)")
     parser.add_argument("--dead-letter", help="failed lines (default: OUTPUT's name + .dead)")
     parser.add_argument(
@@ -119,7 +129,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flow.add_argument("--concurrency", type=int, help="requests in flight (default 16)")
     flow.add_argument("--window", type=int, help="requests held in memory at once")
     flow.add_argument("--max-retries", type=int, help="retries per request (default 8)")
-    flow.add_argument("--budget-usd", type=float, help="stop starting requests past this cost")
+    flow.add_argument(
+        "--budget-usd", type=float, help="most USD OUTPUT may cost, earlier runs included"
+    )
+    flow.add_argument(
+        "--retry-failed",
+        action="store_true",
+        default=None,
+        help="send the lines whose latest result failed again, into OUTPUT",
+    )
     flow.add_argument("--base-url", help="API URL (default $ANTHROPIC_BASE_URL or the real API)")
     flow.add_argument(  # runner/_batches.py
         "--batches", action="store_true", default=None, help="use Message Batches (resumable)"
@@ -145,6 +163,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``claudeflow run``; returns the exit status."""
+    from ._input import STDIN
     from ._log import CorruptFileError
     from ._run import RunFiles
 
@@ -158,6 +177,10 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, OSError, ValueError) as exc:
         return _fail(f"invalid configuration: {exc}")
     problem = _path_problem(files, dead_given=settings.dead_letter is not None)
+    if settings.retry_failed and files.input == STDIN:
+        problem = (
+            "--retry-failed needs INPUT as a file, not stdin (the dead letters are copied from it)"
+        )
     if problem:
         return _fail(problem)
     api_key = os.environ.get("ANTHROPIC_API_KEY") or (SIMULATOR_KEY if settings.simulate else "")
@@ -171,11 +194,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _path_problem(files: RunFiles, *, dead_given: bool) -> str:
     """What keeps the run from reading its input or writing its outputs ("" if nothing)."""
-    if not files.input.is_file():
-        what = "is a directory" if files.input.is_dir() else "not found"
-        return f"input file {what}: {files.input}"
-    if not os.access(files.input, os.R_OK):
-        return f"input file not readable: {files.input}"
+    from ._input import STDIN
+
+    if files.input != STDIN:
+        if not files.input.is_file():
+            what = "is a directory" if files.input.is_dir() else "not found"
+            return f"input file {what}: {files.input}"
+        if not os.access(files.input, os.R_OK):
+            return f"input file not readable: {files.input}"
     outputs = (("-o/--output", files.output), ("--dead-letter", files.dead_letter))
     for flag, path in outputs:
         if flag == "--dead-letter" and not dead_given:
@@ -187,14 +213,18 @@ def _path_problem(files: RunFiles, *, dead_given: bool) -> str:
 
 
 def _writable_problem(path: Path) -> str:
-    parent = path.parent
     if path.is_dir():
         return f"{path} is a directory; give a file name"
+    if path.exists():
+        return "" if os.access(path, os.W_OK) else f"{path} is not writable"
+    # Missing directories are created on the first write: the nearest one that exists
+    # must let us create them (or the file).
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
     if not parent.is_dir():
-        return f"directory {parent} does not exist; create it first"
-    if path.exists() and not os.access(path, os.W_OK):
-        return f"{path} is not writable"
-    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        return f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
         return f"cannot create files in {parent}"
     return ""
 
@@ -221,6 +251,9 @@ async def _main(settings: RunnerSettings, files: RunFiles, api_key: str) -> int:
         fsync_interval_s=settings.fsync_interval,
         progress_interval_s=settings.progress_interval,
         max_line_bytes=settings.max_line_bytes,
+        retry_failed=settings.retry_failed,
+        # The runner's budget, not the Flow's: it counts what earlier runs spent.
+        budget_usd=settings.budget_usd,
     )
     tally = Tally()
     stop = asyncio.Event()
@@ -255,6 +288,30 @@ async def _main(settings: RunnerSettings, files: RunFiles, api_key: str) -> int:
             summary = tally.summary()
     _report(summary, files)
     return _exit_status(summary, received)
+
+
+def simulator_config(settings: RunnerSettings) -> SimulatorConfig:
+    """The simulator ``--simulate`` starts: the ``sim_*`` settings given, else the
+    simulator's own defaults (those of ``claudeflow simulate``)."""
+    from ..simulator import DEFAULT_LIMITS, FaultConfig, SimulatorConfig
+
+    given = {
+        "rpm": settings.sim_rpm,
+        "input_tpm": settings.sim_input_tpm,
+        "output_tpm": settings.sim_output_tpm,
+        "minute_seconds": settings.sim_minute_seconds,
+        "ttft_s": settings.sim_ttft,
+        "per_token_s": settings.sim_per_token,
+        "seed": settings.sim_seed,
+    }
+    faults = {"error_529": settings.sim_fault_529, "error_500": settings.sim_fault_500}
+    return SimulatorConfig(
+        **(dict(DEFAULT_LIMITS) | _given(given)), faults=FaultConfig(**_given(faults))
+    )
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _resolved_url(base_url: str | None) -> str:
@@ -292,6 +349,12 @@ async def _preflight(base_url: str | None, api_key: str) -> str:
             f"the API at {url} rejected the API key (401 {refused}). "
             "Check ANTHROPIC_API_KEY, and that --base-url is the API the key belongs to"
         )
+    if response.status == 403:  # not even the model list: no request would be allowed
+        denied = status_error(response.status, response.headers, response.body)
+        return (
+            f"the API at {url} does not allow this API key anything (403 {denied}). "
+            "Check the key's workspace and permissions"
+        )
     return ""
 
 
@@ -310,18 +373,9 @@ async def _endpoint(settings: RunnerSettings) -> AsyncIterator[tuple[str | None,
     if not settings.simulate:
         yield settings.base_url, given
         return
-    from ..simulator import FaultConfig, SimulatorConfig, run_simulator
+    from ..simulator import run_simulator
 
-    config = SimulatorConfig(
-        rpm=settings.sim_rpm,
-        input_tpm=settings.sim_input_tpm,
-        output_tpm=settings.sim_output_tpm,
-        minute_seconds=settings.sim_minute_seconds,
-        ttft_s=settings.sim_ttft,
-        per_token_s=settings.sim_per_token,
-        seed=settings.sim_seed,
-        faults=FaultConfig(error_529=settings.sim_fault_529, error_500=settings.sim_fault_500),
-    )
+    config = simulator_config(settings)
     if given.rpm is None and given.input_tpm is None and given.output_tpm is None:
         # No client limits given: tell the Flow the simulator's.
         given = RateLimits(
@@ -362,7 +416,6 @@ async def _flow(
         concurrency=settings.concurrency,
         max_queue=window,
         retry=retry,
-        budget_usd=settings.budget_usd,
         transport=wire,
     )
     try:
@@ -417,11 +470,16 @@ def _report(summary: RunSummary, files: RunFiles) -> None:
     if summary.file_unsucceeded:
         lines.append(
             f"  dead letters {files.dead_letter}: {summary.file_unsucceeded:,} line(s) as given "
-            f"(retry them: claudeflow run {files.dead_letter} -o ...; the reasons are in "
-            f"{files.output})"
+            f"(the reasons are in {files.output}; retry them into it: the same command "
+            "with --retry-failed)"
         )
     if summary.abort_message:
         lines.append("  fix the cause above, then rerun the same command (nothing is lost)")
+    elif summary.stop_reason == "budget reached":
+        lines.append(
+            f"  the budget covers what {files.output} already cost: continue with a larger "
+            "--budget-usd"
+        )
     elif summary.stop_reason:
         lines.append("  rerun the same command to continue where this run stopped")
     _say("\n".join(lines))

@@ -30,10 +30,20 @@ class DoneIndex:
         # sorted() briefly holds Python ints; the index itself keeps 8 bytes per id.
         self._digests = array("Q", sorted(digests))
 
+    @classmethod
+    def from_digests(cls, digests: array[int]) -> DoneIndex:
+        """An index of the ids whose :func:`id_digest` values are ``digests``."""
+        index = cls()
+        index._digests = array("Q", sorted(digests))
+        return index
+
     def __contains__(self, custom_id: object) -> bool:
-        if not isinstance(custom_id, str):
+        if isinstance(custom_id, int):
+            digest = custom_id  # already a digest
+        elif isinstance(custom_id, str):
+            digest = id_digest(custom_id)
+        else:
             return False
-        digest = id_digest(custom_id)
         i = bisect_left(self._digests, digest)
         return i < len(self._digests) and self._digests[i] == digest
 
@@ -65,6 +75,12 @@ class IdSet:
             self._grow()
         return True
 
+    def __contains__(self, custom_id: object) -> bool:
+        if not isinstance(custom_id, str):
+            return False
+        digest = id_digest(custom_id) or 1
+        return self._slots[_probe(self._slots, digest)] == digest
+
     def __len__(self) -> int:
         return self._count
 
@@ -76,13 +92,19 @@ class IdSet:
                 _place(self._slots, digest)
 
 
-def _place(slots: array[int], digest: int) -> bool:
-    """Put ``digest`` in ``slots`` (linear probing); ``False`` if it was there already."""
+def _probe(slots: array[int], digest: int) -> int:
+    """The slot holding ``digest``, else the free one where it belongs (linear probing)."""
     mask = len(slots) - 1
     i = digest & mask
-    while slots[i]:
-        if slots[i] == digest:
-            return False
+    while slots[i] and slots[i] != digest:
         i = (i + 1) & mask
+    return i
+
+
+def _place(slots: array[int], digest: int) -> bool:
+    """Put ``digest`` in ``slots``; ``False`` if it was there already."""
+    i = _probe(slots, digest)
+    if slots[i]:
+        return False
     slots[i] = digest
     return True

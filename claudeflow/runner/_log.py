@@ -18,15 +18,25 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from .._clock import Clock, LoopClock
 from .._errors import ClaudeflowError
 
-__all__ = ["CorruptFileError", "JsonlLog", "count_complete_lines", "read_records", "repair_tail"]
+__all__ = [
+    "CorruptFileError",
+    "JsonlLog",
+    "Outcome",
+    "count_complete_lines",
+    "read_records",
+    "repair_tail",
+]
 
 _CHUNK: Final = 64 * 1024
 _ID_PREFIX: Final = '{"custom_id": '
+# What follows the id in a succeeded record as JsonlLog writes it (see _records.py).
+_SUCCESS_LINE: Final = ', "status": "succeeded", "line": '
+_SUCCESS_COST: Final = ', "cost_usd": '
 _DECODER: Final = json.JSONDecoder()
 
 
@@ -71,11 +81,24 @@ def count_complete_lines(path: Path) -> int:
     return count
 
 
-def read_records(path: Path, *, full: bool = True) -> Iterator[tuple[str, dict[str, Any] | None]]:
-    """Yield ``(custom_id, record)`` for each line of ``path`` (after :func:`repair_tail`).
+class Outcome(NamedTuple):
+    """One result line: its key, status, input line number and cost, and the record.
 
-    With ``full=False`` a succeeded record is not parsed beyond its id (``None`` is
-    yielded instead): resuming a million-line file then costs little more than reading it.
+    ``record`` is ``None`` for a succeeded line read without ``full`` parsing.
+    """
+
+    custom_id: str
+    status: str
+    line: int | None
+    cost_usd: float | None
+    record: dict[str, Any] | None
+
+
+def read_records(path: Path, *, full: bool = True) -> Iterator[Outcome]:
+    """Yield an :class:`Outcome` for each line of ``path`` (after :func:`repair_tail`).
+
+    With ``full=False`` a succeeded record is not parsed beyond its cost: resuming a
+    million-line file then costs little more than reading it.
     """
     if not path.exists():
         return
@@ -84,25 +107,47 @@ def read_records(path: Path, *, full: bool = True) -> Iterator[tuple[str, dict[s
             line = raw.decode("utf-8", "replace")
             if not line.strip():
                 continue
-            quick = None if full else _quick_success_id(line)
+            quick = None if full else _quick_success(line)
             if quick is not None:
-                yield quick, None
+                yield quick
                 continue
             record = _parse(path, number, line)
-            yield record["custom_id"], record
+            yield Outcome(
+                record["custom_id"],
+                str(record.get("status")),
+                _int_or_none(record.get("line")),
+                _number_or_none(record.get("cost_usd")),
+                record,
+            )
 
 
-def _quick_success_id(line: str) -> str | None:
-    """The id of a record written by :class:`JsonlLog` as succeeded, without parsing it."""
+def _quick_success(line: str) -> Outcome | None:
+    """A succeeded record as :class:`JsonlLog` writes it, read without parsing it all."""
     if not line.startswith(_ID_PREFIX):
         return None
     try:
         custom_id, end = _DECODER.raw_decode(line, len(_ID_PREFIX))
+        if not line.startswith(_SUCCESS_LINE, end):
+            return None
+        number, end = _DECODER.raw_decode(line, end + len(_SUCCESS_LINE))
+        if not line.startswith(_SUCCESS_COST, end):
+            return None
+        cost, _ = _DECODER.raw_decode(line, end + len(_SUCCESS_COST))
     except ValueError:
         return None
-    if isinstance(custom_id, str) and line.startswith(', "status": "succeeded"', end):
-        return custom_id
-    return None
+    if not isinstance(custom_id, str):
+        return None
+    return Outcome(custom_id, "succeeded", _int_or_none(number), _number_or_none(cost), None)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number_or_none(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 def _parse(path: Path, number: int, line: str) -> dict[str, Any]:
@@ -135,7 +180,10 @@ class JsonlLog:
         self.repaired_bytes = repair_tail(path)
         self._fsync_interval_s = fsync_interval_s
         self._clock = clock or LoopClock()
-        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        # Opened (the file and its directory created) on the first write: a run that has
+        # nothing to write, such as no dead letters, leaves no empty file behind.
+        self._fd: int | None = None
+        self._closed = False
         self._synced_at = self._clock.now()
         self._dirty = False
         self.written = 0
@@ -176,12 +224,19 @@ class JsonlLog:
         return True
 
     def _write(self, data: bytes) -> None:
-        if self._fd is None:
-            raise ValueError(f"{self.path} is closed")
+        fd = self._open()
         view = memoryview(data)
         while view:  # os.write may write less than asked (signals, huge records)
-            view = view[os.write(self._fd, view) :]
+            view = view[os.write(fd, view) :]
         self._dirty = True
+
+    def _open(self) -> int:
+        if self._closed:
+            raise ValueError(f"{self.path} is closed")
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        return self._fd
 
     def sync(self) -> None:
         """Force written records to disk."""
@@ -193,6 +248,7 @@ class JsonlLog:
         self._synced_at = self._clock.now()
 
     def close(self) -> None:
+        self._closed = True
         if self._fd is None:
             return
         self.sync()

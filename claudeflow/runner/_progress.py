@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final, TextIO
 
 from .._clock import Clock, LoopClock
+from ..tokens import Usage
 
 __all__ = ["RATE_WINDOW_S", "Progress", "RunSummary", "Tally", "format_duration"]
 
@@ -23,9 +24,12 @@ RATE_WINDOW_S: Final = 10.0
 class Tally:
     """Live counters of one run, updated as lines are read and requests finish.
 
-    ``prior`` counts the statuses already in the results file when the run started;
-    ``queued``, ``in_flight``, ``retries`` and ``last_error`` mirror the Flow and are
-    refreshed before each progress line.
+    ``prior`` counts the lines of the results file by status when the run started (a
+    retried line leaves its old status when its new record is written: ``retried``);
+    ``prior_cost_usd`` is what those records cost; ``unpriced`` counts this run's
+    successes without a price (their cost is not in ``cost_usd``); ``queued``,
+    ``in_flight``, ``retries`` and ``last_error`` mirror the Flow and are refreshed
+    before each progress line.
     """
 
     def __init__(self, clock: Clock | None = None) -> None:
@@ -41,6 +45,9 @@ class Tally:
         self.input_tokens = 0
         self.output_tokens = 0
         self.cost_usd = 0.0
+        self.prior_cost_usd = 0.0
+        self.unpriced = 0
+        self.retried = 0
         self.queued = 0
         self.in_flight = 0
         self.retries = 0
@@ -55,6 +62,15 @@ class Tally:
     @property
     def elapsed(self) -> float:
         return max(1e-9, self.clock.now() - self.started)
+
+    def add_success(self, usage: Usage, cost_usd: float | None) -> None:
+        self.succeeded += 1
+        self.input_tokens += usage.total_input
+        self.output_tokens += usage.output_tokens
+        if cost_usd is None:
+            self.unpriced += 1
+        else:
+            self.cost_usd += cost_usd
 
     def abort(self, message: str) -> None:
         """Record why the run must stop now (the first reason wins)."""
@@ -79,6 +95,9 @@ class Tally:
             file_failed=self.prior["failed"] + self.failed,
             file_invalid=self.prior["invalid"] + self.invalid,
             abort_message=self.abort_message,
+            unpriced=self.unpriced,
+            retried=self.retried,
+            file_cost_usd=self.prior_cost_usd + self.cost_usd,
         )
 
 
@@ -90,7 +109,10 @@ class RunSummary:
     requests and count nowhere else. ``file_*`` count the results file's lines by status
     (earlier runs included). ``stop_reason`` is empty when every line was handled, else
     why the run stopped early (``"interrupted"``, ``"budget reached"``, ``"aborted"``
-    with ``abort_message``); rerunning the same command resumes it.
+    with ``abort_message``); rerunning the same command resumes it. ``cost_usd`` is
+    this run's, ``file_cost_usd`` the results file's in all; ``unpriced`` successes
+    (a model without a price) are in neither. ``retried`` lines were failures of an
+    earlier run sent again (``retry_failed``).
     """
 
     succeeded: int
@@ -108,6 +130,9 @@ class RunSummary:
     file_failed: int = 0
     file_invalid: int = 0
     abort_message: str = ""
+    unpriced: int = 0
+    retried: int = 0
+    file_cost_usd: float = 0.0
 
     @property
     def complete(self) -> bool:
@@ -136,14 +161,21 @@ class RunSummary:
         if self.abort_message:
             lines.append(f"  cause        {self.abort_message}")
         blank = f"  blank lines {self.blank:,}" if self.blank else ""
+        retried = f"  retried {self.retried:,}" if self.retried else ""
+        unpriced = (
+            f"  (+ {self.unpriced:,} unpriced request(s): no price for their model)"
+            if self.unpriced
+            else ""
+        )
         lines += [
             f"  this run     succeeded {self.succeeded:,}  failed {self.failed:,}  "
-            f"invalid {self.invalid:,}  skipped (already done) {self.skipped:,}{blank}",
+            f"invalid {self.invalid:,}  skipped (already done) {self.skipped:,}{blank}{retried}",
             f"  results file succeeded {self.file_succeeded:,}  failed {self.file_failed:,}  "
             f"invalid {self.file_invalid:,}{self._done_of_total()}",
             f"  tokens       {self.input_tokens:,} in / {self.output_tokens:,} out  "
             f"({tokens / max(self.elapsed_s, 1e-9):,.0f} tok/s)",
-            f"  cost         ${self.cost_usd:,.4f}",
+            f"  cost         ${self.cost_usd:,.4f} this run, ${self.file_cost_usd:,.4f} in the "
+            f"results file{unpriced}",
         ]
         return "\n".join(lines)
 

@@ -1,7 +1,8 @@
 """The lines the runner writes: results (one per input line) and dead letters.
 
 A result line always starts with ``custom_id`` then ``status`` (``succeeded``,
-``failed`` or ``invalid``); resuming relies on that order to skip parsing. A failed or
+``failed`` or ``invalid``), and a succeeded one goes on with ``line`` and ``cost_usd``;
+resuming relies on that order to skip parsing the response. A failed or
 invalid result says why (``error``: type and message) and where the line is: its
 ``line`` number and ``input_offset``, the byte where it starts in the input file.
 
@@ -28,9 +29,9 @@ def success_record(item: LineRequest, result: Result) -> dict[str, Any]:
         "custom_id": item.custom_id,
         "status": "succeeded",
         "line": item.line,
+        "cost_usd": result.cost_usd,  # this early, resuming reads it without parsing the rest
         "response": result.message.to_dict(),
         "usage": dataclasses.asdict(result.usage),
-        "cost_usd": result.cost_usd,
         "attempts": result.attempts,
         "request_id": result.request_id,
     }

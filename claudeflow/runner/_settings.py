@@ -34,16 +34,7 @@ __all__ = [
 ]
 
 _FLOATS = ("rpm", "input_tpm", "output_tpm", "budget_usd")
-_REQUIRED_FLOATS = (
-    "minute_seconds",
-    "burst",
-    "fsync_interval",
-    "progress_interval",
-    "sim_rpm",
-    "sim_input_tpm",
-    "sim_output_tpm",
-    "sim_minute_seconds",
-)
+_REQUIRED_FLOATS = ("minute_seconds", "burst", "fsync_interval", "progress_interval")
 _INTS = ("concurrency", "max_line_bytes")
 
 # Every key a config file may hold (the flag of the same name wins over it).
@@ -56,7 +47,9 @@ SETTING_HELP: dict[str, str] = {
     "concurrency": "requests in flight at once (default 16)",
     "window": "lines held at once, queued or in flight (default max(64, 4 x concurrency))",
     "max_retries": "retries per request (default 8)",
-    "budget_usd": "stop starting requests once this much is spent",
+    "budget_usd": "most USD the results file may cost, earlier runs included: a line starts "
+    "only if its worst case (estimated input + max_tokens output) still fits",
+    "retry_failed": "true: send the lines whose latest result failed again, into OUTPUT",
     "base_url": "API URL (default $ANTHROPIC_BASE_URL, else https://api.anthropic.com)",
     "dead_letter": "dead-letter file (default OUTPUT's name + .dead)",
     "fsync_interval": "seconds between fsyncs of the output files (default 1)",
@@ -65,15 +58,16 @@ SETTING_HELP: dict[str, str] = {
     "quiet": "true: no progress display",
     "batches": "true: send every line through the Message Batches API (half price, resumable)",
     "simulate": "true: run against the built-in simulator (offline)",
-    "sim_rpm": "simulator: requests per minute (default 1000)",
-    "sim_input_tpm": "simulator: input tokens per minute (default 1000000)",
-    "sim_output_tpm": "simulator: output tokens per minute (default 200000)",
-    "sim_minute_seconds": "simulator: length of its 'minute' (default 60)",
-    "sim_ttft": "simulator: seconds to first token (default 0.02)",
-    "sim_per_token": "simulator: seconds per output token (default 0.0005)",
-    "sim_seed": "simulator: random seed (default 0)",
-    "sim_fault_529": "simulator: probability of a 529 per request (default 0)",
-    "sim_fault_500": "simulator: probability of a 500 per request (default 0)",
+    # The simulator's own defaults apply to what is not given (claudeflow simulate --help).
+    "sim_rpm": "simulator: requests per minute",
+    "sim_input_tpm": "simulator: input tokens per minute",
+    "sim_output_tpm": "simulator: output tokens per minute",
+    "sim_minute_seconds": "simulator: length of its 'minute'",
+    "sim_ttft": "simulator: seconds to first token",
+    "sim_per_token": "simulator: seconds per output token",
+    "sim_seed": "simulator: random seed",
+    "sim_fault_529": "simulator: probability of a 529 per request",
+    "sim_fault_500": "simulator: probability of a 500 per request",
 }
 
 
@@ -85,7 +79,11 @@ def config_keys_help() -> str:
 
 @dataclass(frozen=True, slots=True)
 class RunnerSettings:
-    """Every knob of ``claudeflow run`` (see ``claudeflow run --help`` for each)."""
+    """Every knob of ``claudeflow run`` (see ``claudeflow run --help`` for each).
+
+    The ``sim_*`` fields left ``None`` take the simulator's defaults, and the simulator
+    checks them (see :func:`claudeflow.runner._cli.simulator_config`).
+    """
 
     rpm: float | None = None
     input_tpm: float | None = None
@@ -96,6 +94,7 @@ class RunnerSettings:
     window: int | None = None
     max_retries: int | None = None
     budget_usd: float | None = None
+    retry_failed: bool = False
     base_url: str | None = None
     dead_letter: str | None = None
     fsync_interval: float = 1.0
@@ -104,15 +103,15 @@ class RunnerSettings:
     quiet: bool = False
     batches: bool = False
     simulate: bool = False
-    sim_rpm: float = 1_000.0
-    sim_input_tpm: float = 1_000_000.0
-    sim_output_tpm: float = 200_000.0
-    sim_minute_seconds: float = 60.0
-    sim_ttft: float = 0.02
-    sim_per_token: float = 0.0005
-    sim_seed: int = 0
-    sim_fault_529: float = 0.0
-    sim_fault_500: float = 0.0
+    sim_rpm: float | None = None
+    sim_input_tpm: float | None = None
+    sim_output_tpm: float | None = None
+    sim_minute_seconds: float | None = None
+    sim_ttft: float | None = None
+    sim_per_token: float | None = None
+    sim_seed: int | None = None
+    sim_fault_529: float | None = None
+    sim_fault_500: float | None = None
 
     def __post_init__(self) -> None:
         for name in _FLOATS:
@@ -125,6 +124,9 @@ class RunnerSettings:
             _check_int("window", self.window, minimum=1)
         if self.max_retries is not None:
             _check_int("max_retries", self.max_retries, minimum=0)
+        for name in ("quiet", "simulate", "retry_failed"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(name, f"must be true or false, got {getattr(self, name)!r}")
         for name in ("base_url", "dead_letter"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):

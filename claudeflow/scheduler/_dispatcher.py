@@ -251,10 +251,7 @@ class Dispatcher:
             lane.wake()
 
     def _keys_changed(self) -> None:
-        if not self._ring.any_active:
-            for lane in self._lanes.values():
-                lane.wake()  # each loop fails its line with the keys' cause
-        self.wake_all()
+        self.wake_all()  # a lane left without keys fails its line with their cause
 
     # -- running jobs ----------------------------------------------------------------
 

@@ -10,6 +10,7 @@ later job never starts while the head waits, so a large head accumulates capacit
 from __future__ import annotations
 
 import asyncio
+import copy
 import math
 from collections.abc import Callable
 
@@ -77,7 +78,7 @@ class Lane:
         """Reserve ``job`` in the first pool that can pay; launch it, or say how long to wait."""
         pools = self._ring.pools(self.model_class)
         if not pools:
-            self._fail_head(job, _no_keys(self._ring))
+            self._fail_head(job, _no_keys(self._ring, self.model_class))
             return 0.0
         best = math.inf
         now = self._clock.now()
@@ -155,9 +156,12 @@ class Lane:
             _resolve(self._wake_future)
 
 
-def _no_keys(ring: KeyRing) -> BaseException:
-    reasons = ring.retired_reasons() or "no API key is configured"
-    return AuthenticationError(f"no API key is left in the rotation ({reasons})", status_code=401)
+def _no_keys(ring: KeyRing, model_class: str) -> BaseException:
+    """The error every key met for this class (a copy per job), else a plain 401."""
+    refusal = ring.refusal(model_class)
+    if refusal is not None:
+        return copy.copy(refusal)
+    return AuthenticationError("no API key is left in the rotation", status_code=401)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -304,9 +304,14 @@ class Runner:
     def _after_failure(self, job: Job, pool: Pool, error: ClaudeflowError) -> float | None:
         self._end_probe(pool)
         if isinstance(error, _KEY_REFUSED):
-            # This key is refused for good; the request itself may be fine on another.
-            self._ring.retire(pool.key, f"HTTP {error.status_code} {error.type or ''}".strip())
-            if self._ring.any_active:
+            # The key (or, for a 403, the key for this model class) is refused for good;
+            # the request itself may be fine on another key.
+            if isinstance(error, PermissionDeniedError):
+                self._ring.refuse(pool, error)
+            else:
+                reason = f"HTTP {error.status_code} {error.type or ''}".strip()
+                self._ring.retire(pool.key, reason, error)
+            if self._ring.pools(job.model_class):
                 self.counts["retries"] += 1
                 return 0.0
         delay = self._retry.next_delay(
@@ -455,5 +460,6 @@ def _headers(job: Job, pool: Pool) -> Mapping[str, str]:
     return {**pool.key.headers, **job.extra_headers}
 
 
-# Refusals that belong to the key, not to the request: 401, 402 (no credit), 403.
+# Refusals that belong to the key, not to the request: 401, 402 (no credit), and a 403
+# (which may hold for one model class only, so it refuses the key that class's pool).
 _KEY_REFUSED = (AuthenticationError, BillingError, PermissionDeniedError)

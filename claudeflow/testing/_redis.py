@@ -33,6 +33,7 @@ class RedisServer:
         self._dir = tempfile.TemporaryDirectory(prefix="claudeflow-redis-")
         self.port = _free_port()
         self._process: subprocess.Popen[str] | None = None
+        self._drain: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -63,16 +64,25 @@ class RedisServer:
                 break
         else:
             process.wait()
+            process.stdout.close()
             raise RuntimeError(f"redis-server did not start:\n{''.join(log[-20:])}")
         # Keep reading so a chatty server never blocks on a full pipe.
-        threading.Thread(target=_drain, args=(process,), daemon=True).start()
+        self._drain = threading.Thread(target=_drain, args=(process,), daemon=True)
+        self._drain.start()
 
     def stop(self) -> None:
         """Kill the server at once (as a crash would) and wait for it to exit."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
+        if process is None:
+            return
+        if process.poll() is None:
             process.kill()
             process.wait()
+        if self._drain is not None:
+            self._drain.join(timeout=5)  # it ends at EOF, once the server has exited
+            self._drain = None
+        if process.stdout is not None:
+            process.stdout.close()
 
     def close(self) -> None:
         self.stop()

@@ -10,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from claudeflow.runner import read_items
+
 MODEL = "claude-haiku-4-5"
 API_KEY = "sk-ant-test-SECRET-0123456789"
 
@@ -43,6 +45,11 @@ def records(path: Path) -> list[dict[str, Any]]:
 
 def id_counts(path: Path) -> Counter[str]:
     return Counter(record["custom_id"] for record in records(path))
+
+
+def each_input_line_once(path: Path) -> Counter[str]:
+    """What the results of ``path`` should hold: every line's key, once."""
+    return Counter(item.custom_id for item in read_items(path, max_line_bytes=1 << 20))
 
 
 def complete_lines(path: Path) -> int:

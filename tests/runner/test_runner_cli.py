@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import socket
+import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
-from runner_helpers import API_KEY, id_counts, write_lines, write_requests
+from runner_helpers import (
+    API_KEY,
+    body,
+    each_input_line_once,
+    id_counts,
+    records,
+    write_lines,
+    write_requests,
+)
 
 from claudeflow import ConfigError
-from claudeflow.runner import RunnerSettings
-from claudeflow.runner._cli import main, register
+from claudeflow.runner import BadLine, LineRequest, RunnerSettings, parse_line
+from claudeflow.runner._cli import main, register, simulator_config
 from claudeflow.runner._settings import load_config_file, merge_settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -73,10 +84,10 @@ def test_simulate_runs_offline_with_a_json_config_and_shows_progress(
     config.write_text(json.dumps({"sim-ttft": 0, "sim-per-token": 0, "concurrency": 4}))
     out = tmp_path / "out.jsonl"
     assert main([str(requests), "-o", str(out), "--simulate", "--config", str(config)]) == 0
-    assert id_counts(out) == {f"line-{n}": 1 for n in range(1, 26)}
+    assert id_counts(out) == each_input_line_once(requests)
     stderr = capsys.readouterr().err
     assert "25/25 lines | ok 25" in stderr and "finished" in stderr
-    assert (tmp_path / "out.dead.jsonl").exists()
+    assert not (tmp_path / "out.dead.jsonl").exists()  # nothing failed: no empty file
 
 
 def test_failures_exit_1_and_point_at_the_dead_letters(
@@ -128,25 +139,33 @@ def test_a_damaged_results_file_is_refused_not_guessed_at(
     assert "out.jsonl:2" in capsys.readouterr().err
 
 
-def test_a_rerun_exits_1_while_the_results_file_holds_failures(
+def test_a_rerun_exits_1_while_the_results_file_holds_failures_until_retried(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     requests = write_requests(tmp_path / "in.jsonl", 4)
     out = tmp_path / "out.jsonl"
     args = [str(requests), "-o", str(out), "--simulate", "--quiet"]
     assert main([*args, "--sim-fault-500", "1", "--max-retries", "0"]) == 1
+    assert (tmp_path / "out.dead.jsonl").read_text() == requests.read_text()
     capsys.readouterr()
     assert main(args) == 1  # nothing left to do, but 4 lines in the file failed
     stderr = capsys.readouterr().err
     assert "this run     succeeded 0  failed 0  invalid 0  skipped (already done) 4" in stderr
     assert "results file succeeded 0  failed 4  invalid 0  (4 of 4 input lines done" in stderr
-    assert "dead letters" in stderr
+    assert "dead letters" in stderr and "--retry-failed" in stderr
+    assert main([*args, "--retry-failed"]) == 0
+    stderr = capsys.readouterr().err
+    assert "succeeded 4" in stderr and "retried 4" in stderr
+    assert "results file succeeded 4  failed 0" in stderr and "dead letters" not in stderr
+    assert not (tmp_path / "out.dead.jsonl").exists()
+    # The retried lines' records keep their own line numbers, in the input given.
+    assert sorted(r["line"] for r in records(out)[4:]) == [1, 2, 3, 4]
 
 
 @pytest.mark.parametrize(
     ("output", "message"),
     [
-        pytest.param("nodir/x.jsonl", "-o/--output: directory", id="no-dir"),
+        pytest.param("in.jsonl/x.jsonl", "in.jsonl is not a directory", id="file-as-dir"),
         pytest.param(".", "is a directory; give a file name", id="is-dir"),
     ],
 )
@@ -163,8 +182,55 @@ def test_unusable_paths_exit_2_with_one_line_before_anything_starts(
     stderr = capsys.readouterr().err
     assert message in stderr and len(stderr.strip().splitlines()) == 1
     assert "simulator" not in stderr and "Traceback" not in stderr
-    assert main(["in.jsonl", "-o", "o.jsonl", "--dead-letter", "nodir/d.jsonl", "--simulate"]) == 2
-    assert "--dead-letter: directory nodir does not exist" in capsys.readouterr().err
+    args = ["in.jsonl", "-o", "o.jsonl", "--dead-letter", "in.jsonl/d.jsonl", "--simulate"]
+    assert main(args) == 2
+    assert "--dead-letter: in.jsonl is not a directory" in capsys.readouterr().err
+
+
+def test_missing_output_directories_are_created_alike_for_results_and_dead_letters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_lines(tmp_path / "in.jsonl", ["{not json", *map(json.dumps, [body(1)])])
+    args = ["in.jsonl", "-o", "new/deep/out.jsonl", "--dead-letter", "other/dead.jsonl"]
+    assert main([*args, "--simulate", "--quiet"]) == 1  # the bad line
+    assert len((tmp_path / "new/deep/out.jsonl").read_text().splitlines()) == 2
+    assert (tmp_path / "other/dead.jsonl").read_text() == "{not json\n"
+    assert main(["in.jsonl", "-o", "more/out.jsonl", "--simulate", "--quiet"]) == 1
+    assert (tmp_path / "more/out.dead.jsonl").read_text() == "{not json\n"
+
+
+def test_input_dash_reads_stdin_and_resumes_from_the_same_lines_piped_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = "".join(json.dumps(body(i)) + "\n" for i in range(5)).encode()
+    out = tmp_path / "out.jsonl"
+    for _ in range(2):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+        assert main(["-", "-o", str(out), "--simulate", "--quiet"]) == 0
+    stderr = capsys.readouterr().err
+    assert "succeeded 5" in stderr and "skipped (already done) 5" in stderr
+    assert id_counts(out) == Counter(item.custom_id for item in read_stdin_items(data))
+    assert main(["-", "-o", str(out), "--simulate", "--retry-failed"]) == 2
+    assert "--retry-failed needs INPUT as a file" in capsys.readouterr().err
+
+
+def read_stdin_items(data: bytes) -> list[LineRequest | BadLine]:
+    return [parse_line(n, line) for n, line in enumerate(data.splitlines(), start=1)]
+
+
+def test_the_simulator_defaults_live_in_the_simulator(tmp_path: Path) -> None:
+    from claudeflow.simulator import DEFAULT_LIMITS, SimulatorConfig
+
+    config = simulator_config(RunnerSettings(simulate=True))
+    defaults = SimulatorConfig(**DEFAULT_LIMITS)
+    assert config == defaults
+    given = simulator_config(RunnerSettings(sim_rpm=5, sim_ttft=0, sim_fault_500=0.5))
+    assert (given.rpm, given.ttft_s, given.faults.error_500) == (5, 0, 0.5)
+    assert given.input_tpm == defaults.input_tpm and given.per_token_s == defaults.per_token_s
+    with pytest.raises(ConfigError) as error:  # the simulator checks its own fields
+        simulator_config(RunnerSettings(sim_fault_529=2.0))
+    assert error.value.argument == "error_529"
 
 
 def test_help_lists_every_config_key_and_the_exit_statuses(
@@ -197,3 +263,17 @@ def test_an_unreachable_api_exits_3_at_once_naming_it(
     stderr = capsys.readouterr().err
     assert f"cannot reach the API at {url}" in stderr and "--base-url" in stderr
     assert not out.exists() or not out.read_text()
+
+
+def test_a_budget_counts_what_earlier_runs_spent_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requests = write_requests(tmp_path / "in.jsonl", 20)
+    out = tmp_path / "out.jsonl"
+    args = [str(requests), "-o", str(out), "--simulate", "--quiet", "--budget-usd", "0.0005"]
+    for _ in range(2):  # the rerun starts with the first run's spend counted
+        assert main(args) == 1
+        assert 0 < sum(r["cost_usd"] for r in records(out)) <= 0.0005
+    stderr = capsys.readouterr().err
+    assert stderr.count("stopped (budget reached)") == 2 and "larger --budget-usd" in stderr
+    assert "this run     succeeded 0" in stderr.split("stopped (budget reached)")[2]

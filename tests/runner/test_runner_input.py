@@ -11,7 +11,7 @@ from runner_helpers import body, write_lines
 from claudeflow import Priority
 from claudeflow.runner import BadLine, LineReader, LineRequest, parse_line, read_items
 from claudeflow.runner._done import IdSet
-from claudeflow.runner._input import count_lines
+from claudeflow.runner._input import content_id, count_lines
 
 
 def parse(data: object) -> LineRequest | BadLine:
@@ -46,9 +46,31 @@ def test_params_mixed_with_top_level_fields_is_a_bad_line(extra: dict[str, objec
     assert ("older claudeflow" in item.problem) == ("error" in extra)
 
 
-def test_missing_custom_id_defaults_to_the_line_number() -> None:
+def test_a_line_without_custom_id_is_known_by_its_content_not_its_place() -> None:
     item = parse(body(1) | {"priority": 0})
-    assert isinstance(item, LineRequest) and item.custom_id == "line-7" and item.priority == 0
+    assert isinstance(item, LineRequest) and item.priority == 0
+    assert item.custom_id == content_id(body(1) | {"priority": 0})
+    assert item.custom_id.startswith("content-") and len(item.custom_id) == len("content-") + 20
+    # The same request elsewhere, with other spacing and key order: the same key.
+    reordered = json.dumps(dict(reversed(list((body(1) | {"priority": 0}).items()))), indent=1)
+    moved = parse_line(99, reordered.replace("\n", " ").encode())
+    assert moved.custom_id == item.custom_id and moved.line == 99
+    assert parse(body(2)).custom_id != item.custom_id
+    assert parse("{oops").custom_id == parse("{oops  ").custom_id != parse("{oops!").custom_id
+
+
+def test_repeats_of_an_id_less_request_are_numbered_and_survive_a_prepended_line(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "in.jsonl"
+    reused = {"custom_id": "a"} | body(9)
+    write_lines(path, [body(1), body(2), body(1), body(1), reused, reused])
+    before = [item.custom_id for item in read_items(path, max_line_bytes=10_000)]
+    key = content_id(body(1))
+    assert before == [key, content_id(body(2)), f"{key}-2", f"{key}-3", "a", "a (duplicate 2)"]
+    write_lines(path, [body(0), body(1), body(2), body(1), body(1), reused, reused])
+    after = [item.custom_id for item in read_items(path, max_line_bytes=10_000)]
+    assert after == [content_id(body(0)), *before]
 
 
 @pytest.mark.parametrize(
@@ -97,7 +119,8 @@ def test_reading_numbers_every_line_counts_blanks_apart_and_caps_line_length(
 
 def test_a_reused_custom_id_is_a_bad_line_with_a_key_of_its_own(tmp_path: Path) -> None:
     lines = [{"custom_id": "a"} | body(1), {"custom_id": "b"} | body(2)]
-    lines += [{"custom_id": "a"} | body(3), body(4), {"custom_id": "line-4"} | body(5)]
+    clash = content_id(body(4))
+    lines += [{"custom_id": "a"} | body(3), body(4), {"custom_id": clash} | body(5)]
     items = list(read_items(write_lines(tmp_path / "in.jsonl", lines), max_line_bytes=10_000))
     assert [type(item).__name__ for item in items] == [
         "LineRequest",
@@ -108,8 +131,8 @@ def test_a_reused_custom_id_is_a_bad_line_with_a_key_of_its_own(tmp_path: Path) 
     ]
     dup = items[2]
     assert isinstance(dup, BadLine) and "duplicate custom_id 'a'" in dup.problem
-    assert dup.custom_id == "a (duplicate on line 3)" and dup.raw == json.dumps(lines[2]).encode()
-    assert items[4].custom_id == "line-4 (duplicate on line 5)"  # clashes with a default id
+    assert dup.custom_id == "a (duplicate 2)" and dup.raw == json.dumps(lines[2]).encode()
+    assert items[4].custom_id == f"{clash} (duplicate 2)"  # clashes with a content id
     assert len({item.custom_id for item in items}) == 5
 
 

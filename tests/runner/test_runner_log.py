@@ -57,20 +57,27 @@ async def test_append_writes_whole_lines_and_fsyncs_on_its_interval(tmp_path: Pa
     log.close()
     with pytest.raises(ValueError, match="closed"):
         log.append({"custom_id": "c"})
-    assert [cid for cid, _ in read_records(path)] == ["a", "b"]
+    assert [outcome.custom_id for outcome in read_records(path)] == ["a", "b"]
 
 
 def test_read_records_skips_parsing_successes_only_when_asked(tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
     lines = [
-        {"custom_id": 'a "quoted"', "status": "succeeded", "response": {}},
-        {"custom_id": "b", "status": "failed", "error": {}},
+        {"custom_id": 'a "quoted"', "status": "succeeded", "line": 4, "cost_usd": 0.5, "x": {}},
+        {"custom_id": "b", "status": "failed", "line": 5, "cost_usd": None, "error": {}},
         {"status": "succeeded", "custom_id": "c"},  # not our key order: parsed in full
+        {"custom_id": "d", "status": "succeeded", "line": 7, "response": {}, "cost_usd": 2},
     ]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     quick = list(read_records(path, full=False))
-    assert [cid for cid, _ in quick] == ['a "quoted"', "b", "c"]
-    assert quick[0][1] is None and quick[1][1] == lines[1] and quick[2][1] == lines[2]
+    assert [(o.custom_id, o.status, o.line, o.cost_usd) for o in quick] == [
+        ('a "quoted"', "succeeded", 4, 0.5),
+        ("b", "failed", 5, None),
+        ("c", "succeeded", None, None),
+        ("d", "succeeded", 7, 2.0),  # an older key order: parsed in full, same answer
+    ]
+    assert quick[0].record is None and quick[1].record == lines[1]
+    assert quick[2].record == lines[2] and quick[3].record == lines[3]
 
 
 @pytest.mark.parametrize(

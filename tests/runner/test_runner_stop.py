@@ -66,7 +66,8 @@ async def stop_while_held(
         )
         await until(lambda: len(wire.on_wire) == 2 and flow.stats().queued == 8)
         stop.set()
-        await asyncio.sleep(0.05)  # the runner abandons the queue before any answer lands
+        # The runner abandons the queue before any answer lands: wait until it has.
+        await until(lambda: flow.stats().queued == 0)
         api.release.set()
         summary = await asyncio.wait_for(running, timeout=5)
         assert flow.stats().queued == 0 and flow.stats().in_flight == 0
@@ -103,4 +104,4 @@ async def test_after_a_stop_a_failed_attempt_is_abandoned_not_retried(tmp_path: 
     summary, sent = await stop_while_held(files, api, retry=retry)
     # The two 529s would have been retried (and, after 5 more, written as failed).
     assert sent == 2 and summary.failed == 0 and summary.succeeded == 0
-    assert not records(files.output) and not files.dead_letter.read_text()
+    assert not records(files.output) and not files.dead_letter.exists()

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from sched_helpers import API_KEY, FixedEstimator, body, error, name_of, ok
 
-from claudeflow import ApiKey, AuthenticationError, ConfigError, Flow, RateLimits
+from claudeflow import (
+    ApiKey,
+    AuthenticationError,
+    ConfigError,
+    Flow,
+    PermissionDeniedError,
+    RateLimits,
+)
 from claudeflow.testing import FakeClock
 from claudeflow.transport import ApiResponse, MockRequest, MockTransport
 
@@ -143,7 +150,29 @@ async def test_when_every_key_is_refused_queued_requests_fail_with_that_cause(
             *(flow.create(**body(f"r{i}")) for i in range(5)), return_exceptions=True
         )
     assert all(isinstance(o, AuthenticationError) for o in outcomes)
-    assert any("no API key is left" in str(o) for o in outcomes)
+    assert all("invalid x-api-key" in str(o) for o in outcomes)  # the API's own cause
+
+
+async def test_a_403_for_one_model_class_leaves_the_key_serving_the_others(
+    clock: FakeClock,
+) -> None:
+    async def handler(request: MockRequest) -> ApiResponse:
+        if request.json["model"] == SONNET:
+            return error(403, "permission_error", "not allowed to use this model")
+        return ok(request)
+
+    flow, transport = make_flow(clock, handler, concurrency=1)
+    async with flow:
+        outcomes = await asyncio.gather(
+            *(flow.create(**body(f"r{i}", model=(SONNET, HAIKU)[i % 2])) for i in range(6)),
+            return_exceptions=True,
+        )
+        stats = flow.stats()
+    denied = outcomes[0::2]
+    assert all(isinstance(o, PermissionDeniedError) for o in denied)
+    assert all(not isinstance(o, BaseException) for o in outcomes[1::2])
+    assert [r.json["model"] for r in transport.requests].count(SONNET) == 1  # asked once
+    assert next(iter(stats.keys.values())).active
 
 
 async def test_keys_can_be_added_and_removed_while_running(clock: FakeClock) -> None:
