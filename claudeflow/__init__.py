@@ -53,6 +53,7 @@ from .retry import RetryPolicy as RetryPolicy
 from .retry import ServerLimits as ServerLimits
 from .routing import ApiKey as ApiKey
 from .routing import Routes as Routes
+from .routing import fetch_rate_limits as fetch_rate_limits
 from .scheduler import Flow as Flow
 from .scheduler import FlowStats as FlowStats
 from .scheduler import FlowStream as FlowStream
@@ -139,6 +140,7 @@ __all__ = [
     "TransportError",
     "Usage",
     "__version__",
+    "fetch_rate_limits",
 ]
 
 # Public names show where users import them from: ``claudeflow.Flow``, not

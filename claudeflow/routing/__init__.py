@@ -7,6 +7,8 @@ from ._keys import KeyEntry as KeyEntry
 from ._keys import KeyRing as KeyRing
 from ._keys import KeyStatistics as KeyStatistics
 from ._keys import fingerprint as fingerprint
+from ._org_limits import fetch_rate_limits as fetch_rate_limits
+from ._org_limits import parse_rate_limits_response as parse_rate_limits_response
 from ._pools import LimitsSpec as LimitsSpec
 from ._pools import Pool as Pool
 from ._pools import PoolFactory as PoolFactory
@@ -28,6 +30,8 @@ __all__ = [
     "PoolLimits",
     "Router",
     "Routes",
+    "fetch_rate_limits",
     "fingerprint",
     "max_output_tokens",
+    "parse_rate_limits_response",
 ]

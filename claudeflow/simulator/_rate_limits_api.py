@@ -35,8 +35,13 @@ import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._config import RateLimits
-from .._errors import ConfigError
+from ..routing._org_limits import (
+    ITPM,
+    ITPM_CACHE_AWARE,
+    OTPM,
+    RPM,
+    parse_rate_limits_response,
+)
 from ._config import SimulatorConfig
 from ._models import ModelCatalog
 from ._pages import page_limit
@@ -45,10 +50,6 @@ from ._wire import SimError, invalid, not_found
 __all__ = ["ADMIN_KEY_PREFIX", "authorize_admin", "parse_rate_limits_response", "rate_limits"]
 
 ADMIN_KEY_PREFIX = "sk-ant-admin"
-_RPM = "requests_per_minute"
-_ITPM = "input_tokens_per_minute"
-_ITPM_CACHE_AWARE = "input_tokens_per_minute_cache_aware"
-_OTPM = "output_tokens_per_minute"
 _GROUP_TYPES = ("batch", "files", "model_group", "skills", "token_count", "web_search")
 
 
@@ -84,8 +85,8 @@ def rate_limits(
 def _entries(
     config: SimulatorConfig, models: ModelCatalog, classes: Callable[[str], str], org_id: str
 ) -> list[dict[str, Any]]:
-    itpm = _ITPM if config.count_cache_reads else _ITPM_CACHE_AWARE
-    limits = _limits(((_RPM, config.rpm), (itpm, config.input_tpm), (_OTPM, config.output_tpm)))
+    itpm = ITPM if config.count_cache_reads else ITPM_CACHE_AWARE
+    limits = _limits(((RPM, config.rpm), (itpm, config.input_tpm), (OTPM, config.output_tpm)))
     members: dict[str, list[str]] = {}
     for spec in models.listed:
         members.setdefault(classes(spec.id), []).extend((spec.id, *spec.aliases))
@@ -97,9 +98,7 @@ def _entries(
     for kind, rpm in (("token_count", config.count_tokens_rpm), ("batch", config.batch.rpm)):
         if rpm is not None:
             out.append(
-                _entry(
-                    org_id, {"type": kind, "id": _id("rlg", kind)}, _limits(((_RPM, rpm),)), None
-                )
+                _entry(org_id, {"type": kind, "id": _id("rlg", kind)}, _limits(((RPM, rpm),)), None)
             )
     return out
 
@@ -140,43 +139,3 @@ def _page(entries: list[dict[str, Any]], query: Mapping[str, str]) -> dict[str, 
     chosen = entries[start : start + limit]
     rest = entries[start + limit :]
     return {"data": chosen, "next_page": rest[0]["id"] if rest else None}
-
-
-def parse_rate_limits_response(body: Any, *, window_s: float = 60.0) -> dict[str, RateLimits]:
-    """Per model id, the limits a Rate Limits API page gives its model groups.
-
-    ``body`` is the parsed JSON of ``GET /v1/organizations/rate_limits``; entries that are
-    not model groups, and limiter types other than requests / input / output tokens per
-    minute, are ignored (the cache-aware input limit wins over the plain one).
-    ``window_s`` is the length of the limits' minute (a time-scaled simulator's
-    ``minute_seconds``). Raises :class:`~claudeflow.ConfigError` naming ``body`` when it
-    does not have that shape.
-
-    >>> page = {"data": [{"type": "rate_limit", "id": "rl_1", "models": ["m"],
-    ...     "group": {"type": "model_group", "id": "rlg_1", "display_name": "M"},
-    ...     "limits": [{"type": "requests_per_minute", "value": 50}]}], "next_page": None}
-    >>> parse_rate_limits_response(page)["m"].rpm
-    50
-    """
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        raise ConfigError("body", "must be a Rate Limits API page: an object with a 'data' list")
-    out: dict[str, RateLimits] = {}
-    for index, entry in enumerate(data):
-        try:
-            if entry["group"]["type"] != "model_group":
-                continue
-            values = {item["type"]: item["value"] for item in entry["limits"]}
-            models: list[str] = entry["models"]
-            limits = RateLimits(
-                rpm=values.get(_RPM),
-                input_tpm=values.get(_ITPM_CACHE_AWARE, values.get(_ITPM)),
-                output_tpm=values.get(_OTPM),
-                window_s=window_s,
-            )
-        except (KeyError, TypeError) as exc:
-            raise ConfigError(
-                "body", f"data[{index}] is not a rate-limit entry ({exc!r})"
-            ) from None
-        out.update((model, limits) for model in models)
-    return out

@@ -56,7 +56,15 @@ class Calibrator:
     1250
     """
 
-    __slots__ = ("_factors", "_min_samples", "_quantile", "_samples", "_window")
+    __slots__ = (
+        "_factors",
+        "_fresh",
+        "_min_samples",
+        "_quantile",
+        "_refresh",
+        "_samples",
+        "_window",
+    )
 
     def __init__(self, *, window: int = 200, quantile: float = 0.9, min_samples: int = 5) -> None:
         check_count("window", window)
@@ -68,8 +76,12 @@ class Calibrator:
         self._quantile = float(quantile)
         self._min_samples = min_samples
         self._samples: dict[str, deque[tuple[int, int]]] = {}
-        # factor() runs once per request; cache it per model until the next observation.
+        # factor() runs once per request and costs a quantile over the window: cache it per
+        # model and recompute after every ``_refresh`` new samples (a factor a few samples
+        # old is as good an estimate, at a twentieth of the CPU).
         self._factors: dict[str, float] = {}
+        self._fresh: dict[str, int] = {}  # samples seen since the cached factor was computed
+        self._refresh = max(1, window // 20)
 
     def observe(self, model: str, estimated: int, actual: int) -> None:
         """Record one request: the local ``estimated`` input tokens and the ``actual`` count.
@@ -83,7 +95,11 @@ class Calibrator:
         if samples is None:
             samples = self._samples[model] = deque(maxlen=self._window)
         samples.append((estimated, actual))
-        self._factors.pop(model, None)
+        fresh = self._fresh.get(model, 0) + 1
+        if fresh >= self._refresh or len(samples) <= self._min_samples:
+            self._factors.pop(model, None)
+            fresh = 0
+        self._fresh[model] = fresh
 
     def factor(self, model: str) -> float:
         """The correction for ``model``: 1.0 until ``min_samples``, then the ratio quantile."""
