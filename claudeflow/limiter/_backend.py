@@ -46,6 +46,8 @@ class PoolStatistics:
     paused_reason: str = ""
     backend: str = "memory"
     mode: str = "local"  # a shared backend: "shared", "degraded" (local share) or "failed"
+    learning: bool = False  # limits not known yet: the pool sends one request at a time
+    overloaded: bool = False  # a 529 tripped the pool's gate: probing until one succeeds
 
 
 class PoolBuckets(Protocol):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import os
 import random
@@ -512,7 +513,14 @@ class Flow:
     def stats(self) -> FlowStats:
         """Counters, queue depth per priority, each pool's buckets and the server's last view."""
         c = self._runner.counts
-        pools = {pool.name: pool.buckets.statistics() for pool in self._ring.all_pools()}
+        pools = {
+            pool.name: dataclasses.replace(
+                pool.buckets.statistics(),
+                learning=pool.probing,
+                overloaded=pool.overload.tripped,
+            )
+            for pool in self._ring.all_pools()
+        }
         first = next(iter(pools.values()), None) or self._template_pool()
         return FlowStats(
             submitted=self._submitted,

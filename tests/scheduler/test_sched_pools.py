@@ -235,6 +235,21 @@ async def test_learned_limits_probe_each_pool_once(clock: FakeClock) -> None:
     assert transport.requests[0].stream and not transport.requests[-1].stream
 
 
+async def test_stats_say_while_a_pool_is_still_learning_its_limits(clock: FakeClock) -> None:
+    async def handler(request: MockRequest) -> ApiResponse:
+        await clock.sleep(1.0)
+        return ok(request)  # no rate-limit headers: nothing to learn from
+
+    flow, _ = make_flow(clock, handler, learn_limits=True)
+    async with flow:
+        first = asyncio.create_task(flow.create(**body("a")))
+        await clock.run_until(0.5)
+        assert [p.learning for p in flow.stats().pools.values()] == [True]
+        await clock.run_until(2)
+        await first
+        assert [p.learning for p in flow.stats().pools.values()] == [False]
+
+
 def _fp() -> str:
     from claudeflow.routing import fingerprint
 
