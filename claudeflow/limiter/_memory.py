@@ -7,7 +7,7 @@ thread, so "atomic" comes for free; :meth:`MemoryPool.reserve` never suspends.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from .._clock import Clock
 from .._config import RateLimits
@@ -16,7 +16,15 @@ from .._types import Cost
 from ._backend import BucketState, PoolStatistics
 from ._bucket import TokenBucket
 
-__all__ = ["DIMENSIONS", "MemoryBackend", "MemoryPool", "amounts"]
+__all__ = [
+    "DIMENSIONS",
+    "MemoryBackend",
+    "MemoryPool",
+    "amounts",
+    "check_fits",
+    "settle",
+    "wait_for",
+]
 
 # Bucket names, in Cost field order.
 DIMENSIONS = ("requests", "input_tokens", "output_tokens")
@@ -73,27 +81,12 @@ class MemoryPool:
     # -- questions -------------------------------------------------------------------
 
     def check_fits(self, cost: Cost) -> None:
-        for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
-            bucket = self._buckets.get(dim)
-            if bucket is not None and not bucket.fits(amount):
-                raise CapacityError(
-                    f"request needs {amount:,} {dim.replace('_', ' ')} but the bucket holds at "
-                    f"most {bucket.capacity:,.0f} ({_LIMIT_FIELD[dim]} x burst); it can never "
-                    "be sent under these limits"
-                )
+        check_fits(self._buckets, cost)
 
     def delay(self, cost: Cost) -> float:
         """Seconds until ``cost`` can be paid in full from every bucket."""
         now = self._clock.now()
-        wait = max(0.0, self.paused_until - now)
-        lead = self._limits.lead_s
-        for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
-            bucket = self._buckets.get(dim)
-            if bucket is not None and amount > 0:
-                # Keep lead_s of refill in hand (never more than a full bucket holds).
-                need = min(amount + bucket.rate * lead, max(amount, bucket.capacity))
-                wait = max(wait, bucket.time_until(need, now))
-        return wait
+        return wait_for(self._buckets, cost, self._limits.lead_s, self.paused_until, now)
 
     async def reserve(self, cost: Cost, *, priority: int) -> float:
         wait = self.delay(cost)
@@ -103,11 +96,7 @@ class MemoryPool:
 
     def take(self, cost: Cost) -> None:
         """Debit ``cost`` from every bucket (call when :meth:`delay` is 0)."""
-        now = self._clock.now()
-        for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
-            bucket = self._buckets.get(dim)
-            if bucket is not None:
-                bucket.take(amount, now)
+        settle(self._buckets, Cost(0, 0, 0) - cost, self._clock.now())
 
     def buckets(self) -> dict[str, BucketState]:
         now = self._clock.now()
@@ -128,17 +117,7 @@ class MemoryPool:
     # -- corrections -----------------------------------------------------------------
 
     def give_back(self, amount: Cost) -> None:
-        now = self._clock.now()
-        for dim, value in zip(DIMENSIONS, amounts(amount), strict=True):
-            bucket = self._buckets.get(dim)
-            if bucket is None or value == 0:
-                continue
-            if value > 0:
-                bucket.give(value, now)
-            else:
-                # Used more than reserved: the debt is real usage the server counted, so
-                # the bucket goes negative rather than pretending it was never spent.
-                bucket.take(-value, now)
+        settle(self._buckets, amount, self._clock.now())
         self.on_change()
 
     def pause(self, seconds: float, reason: str) -> None:
@@ -180,6 +159,49 @@ class MemoryPool:
 
 def amounts(cost: Cost) -> tuple[int, int, int]:
     return (cost.requests, cost.input_tokens, cost.output_tokens)
+
+
+# -- the arithmetic over one pool's buckets (shared with the Redis backend's local view) --
+
+
+def check_fits(buckets: Mapping[str, TokenBucket], cost: Cost) -> None:
+    """Raise :class:`CapacityError` if ``cost`` can never be taken from ``buckets`` at once."""
+    for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
+        bucket = buckets.get(dim)
+        if bucket is not None and not bucket.fits(amount):
+            raise CapacityError(
+                f"request needs {amount:,} {dim.replace('_', ' ')} but the bucket holds at "
+                f"most {bucket.capacity:,.0f} ({_LIMIT_FIELD[dim]} x burst); it can never "
+                "be sent under these limits"
+            )
+
+
+def wait_for(
+    buckets: Mapping[str, TokenBucket], cost: Cost, lead_s: float, paused_until: float, now: float
+) -> float:
+    """Seconds until every bucket can pay ``cost`` with ``lead_s`` of refill kept in hand."""
+    wait = max(0.0, paused_until - now)
+    for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
+        bucket = buckets.get(dim)
+        if bucket is not None and amount > 0:
+            # The lead never asks for more than a full bucket holds.
+            need = min(amount + bucket.rate * lead_s, max(amount, bucket.capacity))
+            wait = max(wait, bucket.time_until(need, now))
+    return wait
+
+
+def settle(buckets: Mapping[str, TokenBucket], amount: Cost, now: float) -> None:
+    """Credit ``amount`` (capped at capacity); negative fields debit, into debt if need be."""
+    for dim, value in zip(DIMENSIONS, amounts(amount), strict=True):
+        bucket = buckets.get(dim)
+        if bucket is None or value == 0:
+            continue
+        if value > 0:
+            bucket.give(value, now)
+        else:
+            # Used more than reserved: the debt is real usage the server counted, so the
+            # bucket goes negative rather than pretending it was never spent.
+            bucket.take(-value, now)
 
 
 def _noop() -> None:

@@ -14,19 +14,14 @@ from collections.abc import Sequence
 
 from .._clock import Clock
 from .._config import RateLimits
-from .._errors import CapacityError
 from .._types import Cost
 from ._backend import BucketState
 from ._bucket import TokenBucket
-from ._memory import DIMENSIONS
+from ._memory import DIMENSIONS, check_fits, settle, wait_for
 
-__all__ = ["LocalBuckets", "amounts"]
+__all__ = ["LocalBuckets"]
 
 _LIMIT_FIELD = {"requests": "rpm", "input_tokens": "input_tpm", "output_tokens": "output_tpm"}
-
-
-def amounts(cost: Cost) -> tuple[int, int, int]:
-    return (cost.requests, cost.input_tokens, cost.output_tokens)
 
 
 class LocalBuckets:
@@ -51,38 +46,18 @@ class LocalBuckets:
         return self._clock.now()
 
     def check_fits(self, cost: Cost) -> None:
-        for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
-            bucket = self.buckets.get(dim)
-            if bucket is not None and not bucket.fits(amount):
-                raise CapacityError(
-                    f"request needs {amount:,} {dim.replace('_', ' ')} but the bucket holds at "
-                    f"most {bucket.capacity:,.0f} ({_LIMIT_FIELD[dim]} x burst); it can never "
-                    "be sent under these limits"
-                )
+        check_fits(self.buckets, cost)
 
     def reserve(self, cost: Cost) -> float:
         """Take ``cost`` if every bucket can pay (lead_s kept in hand); else the wait."""
         now = self._clock.now()
-        wait = max(0.0, self.paused_until - now)
-        for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
-            bucket = self.buckets.get(dim)
-            if bucket is not None and amount > 0:
-                need = min(amount + bucket.rate * self._limits.lead_s, max(amount, bucket.capacity))
-                wait = max(wait, bucket.time_until(need, now))
+        wait = wait_for(self.buckets, cost, self._limits.lead_s, self.paused_until, now)
         if wait == 0:
-            for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
-                if dim in self.buckets:
-                    self.buckets[dim].take(amount, now)
+            settle(self.buckets, Cost(0, 0, 0) - cost, now)
         return wait
 
     def give_back(self, amount: Cost) -> None:
-        now = self._clock.now()
-        for dim, value in zip(DIMENSIONS, amounts(amount), strict=True):
-            bucket = self.buckets.get(dim)
-            if bucket is not None and value > 0:
-                bucket.give(value, now)
-            elif bucket is not None and value < 0:
-                bucket.take(-value, now)  # used more than reserved: debt
+        settle(self.buckets, amount, self._clock.now())
 
     def clamp(self, dim: str, remaining: float) -> None:
         bucket = self.buckets.get(dim)

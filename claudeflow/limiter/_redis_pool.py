@@ -22,8 +22,8 @@ from .._config import RateLimits
 from .._errors import BackendUnavailableError, ConfigError
 from .._types import Cost
 from ._backend import PoolStatistics
-from ._memory import DIMENSIONS
-from ._redis_local import LocalBuckets, amounts
+from ._memory import DIMENSIONS, amounts
+from ._redis_local import LocalBuckets
 
 __all__ = ["LOST", "Link", "RedisPool", "pool_keys"]
 
