@@ -44,7 +44,7 @@ def test_a_full_config_parses_into_frozen_objects() -> None:
     config = parse_config(GOOD)
     assert config.port == 9000 and config.budget_usd_per_day == 50
     assert config.upstream.rpm == 50 and config.upstream.api_key_env == "MY_KEY"
-    assert config.resolve_model("fast") == "claude-haiku-4-5"
+    assert config.upstream.targets("fast") == ("claude-haiku-4-5",)
     (client,) = config.clients
     assert client.name == "search" and client.priority == 0 and client.rpm == 60
     assert client.allows("fast") and not client.allows("claude-opus-4-6")

@@ -15,6 +15,6 @@ def test_readme_gateway_config_parses() -> None:
     (block,) = [b for b in blocks if "[[clients]]" in b]
     config = parse_config(block.replace('"..."', f'"{hash_key("k")}"'))
     assert config.port == 8080 and config.budget_usd_per_day == 50
-    assert config.resolve_model("fast") == "claude-haiku-4-5"
+    assert config.upstream.targets("fast") == ("claude-haiku-4-5",)
     assert config.clients[0].name == "search" and config.clients[0].priority == 0
     assert config.alerts.webhook_url == "http://127.0.0.1:9000/hook"
