@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final
@@ -127,6 +128,7 @@ def _access_line(
         "path": request.path,
         "status": status,
         "duration_ms": round(elapsed * 1000, 2),
+        "pid": os.getpid(),  # which worker, under --workers N
     }
     if call is not None:
         line.update(client=call.client.name, model=call.served_model)
