@@ -125,9 +125,10 @@ def test_hash_key_reads_stdin() -> None:
     assert done.stdout.strip() == HASH
 
 
-def test_more_than_one_worker_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "gw.toml", "--workers", "2"]) == 2
-    assert "Redis backend" in capsys.readouterr().err
+def test_zero_workers_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # More than one without upstream.redis: tests/gateway/test_gw_workers.py.
+    assert main(["serve", "gw.toml", "--workers", "0"]) == 2
+    assert "--workers must be >= 1" in capsys.readouterr().err
 
 
 def test_missing_upstream_key_names_the_variable(
