@@ -15,7 +15,7 @@ from gw_helpers import HI, KEYS, MODEL, client_table
 from claudeflow import ConfigError, RateLimits
 from claudeflow.gateway import parse_config, run_gateway
 from claudeflow.gateway._engine import build_engine
-from claudeflow.testing import simulator
+from claudeflow.testing import redis_server, simulator
 
 SONNET = "claude-sonnet-4-6"
 KEY_A, KEY_B = "sk-ant-pool-A-0123456789", "sk-ant-pool-B-9876543210"
@@ -163,3 +163,30 @@ async def test_routes_keys_pools_and_cache_through_the_gateway(
     assert board["pools"][pool]["buckets"]["requests"][1] == 600
     assert set(board["keys"]) == {"team-a", "team-b"} and board["cache"]["hits"] == 1
     assert KEY_A not in metrics + str(board) and KEY_B not in metrics + str(board)
+
+
+async def test_two_gateways_share_the_redis_cache_and_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GW_TEST_KEY_A", KEY_A)
+    monkeypatch.setenv("GW_TEST_KEY_B", KEY_B)
+    with redis_server() as redis:
+        async with simulator(api_keys=frozenset({KEY_A, KEY_B})) as sim:
+            text = (
+                _config(sim.url)
+                .replace("ttl_s = 600", 'ttl_s = 600\nbackend = "redis"')
+                .replace('redis_on_failure = "degrade"', f'redis = "{redis.url}"')
+            )
+            config = parse_config(text)
+            async with run_gateway(config) as one, run_gateway(config) as two:
+                for gw in (one, two):
+                    client = anthropic.AsyncAnthropic(
+                        base_url=gw.url, api_key=KEYS["alpha"], max_retries=0
+                    )
+                    async with client:
+                        await client.messages.create(model="fast", max_tokens=32, messages=HI)
+                first, second = one.gateway.flow.stats(), two.gateway.flow.stats()
+    assert sim.stats()["admitted"] == 1  # the second gateway answered from Redis
+    assert second.cache is not None and second.cache.hits == 1
+    assert {p.mode for p in first.pools.values()} == {"shared"}
+    assert {p.backend for p in first.pools.values()} == {"redis"}
