@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final
@@ -71,7 +72,7 @@ def _lifecycle(
             # aiohttp has let the handlers finish (or cancelled them after the shutdown
             # timeout): nobody waits on what might be left, so nothing is drained for no one.
             await gateway.flow.aclose(cancel=True)
-            await gateway.engine.transport.aclose()
+            await gateway.engine.aclose()
             await gateway.alerts.aclose()
 
     return lifecycle
@@ -111,7 +112,7 @@ def _record(
     call = current.call
     api = call.api if call else "other"
     if call is not None:
-        gateway.metrics.requests.labels(call.client.name, call.model, str(status), api).inc()
+        gateway.metrics.requests.labels(call.client.name, call.served_model, str(status), api).inc()
         gateway.metrics.latency.labels(api).observe(elapsed)
     if access_log.isEnabledFor(logging.INFO):
         access_log.info(json.dumps(_access_line(request, current, status, elapsed)))
@@ -127,9 +128,10 @@ def _access_line(
         "path": request.path,
         "status": status,
         "duration_ms": round(elapsed * 1000, 2),
+        "pid": os.getpid(),  # which worker, under --workers N
     }
     if call is not None:
-        line.update(client=call.client.name, model=call.model)
+        line.update(client=call.client.name, model=call.served_model)
         if call.result is not None:
             usage = call.result.usage
             line.update(
@@ -138,6 +140,9 @@ def _access_line(
                 cost_usd=call.result.cost_usd,
                 queue_wait_ms=round(call.result.queue_wait_s * 1000, 2),
                 attempts=call.result.attempts,
+                upstream_key=call.result.key,
+                pool=call.result.pool,
+                cache_hit=call.result.cache_hit,
             )
     return line
 

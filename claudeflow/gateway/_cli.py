@@ -30,7 +30,12 @@ def register(subparsers: Any) -> None:
         metavar="KEY",
         help="print the sha256 of a gateway key for the config (reads stdin without KEY)",
     )
-    parser.add_argument("--workers", type=int, default=1, help="processes (1 for now)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gateway processes on one port (N > 1 shares limits through upstream.redis)",
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.set_defaults(func=run)
 
@@ -43,20 +48,19 @@ def run(args: argparse.Namespace) -> int:
         key = args.hash_key if args.hash_key != "-" else _read_key()
         print(hash_key(key))
         return 0
-    if args.workers != 1:
-        print(
-            "claudeflow serve: --workers > 1 needs the shared Redis backend, which the "
-            "gateway does not use yet; run one worker per host for now",
-            file=sys.stderr,
-        )
+    if args.workers < 1:
+        print("claudeflow serve: --workers must be >= 1", file=sys.stderr)
         return 2
     if not args.config:
         print("claudeflow serve: a config file is required", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(message)s")
     from ._server import serve
+    from ._workers import serve_workers
 
     try:
+        if args.workers > 1:
+            return serve_workers(args.config, args.workers)
         asyncio.run(serve(args.config))
     except ConfigError as exc:
         print(f"claudeflow serve: {exc}", file=sys.stderr)

@@ -30,17 +30,17 @@ A bad value raises :class:`~claudeflow.ConfigError` naming the key as a path
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 from .._errors import ClaudeflowError, ConfigError
 from ..scheduler._request import parse_priority
+from ._toml import Lines, Table
+from ._upstream import UpstreamConfig, parse_upstream
 
 __all__ = [
     "AlertConfig",
@@ -61,29 +61,6 @@ def hash_key(key: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class UpstreamConfig:
-    """The Anthropic account behind the gateway; its key never leaves the process.
-
-    :param api_key_env: environment variable holding the Anthropic key
-    :param aliases: model names clients may use, mapped to real model ids
-    :param models: model ids listed by ``GET /v1/models`` besides the aliases
-    """
-
-    base_url: str | None = None
-    api_key_env: str = "ANTHROPIC_API_KEY"
-    api_key: str | None = field(default=None, repr=False)
-    rpm: float | None = None
-    input_tpm: float | None = None
-    output_tpm: float | None = None
-    window_s: float = 60.0
-    concurrency: int | None = 16
-    max_queue: int | None = 10_000
-    queue_timeout_s: float | None = 30.0
-    aliases: Mapping[str, str] = field(default_factory=dict, hash=False)
-    models: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class ClientConfig:
     """One gateway key: who it is, how urgent, which models, and its own quotas.
 
@@ -99,8 +76,11 @@ class ClientConfig:
     tpm: float | None = None
     budget_usd_per_day: float | None = None
 
-    def allows(self, model: str) -> bool:
-        return self.models is None or model in self.models
+    def allows(self, model: str, targets: tuple[str, ...] = ()) -> bool:
+        """Listed itself, or a route (alias, split) all of whose ``targets`` are listed."""
+        if self.models is None or model in self.models:
+            return True
+        return bool(targets) and all(target in self.models for target in targets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +102,7 @@ class GatewayConfig:
     budget_usd_per_day: float | None = None
     default_max_tokens: int = 4096
     shutdown_timeout_s: float = 30.0
-    upstream: UpstreamConfig = UpstreamConfig()
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     clients: tuple[ClientConfig, ...] = ()
     alerts: AlertConfig = AlertConfig()
     source: str | None = None
@@ -130,8 +110,9 @@ class GatewayConfig:
     def client_by_hash(self) -> Mapping[str, ClientConfig]:
         return {client.key_sha256: client for client in self.clients}
 
-    def resolve_model(self, name: str) -> str:
-        return self.upstream.aliases.get(name, name)
+    def allows(self, client: ClientConfig, model: str) -> bool:
+        """May ``client`` ask for ``model`` (a model id, an alias or a split)?"""
+        return client.allows(model, self.upstream.targets(model))
 
 
 def load_config(path: str | Path) -> GatewayConfig:
@@ -150,7 +131,7 @@ def parse_config(text: str, *, source: str | None = None) -> GatewayConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", f"not valid TOML: {exc}") from None
-    root = _Table(data, "", _Lines(text))
+    root = Table(data, "", Lines(text))
     root.only("gateway", "upstream", "clients", "alerts")
     gateway = root.table("gateway")
     gateway.only("host", "port", "budget_usd_per_day", "default_max_tokens", "shutdown_timeout_s")
@@ -160,7 +141,7 @@ def parse_config(text: str, *, source: str | None = None) -> GatewayConfig:
         budget_usd_per_day=gateway.optional_number("budget_usd_per_day"),
         default_max_tokens=int(gateway.number("default_max_tokens", 4096, integer=True)),
         shutdown_timeout_s=gateway.number("shutdown_timeout_s", 30.0),
-        upstream=_upstream(root.table("upstream")),
+        upstream=parse_upstream(root.table("upstream")),
         clients=tuple(_client(t) for t in root.tables("clients")),
         alerts=_alerts(root.table("alerts")),
         source=source,
@@ -169,29 +150,7 @@ def parse_config(text: str, *, source: str | None = None) -> GatewayConfig:
     return config
 
 
-def _upstream(t: _Table) -> UpstreamConfig:
-    t.only(
-        "base_url", "api_key_env", "api_key", "rpm", "input_tpm", "output_tpm", "window_s",
-        "concurrency", "max_queue", "queue_timeout_s", "aliases", "models",
-    )  # fmt: skip
-    aliases = t.table("aliases")
-    return UpstreamConfig(
-        base_url=t.optional_text("base_url"),
-        api_key_env=t.text("api_key_env", "ANTHROPIC_API_KEY"),
-        api_key=t.optional_text("api_key", secret=True),
-        rpm=t.optional_number("rpm"),
-        input_tpm=t.optional_number("input_tpm"),
-        output_tpm=t.optional_number("output_tpm"),
-        window_s=t.number("window_s", 60.0),
-        concurrency=t.optional_int("concurrency", 16),
-        max_queue=t.optional_int("max_queue", 10_000),
-        queue_timeout_s=t.optional_number("queue_timeout_s", 30.0),
-        aliases=MappingProxyType({k: aliases.text(k, "") for k in aliases.data}),
-        models=tuple(t.strings("models") or ()),
-    )
-
-
-def _client(t: _Table) -> ClientConfig:
+def _client(t: Table) -> ClientConfig:
     t.only("name", "key_sha256", "priority", "models", "rpm", "tpm", "budget_usd_per_day")
     key_hash = t.text("key_sha256", None).lower()
     if not _SHA256.fullmatch(key_hash):
@@ -212,7 +171,7 @@ def _client(t: _Table) -> ClientConfig:
     )
 
 
-def _alerts(t: _Table) -> AlertConfig:
+def _alerts(t: Table) -> AlertConfig:
     t.only("webhook_url", "budget_thresholds", "upstream_errors_per_min", "webhook_timeout_s")
     thresholds = t.data.get("budget_thresholds", [0.8, 1.0])
     if not isinstance(thresholds, list) or not all(
@@ -227,7 +186,7 @@ def _alerts(t: _Table) -> AlertConfig:
     )
 
 
-def _check_unique(config: GatewayConfig, root: _Table) -> None:
+def _check_unique(config: GatewayConfig, root: Table) -> None:
     names: set[str] = set()
     hashes: set[str] = set()
     for table, client in zip(root.tables("clients"), config.clients, strict=True):
@@ -237,114 +196,3 @@ def _check_unique(config: GatewayConfig, root: _Table) -> None:
             table.fail("key_sha256", "the same key is configured twice")
         names.add(client.name)
         hashes.add(client.key_sha256)
-
-
-class _Lines:
-    """Finds the line of a key in the source (tomllib keeps no positions)."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-
-    def find(self, header: str, index: int, key: str) -> int | None:
-        """Line (1-based) of ``key =`` inside the ``index``-th ``header`` section."""
-        start, seen = 0, -1
-        if header:
-            pattern = re.compile(rf"^\s*\[{{1,2}}\s*{re.escape(header)}\s*\]{{1,2}}\s*(#.*)?$")
-            for number, line in enumerate(self.lines):
-                if pattern.match(line):
-                    seen += 1
-                    if seen == index:
-                        start = number + 1
-                        break
-            else:
-                return None
-        key_pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
-        for number in range(start, len(self.lines)):
-            line = self.lines[number]
-            if number > start and re.match(r"^\s*\[", line):
-                return None
-            if key_pattern.match(line):
-                return number + 1
-        return None
-
-
-class _Table:
-    """One TOML table with typed getters whose errors name ``path.key`` and its line."""
-
-    def __init__(self, data: Any, path: str, lines: _Lines, index: int = 0) -> None:
-        self.path = path
-        self.lines = lines
-        self.index = index
-        if not isinstance(data, dict):
-            raise ConfigError(path or "config", "must be a table")
-        self.data: dict[str, Any] = data
-
-    def fail(self, key: str, problem: str) -> Any:
-        header = re.sub(r"\[\d+\]$", "", self.path)
-        line = self.lines.find(header, self.index, key)
-        where = f" (line {line})" if line is not None else ""
-        name = f"{self.path}.{key}" if self.path else key
-        raise ConfigError(name, problem + where)
-
-    def only(self, *keys: str) -> None:
-        for key in self.data:
-            if key not in keys:
-                self.fail(key, f"unknown key; expected one of {', '.join(keys)}")
-
-    def table(self, key: str) -> _Table:
-        value = self.data.get(key, {})
-        if not isinstance(value, dict):
-            self.fail(key, "must be a table")
-        return _Table(value, self._child(key), self.lines)
-
-    def tables(self, key: str) -> list[_Table]:
-        value = self.data.get(key, [])
-        if not isinstance(value, list):
-            self.fail(key, f"must be an array of tables ([[{key}]])")
-        return [_Table(v, f"{self._child(key)}[{i}]", self.lines, i) for i, v in enumerate(value)]
-
-    def text(self, key: str, default: str | None) -> str:
-        value = self.data.get(key, default)
-        if value is None:
-            self.fail(key, "is required")
-        if not isinstance(value, str) or not value:
-            self.fail(key, "must be a non-empty string")
-        return str(value)
-
-    def optional_text(self, key: str, *, secret: bool = False) -> str | None:
-        value = self.data.get(key)
-        if value is not None and (not isinstance(value, str) or not value):
-            # A secret's value is never echoed, not even its type's repr.
-            self.fail(key, "must be a non-empty string" if secret else f"got {value!r:.40}")
-        return value
-
-    def number(
-        self, key: str, default: float, *, integer: bool = False, allow_zero: bool = False
-    ) -> float:
-        value = self.data.get(key, default)
-        ok = isinstance(value, int if integer else int | float) and not isinstance(value, bool)
-        if not ok or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-            kind = "an integer" if integer else "a number"
-            self.fail(key, f"must be {kind} {'>=' if allow_zero else '>'} 0, got {value!r:.40}")
-        return float(value)
-
-    def optional_number(self, key: str, default: float | None = None) -> float | None:
-        if self.data.get(key, default) is None:
-            return None
-        return self.number(key, default or 0.0)
-
-    def optional_int(self, key: str, default: int | None) -> int | None:
-        if self.data.get(key, default) is None:
-            return None
-        return int(self.number(key, default or 0, integer=True))
-
-    def strings(self, key: str) -> list[str] | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            self.fail(key, "must be a list of non-empty strings")
-        return list(value)
-
-    def _child(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key

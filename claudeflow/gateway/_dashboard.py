@@ -79,6 +79,25 @@ def _summary(gateway: Gateway, sampler: Sampler) -> dict[str, Any]:
         "clients": clients,
         "alerts": gateway.alerts.sent[-10:],
         "points": list(sampler.points),
+        "pools": {
+            name: {
+                "buckets": {k: [b.level, b.capacity] for k, b in pool.buckets.items()},
+                "paused_for_s": pool.paused_for_s,
+                "mode": pool.mode,
+            }
+            for name, pool in stats.pools.items()
+        },
+        "keys": {
+            name: {"active": key.active, "retired": key.retired_reason, "requests": key.requests}
+            for name, key in stats.keys.items()
+        },
+        "cache": None
+        if stats.cache is None
+        else {
+            "hits": stats.cache.hits,
+            "misses": stats.cache.misses,
+            "coalesced": stats.cache.coalesced,
+        },
     }
 
 

@@ -50,6 +50,11 @@ class Call:
     def client(self) -> ClientConfig:
         return self.quota.client
 
+    @property
+    def served_model(self) -> str:
+        """The model that answered (after routes), else the one asked for."""
+        return self.result.model if self.result is not None else self.model
+
 
 class Gateway:
     """Clients, quotas, the engine and the bookkeeping around it."""
@@ -107,9 +112,9 @@ class Gateway:
     def check_model(self, client: ClientConfig, model: Any) -> str:
         if not isinstance(model, str) or not model:
             return model  # the Flow's validation says why
-        if not client.allows(model):
+        if not self.config.allows(client, model):
             raise ModelNotAllowed(f"this key may not use model {model!r}")
-        return self.config.resolve_model(model)
+        return model  # routes (aliases, splits) are the Flow's to resolve
 
     async def create(self, call: Call, body: dict[str, Any]) -> Result:
         body = _api_body(call, body)
@@ -137,7 +142,10 @@ class Gateway:
     async def count_tokens(self, headers: Mapping[str, str], body: dict[str, Any]) -> ApiResponse:
         """Forward ``count_tokens`` with the gateway's credentials (no quota is taken)."""
         quota = self.clients.authenticate(headers)
-        body = {**body, "model": self.check_model(quota.client, body.get("model"))}
+        model = self.check_model(quota.client, body.get("model"))
+        if isinstance(model, str) and model:
+            model = self.config.upstream.targets(model)[0]  # count_tokens knows no routes
+        body = {**body, "model": model}
         forwarded = {k: v for k in _FORWARDED if (v := headers.get(k))}
         return await self.engine.transport.send(
             "POST",

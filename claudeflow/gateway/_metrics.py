@@ -92,6 +92,42 @@ class _FlowCollector(Collector):
             GaugeMetricFamily, "bucket_capacity", "Size of each bucket",
             ["dimension"], [((k,), b.capacity) for k, b in buckets],
         )  # fmt: skip
+        yield from _pools_and_keys(s)
+
+
+def _pools_and_keys(s: FlowStats) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    """Every pool's buckets, every key's state, the response cache."""
+    pools = sorted(s.pools.items())
+    yield _family(
+        GaugeMetricFamily, "pool_bucket_level", "Capacity left in each pool's bucket",
+        ["pool", "dimension"],
+        [((p, d), b.level) for p, st in pools for d, b in sorted(st.buckets.items())],
+    )  # fmt: skip
+    yield _family(
+        GaugeMetricFamily, "pool_bucket_capacity", "Size of each pool's bucket",
+        ["pool", "dimension"],
+        [((p, d), b.capacity) for p, st in pools for d, b in sorted(st.buckets.items())],
+    )  # fmt: skip
+    yield _family(
+        GaugeMetricFamily, "pool_paused_seconds", "Seconds a pool stays paused (429)",
+        ["pool"], [((p,), st.paused_for_s) for p, st in pools],
+    )  # fmt: skip
+    keys = sorted(s.keys.items())
+    yield _family(
+        GaugeMetricFamily, "key_active", "1 while a key is in use, 0 once retired",
+        ["key"], [((k,), float(st.active)) for k, st in keys],
+    )  # fmt: skip
+    yield _family(
+        CounterMetricFamily, "key_requests", "Requests sent with each key",
+        ["key"], [((k,), st.requests) for k, st in keys],
+    )  # fmt: skip
+    cache = s.cache
+    if cache is not None:
+        for name in ("hits", "misses", "coalesced"):
+            yield _family(
+                CounterMetricFamily, f"cache_{name}", f"Response cache {name}",
+                [], [((), getattr(cache, name))],
+            )  # fmt: skip
 
 
 _F = TypeVar("_F", CounterMetricFamily, GaugeMetricFamily)

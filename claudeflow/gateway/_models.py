@@ -52,9 +52,10 @@ async def get_model(request: web.Request) -> web.Response:
 
 def _model_ids(gateway: Gateway, request: web.Request) -> list[str]:
     client: ClientConfig = gateway.clients.authenticate(request.headers).client
-    upstream = gateway.config.upstream
-    names = [*upstream.aliases, *upstream.models, *upstream.aliases.values()]
-    return [n for n in dict.fromkeys(names) if client.allows(n)]
+    upstream, routes = gateway.config.upstream, gateway.config.upstream.routes
+    names = [*upstream.aliases, *routes.aliases, *routes.splits, *upstream.models]
+    names += [target for name in names for target in upstream.targets(name)]
+    return [n for n in dict.fromkeys(names) if gateway.config.allows(client, n)]
 
 
 def _anthropic_model(model_id: str) -> dict[str, Any]:

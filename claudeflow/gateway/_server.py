@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,9 +54,16 @@ class RunningGateway:
 
 @contextlib.asynccontextmanager
 async def run_gateway(
-    config: GatewayConfig, *, transport: Transport | None = None, sample_every_s: float = 1.0
+    config: GatewayConfig,
+    *,
+    transport: Transport | None = None,
+    sample_every_s: float = 1.0,
+    sock: socket.socket | None = None,
 ) -> AsyncIterator[RunningGateway]:
-    """Serve ``config`` on its host and port (0: a free port) for the block's duration."""
+    """Serve ``config`` on its host and port (0: a free port) for the block's duration.
+
+    :param sock: a listening socket to serve instead (a worker of ``--workers N``)
+    """
     gateway = build_gateway(config, transport=transport)
     runner = web.AppRunner(
         create_app(gateway, sample_every_s=sample_every_s),
@@ -63,7 +72,11 @@ async def run_gateway(
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port)
+        site: web.BaseSite = (
+            web.TCPSite(runner, config.host, config.port)
+            if sock is None
+            else web.SockSite(runner, sock)
+        )
         await site.start()
         port = runner.addresses[0][1]
         yield RunningGateway(f"http://{config.host}:{port}", gateway, runner)
@@ -90,17 +103,23 @@ def reload_config(gateway: Gateway) -> bool:
     return True
 
 
-async def serve(path: str | Path) -> None:
-    """Serve the config at ``path`` until SIGTERM or SIGINT; SIGHUP reloads it."""
+async def serve(path: str | Path, *, sock: socket.socket | None = None) -> None:
+    """Serve the config at ``path`` until SIGTERM or SIGINT; SIGHUP reloads it.
+
+    :param sock: the listening socket of one worker of ``--workers N``
+    """
     config = load_config(path)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    async with run_gateway(config) as running:
+    async with run_gateway(config, sock=sock) as running:
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGHUP, reload_config, running.gateway)
-        logger.info("claudeflow gateway listening on %s", running.url)
-        print(f"claudeflow gateway listening on {running.url}", flush=True)
+        if sock is None:
+            logger.info("claudeflow gateway listening on %s", running.url)
+            print(f"claudeflow gateway listening on {running.url}", flush=True)
+        else:
+            logger.info("claudeflow gateway worker %d serving %s", os.getpid(), running.url)
         try:
             await stop.wait()
             logger.info("shutting down: draining requests in progress")

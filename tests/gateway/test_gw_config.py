@@ -44,7 +44,7 @@ def test_a_full_config_parses_into_frozen_objects() -> None:
     config = parse_config(GOOD)
     assert config.port == 9000 and config.budget_usd_per_day == 50
     assert config.upstream.rpm == 50 and config.upstream.api_key_env == "MY_KEY"
-    assert config.resolve_model("fast") == "claude-haiku-4-5"
+    assert config.upstream.targets("fast") == ("claude-haiku-4-5",)
     (client,) = config.clients
     assert client.name == "search" and client.priority == 0 and client.rpm == 60
     assert client.allows("fast") and not client.allows("claude-opus-4-6")
@@ -125,9 +125,10 @@ def test_hash_key_reads_stdin() -> None:
     assert done.stdout.strip() == HASH
 
 
-def test_more_than_one_worker_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["serve", "gw.toml", "--workers", "2"]) == 2
-    assert "Redis backend" in capsys.readouterr().err
+def test_zero_workers_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # More than one without upstream.redis: tests/gateway/test_gw_workers.py.
+    assert main(["serve", "gw.toml", "--workers", "0"]) == 2
+    assert "--workers must be >= 1" in capsys.readouterr().err
 
 
 def test_missing_upstream_key_names_the_variable(
