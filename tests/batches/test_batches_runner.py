@@ -15,7 +15,7 @@ import pytest
 
 from claudeflow import Flow
 from claudeflow.batches import BatchOffload
-from claudeflow.runner import RunFiles
+from claudeflow.runner import RunFiles, read_items
 from claudeflow.runner._batches import journal_path, run_batch_jsonl
 from claudeflow.simulator import BatchConfig
 from claudeflow.testing import simulator
@@ -48,6 +48,11 @@ def records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def input_keys(path: Path) -> list[str]:
+    """Every input line's key (custom_id, else content-<hash>), as a plain run keys it."""
+    return sorted(item.custom_id for item in read_items(path, max_line_bytes=1 << 20))
+
+
 def files_in(tmp_path: Path) -> RunFiles:
     return RunFiles(tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "out.dead.jsonl")
 
@@ -71,7 +76,7 @@ async def test_every_line_is_answered_at_the_batch_price(tmp_path: Path) -> None
     assert server["by_endpoint"]["batches.create"] == 3  # 26 requests, 10 per batch
     assert server["by_endpoint"].get("messages", 0) == 0
     results = records(files.output)
-    assert sorted(r["custom_id"] for r in results) == sorted(f"line-{n}" for n in range(1, 28))
+    assert sorted(r["custom_id"] for r in results) == input_keys(files.input)
     ok = [r for r in results if r["status"] == "succeeded"]
     assert len(ok) == 25 and summary.succeeded == 25 and summary.invalid == 2
     full = PriceTable.default().cost_usd(MODEL, Usage(**{**ok[0]["usage"]}))
@@ -135,5 +140,5 @@ async def test_a_sigkilled_cli_run_resumes_polling_instead_of_resubmitting(
     assert "resumed 1 batch(es)" in stderr.decode()
     assert server["by_endpoint"]["batches.create"] == 1  # polled again, never resubmitted
     results = records(files.output)
-    assert sorted(r["custom_id"] for r in results) == sorted(f"line-{n}" for n in range(1, 31))
+    assert sorted(r["custom_id"] for r in results) == input_keys(files.input)
     assert all(r["status"] == "succeeded" for r in results)
