@@ -45,6 +45,7 @@ from .._config import check_positive
 from .._errors import (
     APIConnectionError,
     AuthenticationError,
+    BackendUnavailableError,
     BudgetExceededError,
     ClaudeflowError,
     ConfigError,
@@ -516,6 +517,8 @@ class _Run:
                 f"the API rejected the API key ({what}); every request would fail. "
                 "Check ANTHROPIC_API_KEY, and that --base-url is the API the key belongs to"
             )
+        if isinstance(error, BackendUnavailableError):  # the shared limits (Redis) are gone
+            return f"{what}. Check --redis and the Redis server, then rerun"
         if isinstance(error, APIConnectionError) and self.flow.stats().completed == 0:
             return (
                 f"cannot reach the API at {self.flow.base_url} ({what}) and no request has "

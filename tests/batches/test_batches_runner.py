@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from claudeflow import Flow
+from claudeflow._errors import ConfigError
 from claudeflow.batches import BatchOffload
-from claudeflow.runner import RunFiles, read_items
+from claudeflow.runner import RunFiles, RunOptions, read_items, run_jsonl
 from claudeflow.runner._batches import journal_path, run_batch_jsonl
 from claudeflow.simulator import BatchConfig
 from claudeflow.testing import simulator
@@ -142,3 +143,87 @@ async def test_a_sigkilled_cli_run_resumes_polling_instead_of_resubmitting(
     results = records(files.output)
     assert sorted(r["custom_id"] for r in results) == input_keys(files.input)
     assert all(r["status"] == "succeeded" for r in results)
+
+
+async def run_plain(files: RunFiles, url: str, **options: Any) -> Any:
+    async with Flow(api_key=API_KEY, base_url=url) as flow:
+        return await run_jsonl(flow, files, RunOptions(**options))
+
+
+async def run_batched(files: RunFiles, url: str, **options: Any) -> Any:
+    transport = AiohttpTransport(url)
+    try:
+        async with Flow(api_key=API_KEY, base_url=url, transport=transport) as flow:
+            return await run_batch_jsonl(
+                flow, files, RunOptions(**options), secret=API_KEY, wire=transport, offload=FAST
+            )
+    finally:
+        await transport.aclose()
+
+
+async def test_a_plain_run_and_a_batched_run_resume_each_other(tmp_path: Path) -> None:
+    files = files_in(tmp_path)
+    write_input(files.input, 4)
+    async with simulator() as sim:
+        plain = await run_plain(files, sim.url)
+        write_input(files.input, 8, extra=["{not json"])  # the same 4 lines, 4 new, a bad one
+        batched = await run_batched(files, sim.url)
+        write_input(files.input, 12, extra=["{not json"])
+        plain_again = await run_plain(files, sim.url)
+        server = sim.stats()
+    assert (plain.succeeded, batched.skipped, batched.succeeded, batched.invalid) == (4, 4, 4, 1)
+    assert (plain_again.skipped, plain_again.succeeded) == (9, 4)
+    assert server["by_endpoint"]["batches.create"] == 1
+    assert server["by_endpoint"]["messages"] == 8
+    keys = [r["custom_id"] for r in records(files.output)]
+    assert sorted(keys) == input_keys(files.input)  # each line once, whichever run did it
+    assert files.dead_letter.read_text() == "{not json\n"
+    assert batched.file_succeeded == 8 and plain_again.file_invalid == 1
+
+
+async def test_a_resumed_batch_writes_only_the_results_still_missing(tmp_path: Path) -> None:
+    files = files_in(tmp_path)
+    write_input(files.input, 6)
+    async with simulator() as sim:
+        await run_batched(files, sim.url)
+        written = files.output.read_text().splitlines(keepends=True)
+        files.output.write_text("".join(written[:2]))  # killed while writing the results
+        again = await run_batched(files, sim.url)
+        server = sim.stats()
+    assert (again.skipped, again.succeeded) == (2, 4)
+    assert server["by_endpoint"]["batches.create"] == 1  # polled again, never resubmitted
+    assert sorted(r["custom_id"] for r in records(files.output)) == input_keys(files.input)
+
+
+async def test_retry_failed_with_batches_is_refused_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    files = files_in(tmp_path)
+    write_input(files.input, 2)
+    async with simulator() as sim:
+        with pytest.raises(ConfigError, match="retry_failed") as refused:
+            await run_batched(files, sim.url, retry_failed=True)
+        server = sim.stats()
+    assert "without batches" in str(refused.value)
+    assert server["by_endpoint"].get("batches.create", 0) == 0 and not files.output.exists()
+
+
+async def test_the_budget_bounds_a_batched_run_and_a_rerun_spends_nothing_more(
+    tmp_path: Path,
+) -> None:
+    files = files_in(tmp_path)
+    write_input(files.input, 100)  # about $0.0026 at the batch rate: more than the budget
+    budget = 0.002
+    async with simulator() as sim:
+        first = await run_batched(files, sim.url, budget_usd=budget)
+        spent = sum(r["cost_usd"] for r in records(files.output))
+        created = sim.stats()["by_endpoint"]["batches.create"]
+        again = await run_batched(files, sim.url, budget_usd=budget)
+        server = sim.stats()
+    # Each line's worst case (its input estimate + 32 output tokens, at the batch rate)
+    # was reserved before it joined a batch: the spend cannot pass the budget.
+    assert first.stop_reason == "budget reached" and 0 < first.succeeded < 100
+    assert spent <= budget and first.file_cost_usd == pytest.approx(spent)
+    assert again.stop_reason == "budget reached" and again.succeeded == 0
+    assert sum(r["cost_usd"] for r in records(files.output)) == spent
+    assert server["by_endpoint"]["batches.create"] == created  # the rerun sent nothing
