@@ -6,6 +6,12 @@ results file already spent, and it starts a line only if the line's worst-case p
 (the estimated input plus ``max_tokens`` of output, at the model's price) still fits
 beside what has been spent and what the lines in flight may yet cost. Each line's
 reservation is settled to its actual cost when it ends.
+
+The runner does not also hand what is left to the Flow's ``budget_usd``: each line's
+worst case is reserved here before the line reaches the Flow, so the requests in flight
+are covered already, and a second ledger (its own estimates, blind to earlier runs)
+could only refuse lines this one admitted. One account, one decision. A ``--batches``
+run prices lines at the Message Batches rate (``batch=True``).
 """
 
 from __future__ import annotations
