@@ -29,12 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 from .._errors import BadRequestError, ConfigError, InvalidRequestError
@@ -44,6 +42,7 @@ from ..scheduler import Flow, Result
 from ..tokens import PriceTable
 from ..transport import Transport
 from ._input import STDIN, BadLine, LineReader, LineRequest, items_of
+from ._journal import append_journal, journal_lines, journal_path
 from ._progress import BatchCounts, Progress, RunSummary, Tally
 from ._records import short_error, success_record
 from ._run import RunFiles, RunOptions, _Run
@@ -55,11 +54,6 @@ __all__ = ["journal_path", "run_batch_jsonl"]
 _OFFLOAD: Final = BatchOffload(poll_s=1.0, poll_factor=1.5, poll_max_s=60.0)
 _VERSION: Final = "2023-06-01"
 _ENTRY_BYTES: Final = 64  # what an entry adds to a batch besides its body
-
-
-def journal_path(output: Path) -> Path:
-    """Where the batch ids of a run writing ``output`` are kept."""
-    return output.with_name(f"{output.stem}.batches.jsonl")
 
 
 @dataclass(slots=True)
@@ -157,7 +151,7 @@ class _BatchRun(_Run):
     def _resumed(self) -> dict[str, _Batch]:
         """Journalled batches with lines still unanswered, by batch id (lines filled later)."""
         batches: dict[str, _Batch] = {}
-        for batch_id, keys in _journal_lines(self.journal):
+        for batch_id, keys in journal_lines(self.journal):
             if all(self.index.is_done(key) for key in keys):
                 continue
             batch = batches[batch_id] = _Batch(batch_id=batch_id, worst=[0.0] * len(keys))
@@ -238,7 +232,7 @@ class _BatchRun(_Run):
                 self._failed(line, error)
             return
         batch.batch_id = str(created["id"])
-        _append_journal(self.journal, batch.batch_id, [line.custom_id for line in lines])
+        append_journal(self.journal, batch.batch_id, [line.custom_id for line in lines])
         batch.lines = [self._meta(line) for line in lines]  # bodies are not needed any more
         self._start(batch, created)
 
@@ -336,7 +330,10 @@ class _BatchRun(_Run):
                     stopper.cancel()
 
     def _interrupted(self) -> bool:
-        return self.stop.is_set() and self.tally.stop_reason != "budget reached"
+        return self._stopping() and self.tally.stop_reason != "budget reached"
+
+    def _warn_uncollected(self) -> None:
+        """Nothing to warn about: this run collects the journalled batches."""
 
     def refresh(self) -> None:
         """Sum the batches' latest request counts into the tally."""
@@ -344,24 +341,3 @@ class _BatchRun(_Run):
         for latest in self.counts.values():
             counts.update(latest)
         self.batch_counts.requests = counts
-
-
-def _journal_lines(path: Path) -> Iterator[tuple[str, list[str]]]:
-    if not path.exists():
-        return
-    with path.open("rb") as file:
-        for raw in file:
-            if raw.endswith(b"\n"):  # a torn last line was never acknowledged: skip it
-                data = json.loads(raw)
-                yield str(data["batch_id"]), [str(c) for c in data["custom_ids"]]
-
-
-def _append_journal(path: Path, batch_id: str, custom_ids: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"batch_id": batch_id, "custom_ids": custom_ids}).encode() + b"\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)  # the journal must survive a kill once the API has the batch
-    finally:
-        os.close(fd)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .._config import RateLimits
     from ..limiter import RedisBackend
     from ..simulator import SimulatorConfig
-    from ._run import RunFiles
+    from ._run import RunFiles, RunOptions
     from ._wire import WireTracker
 
 __all__ = ["EPILOG", "add_arguments", "main", "register", "run", "simulator_config"]
@@ -266,17 +266,9 @@ async def _main(
     settings: RunnerSettings, files: RunFiles, api_key: str, backend: RedisBackend | None = None
 ) -> int:
     from ._batches import run_batch_jsonl
-    from ._run import RunOptions, run_jsonl
+    from ._run import run_jsonl
 
-    options = RunOptions(
-        window=settings.effective_window,
-        fsync_interval_s=settings.fsync_interval,
-        progress_interval_s=settings.progress_interval,
-        max_line_bytes=settings.max_line_bytes,
-        retry_failed=settings.retry_failed,
-        # The runner's budget, not the Flow's: it counts what earlier runs spent.
-        budget_usd=settings.budget_usd,
-    )
+    options = _options(settings)
     tally = Tally()
     stop = asyncio.Event()
     progress = None if settings.quiet else Progress(tally, sys.stderr)
@@ -286,17 +278,13 @@ async def _main(
                 if not settings.simulate:
                     unreachable = await _preflight(base_url, api_key)
                     if unreachable:
-                        _say(f"claudeflow run: aborted before sending anything: {unreachable}")
-                        return EXIT_ABORTED
+                        return _abort_early(unreachable)
                 async with _flow(settings, base_url, limits, api_key, options.window, backend) as (
                     flow,
                     wire,
                 ):
                     if backend is not None and backend.mode != "shared":
-                        _say(
-                            f"claudeflow run: aborted before sending anything: {_unshared(backend)}"
-                        )
-                        return EXIT_ABORTED
+                        return _abort_early(_unshared(backend))
                     runner = run_batch_jsonl if settings.batches else run_jsonl
                     summary = await runner(
                         flow,
@@ -315,6 +303,25 @@ async def _main(
             summary = tally.summary()
     _report(summary, files)
     return _exit_status(summary, received)
+
+
+def _options(settings: RunnerSettings) -> RunOptions:
+    from ._run import RunOptions
+
+    return RunOptions(
+        window=settings.effective_window,
+        fsync_interval_s=settings.fsync_interval,
+        progress_interval_s=settings.progress_interval,
+        max_line_bytes=settings.max_line_bytes,
+        retry_failed=settings.retry_failed,
+        # The runner's budget, not the Flow's: it counts what earlier runs spent.
+        budget_usd=settings.budget_usd,
+    )
+
+
+def _abort_early(why: str) -> int:
+    _say(f"claudeflow run: aborted before sending anything: {why}")
+    return EXIT_ABORTED
 
 
 def _unshared(backend: RedisBackend) -> str:

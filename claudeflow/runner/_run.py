@@ -57,6 +57,7 @@ from ..scheduler import Flow
 from ..tokens import PriceTable
 from ._budget import RunBudget
 from ._input import STDIN, BadLine, LineReader, LineRequest, count_lines, items_of
+from ._journal import journal_lines, journal_path
 from ._log import JsonlLog, count_complete_lines
 from ._progress import Progress, RunSummary, Tally
 from ._records import bad_line_record, failure_record, short_error, success_record
@@ -243,6 +244,22 @@ class _Run:
                 batch=self.batch_priced,
             )
         self._match_dead_letters(self.index.failure_offsets())
+        self._warn_uncollected()
+
+    def _warn_uncollected(self) -> None:
+        """Say if a killed ``--batches`` run left batches whose results were not written."""
+        journal = journal_path(self.files.output)
+        if not journal.exists():
+            return
+        waiting = sum(
+            not self.index.is_done(key) for _, keys in journal_lines(journal) for key in keys
+        )
+        if waiting:
+            self.notify(
+                f"warning: {journal}: {waiting} line(s) are in batches an earlier --batches "
+                "run submitted and did not collect; this run sends them again (stop it and "
+                "rerun with --batches to collect those batches instead)"
+            )
 
     def _match_dead_letters(self, offsets: list[int]) -> None:
         """The dead letters are the final failures, in order: restore or rewrite them."""

@@ -227,3 +227,58 @@ async def test_the_budget_bounds_a_batched_run_and_a_rerun_spends_nothing_more(
     assert again.stop_reason == "budget reached" and again.succeeded == 0
     assert sum(r["cost_usd"] for r in records(files.output)) == spent
     assert server["by_endpoint"]["batches.create"] == created  # the rerun sent nothing
+
+
+async def _stopped_once_journalled(files: RunFiles, url: str) -> Any:
+    """A batched run stopped (as by Ctrl-C) once the API has its batch."""
+    stop = asyncio.Event()
+    transport = AiohttpTransport(url)
+    try:
+        async with Flow(api_key=API_KEY, base_url=url, transport=transport) as flow:
+            run = asyncio.ensure_future(
+                run_batch_jsonl(
+                    flow, files, stop=stop, secret=API_KEY, wire=transport, offload=FAST
+                )
+            )
+            await _lines(journal_path(files.output), 1)
+            stop.set()
+            return await asyncio.wait_for(run, timeout=30)
+    finally:
+        await transport.aclose()
+
+
+async def test_a_stopped_batched_run_leaves_its_batch_to_the_next_one(tmp_path: Path) -> None:
+    files = files_in(tmp_path)
+    write_input(files.input, 20)
+    notices: list[str] = []
+    async with simulator(batch=BatchConfig(process_rpm=60), minute_seconds=2) as sim:
+        stopped = await _stopped_once_journalled(files, sim.url)
+        assert stopped.stop_reason == "stopped" and stopped.succeeded == 0
+        assert not files.output.exists() or not records(files.output)
+        transport = AiohttpTransport(sim.url)
+        try:
+            async with Flow(api_key=API_KEY, base_url=sim.url, transport=transport) as flow:
+                again = await run_batch_jsonl(
+                    flow, files, secret=API_KEY, wire=transport, offload=FAST, notify=notices.append
+                )
+        finally:
+            await transport.aclose()
+        server = sim.stats()
+    assert again.succeeded == 20 and any("resumed" in n for n in notices)
+    assert server["by_endpoint"]["batches.create"] == 2  # 10 per batch, each sent once
+    assert [r["custom_id"] for r in records(files.output)].count(input_keys(files.input)[0]) == 1
+    assert sorted(r["custom_id"] for r in records(files.output)) == input_keys(files.input)
+
+
+async def test_a_plain_run_warns_of_batches_a_killed_batched_run_did_not_collect(
+    tmp_path: Path,
+) -> None:
+    files = files_in(tmp_path)
+    write_input(files.input, 5)
+    notices: list[str] = []
+    async with simulator(batch=BatchConfig(process_rpm=60), minute_seconds=2) as sim:
+        await _stopped_once_journalled(files, sim.url)
+        async with Flow(api_key=API_KEY, base_url=sim.url) as flow:
+            plain = await run_jsonl(flow, files, notify=notices.append)
+    assert plain.succeeded == 5
+    assert any("5 line(s) are in batches" in n and "--batches" in n for n in notices), notices
