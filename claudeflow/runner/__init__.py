@@ -13,11 +13,12 @@ dead-letter file that is valid input again. Rerunning after any interruption ski
 the results file already holds; ``RunOptions(retry_failed=True)`` sends its failures
 again, and ``RunOptions(budget_usd=...)`` bounds what the results file may cost in all.
 The ``WireTracker`` lets a stop abandon queued lines at once while the requests on the
-wire finish.
+wire finish. ``run_batch_jsonl`` does the same job through Message Batches.
 """
 
 from __future__ import annotations
 
+from ._batches import run_batch_jsonl as run_batch_jsonl
 from ._done import DoneIndex as DoneIndex
 from ._input import BadLine as BadLine
 from ._input import LineReader as LineReader
@@ -53,5 +54,6 @@ __all__ = [
     "parse_line",
     "read_items",
     "repair_tail",
+    "run_batch_jsonl",
     "run_jsonl",
 ]

@@ -1,42 +1,51 @@
 """``claudeflow run --batches``: every line through the Message Batches API, resumable.
 
-The input is read once. Lines with no result yet are grouped into batches within the
-API's limits (api doc §7.4) and submitted; the moment the API has accepted a batch, its
-id and the custom_ids of its lines are appended (and fsynced) to a journal next to the
-results file, ``<output stem>.batches.jsonl``. A run that was killed and is started
-again reads the journal and resumes polling the batches whose lines have no result yet,
-instead of submitting those lines again; only lines in no journalled batch are
-submitted. (A kill between the API accepting a batch and the journal line reaching the
-disk can still submit that batch twice: the journal cannot be ahead of the API.)
+The run is :func:`run_jsonl`'s in everything but how a line is sent: the same input
+parsing and line keys (``custom_id``, else ``content-<hash>``), the same resume from the
+results file (:class:`ResultsIndex`), the same records, dead letters, budget and
+summary. So a batched run and a plain run of the same input can each resume the
+other's results file.
 
-Results and dead letters are the ones ``claudeflow run`` writes, one per line, with the
-batch price. Inside a batch, entries are named by position (``r0``, ``r1``, ...), since a
-line's custom_id need not match the pattern the Batches API accepts.
+Lines with no result yet are grouped into batches within the API's limits (api doc
+§7.4) and submitted; the moment the API has accepted a batch, its id and the keys of
+its lines are appended (and fsynced) to a journal next to the results file,
+``<output stem>.batches.jsonl``. A run that was killed and is started again reads the
+journal and resumes polling the batches whose lines have no result yet, instead of
+submitting those lines again, and writes only the results still missing. (A kill
+between the API accepting a batch and the journal line reaching the disk can still
+submit that batch twice: the journal cannot be ahead of the API.)
+
+``retry_failed`` is refused: a failed line's journal entry would look like one still
+waiting for its batch. Retry the failures with a plain run into the same results file.
+
+Inside a batch, entries are named by position (``r0``, ``r1``, ...), since a line's key
+need not match the pattern the Batches API accepts. A stop (Ctrl-C) returns at once and
+leaves the submitted batches to the journal; a spent budget submits the lines it has
+collected and waits for the batches to end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import os
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
-from .._errors import BadRequestError, ClaudeflowError, ConfigError, InvalidRequestError
+from .._errors import BadRequestError, ConfigError, InvalidRequestError
 from ..batches import BatchApi, BatchError, BatchOffload
 from ..batches._results import error_of, parse_results, price_result
 from ..scheduler import Flow, Result
 from ..tokens import PriceTable
 from ..transport import Transport
-from ._done import DoneIndex
-from ._input import BadLine, LineReader, LineRequest
-from ._log import JsonlLog, read_records
-from ._progress import Progress, RunSummary, Tally
-from ._records import bad_line_record, failure_record, short_error, success_record
-from ._run import RunFiles, RunOptions
+from ._input import STDIN, BadLine, LineReader, LineRequest, items_of
+from ._journal import append_journal, journal_lines, journal_path
+from ._progress import BatchCounts, Progress, RunSummary, Tally
+from ._records import short_error, success_record
+from ._run import RunFiles, RunOptions, _Run
 from ._wire import WireTracker
 
 __all__ = ["journal_path", "run_batch_jsonl"]
@@ -44,18 +53,19 @@ __all__ = ["journal_path", "run_batch_jsonl"]
 # Real batches take minutes to hours: poll every second at first, then less often.
 _OFFLOAD: Final = BatchOffload(poll_s=1.0, poll_factor=1.5, poll_max_s=60.0)
 _VERSION: Final = "2023-06-01"
-
-
-def journal_path(output: Path) -> Path:
-    """Where the batch ids of a run writing ``output`` are kept."""
-    return output.with_name(f"{output.stem}.batches.jsonl")
+_ENTRY_BYTES: Final = 64  # what an entry adds to a batch besides its body
 
 
 @dataclass(slots=True)
 class _Batch:
-    """One batch of this run: its lines in entry order, until its results are written."""
+    """One batch of this run, its lines in entry order, until its results are written.
 
-    lines: list[LineRequest] = field(default_factory=list)
+    An entry is ``None`` when its line already has a result (a resumed batch), else the
+    line (without its body once submitted) and its budget reservation.
+    """
+
+    lines: list[LineRequest | None] = field(default_factory=list)
+    worst: list[float] = field(default_factory=list)
     size: int = 0
     batch_id: str | None = None
 
@@ -71,235 +81,263 @@ async def run_batch_jsonl(
     secret: str | None = None,
     notify: Callable[[str], None] | None = None,
     wire: WireTracker | Transport | None = None,
+    prices: PriceTable | None = None,
     offload: BatchOffload | None = None,
 ) -> RunSummary:
     """Like :func:`run_jsonl`, but through the Message Batches API (see module doc).
 
     Takes the same arguments, so ``claudeflow run`` can pick either. The batch calls go
     through ``wire`` (the transport) with ``secret`` (the API key) and ``flow.retry``;
-    ``progress`` is not shown (a batch reports nothing until it ends). Setting ``stop``
-    stops submitting and returns; the journal lets the next run pick up the batches.
+    ``progress`` shows the batches' request counts. Setting ``stop`` stops submitting
+    and returns; the journal lets the next run pick up the batches.
+
+    :raises ConfigError: no ``wire`` or ``secret``; ``retry_failed`` (see module doc)
     """
+    options = options or RunOptions()
     if wire is None or not secret:
         raise ConfigError("wire", "the batch path needs the transport (wire) and the API key")
-    tally = tally or Tally()
-    api = BatchApi(wire, retry=flow.retry, clock=tally.clock, rng=random.Random())
-    headers = {"x-api-key": secret, "anthropic-version": _VERSION}
-    job = _BatchJob(files, options or RunOptions(), tally, api, headers, offload or _OFFLOAD)
-    job.secret, job.notify = secret, notify or (lambda _: None)
-    await job.run(stop or asyncio.Event())
-    return tally.summary()
+    if options.retry_failed:
+        raise ConfigError(
+            "retry_failed",
+            "cannot be combined with batches; retry the failed lines without batches "
+            "(the same results file: both kinds of run resume each other's)",
+        )
+    run = _BatchRun(flow, files, options, tally or Tally(), stop or asyncio.Event())
+    run.api = BatchApi(wire, retry=flow.retry, clock=run.tally.clock, rng=random.Random())
+    run.headers = {"x-api-key": secret, "anthropic-version": _VERSION}
+    run.offload = offload or _OFFLOAD
+    run.secret, run.notify, run.prices = secret, notify or (lambda _: None), prices
+    run.batch_prices = prices or PriceTable.default()
+    return await run.main(progress)
 
 
-class _BatchJob:
-    """The state of one ``--batches`` run."""
+class _BatchRun(_Run):
+    """A :class:`_Run` whose lines go out in batches (its :meth:`feed` and progress)."""
+
+    api: BatchApi
+    headers: Mapping[str, str]
+    offload: BatchOffload
+    batch_prices: PriceTable
 
     def __init__(
-        self,
-        files: RunFiles,
-        options: RunOptions,
-        tally: Tally,
-        api: BatchApi,
-        headers: Mapping[str, str],
-        offload: BatchOffload,
+        self, flow: Flow, files: RunFiles, options: RunOptions, tally: Tally, stop: asyncio.Event
     ) -> None:
-        self.files, self.options, self.tally = files, options, tally
-        self.api, self.headers, self.offload = api, headers, offload
-        self.prices = PriceTable.default()
-        self.secret: str | None = None
-        self.notify: Callable[[str], None] = lambda _: None
+        super().__init__(flow, files, options, tally, stop)
+        self.batch_priced = True
         self.journal = journal_path(files.output)
-        self.output: JsonlLog | None = None
-        self.dead: JsonlLog | None = None
-        self.done = DoneIndex()
-        self.waiting: dict[str, tuple[_Batch, int]] = {}  # custom_id -> (batch, entry)
+        self.current = _Batch()
+        self.waiting: dict[str, tuple[_Batch, int]] = {}  # key -> (journalled batch, entry)
+        self.counts: dict[str, Counter[str]] = {}  # batch id -> its latest request_counts
+        self.batch_counts = tally.batches = BatchCounts()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        interval, clock = self.options.fsync_interval_s, self.tally.clock
-        self.output = JsonlLog(self.files.output, fsync_interval_s=interval, clock=clock)
-        self.dead = JsonlLog(
-            self.files.dead_letter, fsync_interval_s=interval, clock=clock, sync_first=self.output
-        )
-        tasks: list[asyncio.Task[None]] = []
+    async def feed(self) -> None:
+        """Read the input, submit each batch as it fills, then await the batches."""
+        resumed = self._resumed()
         try:
-            self.done = self._done()
-            resumed = self._resumed()
-            await self._read_and_submit(tasks, stop)
-            tasks.extend(asyncio.ensure_future(self._finish(b)) for b in resumed.values())
+            await self._read()
+            if self.current.lines and self.tally.stop_reason in ("", "budget reached"):
+                await self._send(self.current)  # reserved lines: a budget stop sends them
+            for batch in resumed.values():
+                self._start(batch, None)
             if resumed:
                 self.notify(f"{self.journal}: resumed {len(resumed)} batch(es) of an earlier run")
-            error = await _until_done_or(tasks, stop)
-            if error is not None:  # the batches stay in the journal for the next run
-                self.tally.abort_message = short_error(error, self.secret)
+            await self._await_batches()
+            self._judge_denied()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self.output.close()
-            self.dead.close()
-
-    def _done(self) -> DoneIndex:
-        """The lines earlier runs answered (compact: a million ids cost a few MB)."""
-
-        def finished() -> Iterator[str]:
-            for outcome in read_records(self.files.output, full=False):
-                self.tally.prior[outcome.status] += 1
-                yield outcome.custom_id
-
-        return DoneIndex(finished())
+            for task in self.tasks.values():
+                task.cancel()  # a stop: the journal keeps the batches for the next run
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
     def _resumed(self) -> dict[str, _Batch]:
         """Journalled batches with lines still unanswered, by batch id (lines filled later)."""
         batches: dict[str, _Batch] = {}
-        for batch_id, custom_ids in _journal_lines(self.journal):
-            if all(c in self.done for c in custom_ids):
+        for batch_id, keys in journal_lines(self.journal):
+            if all(self.index.is_done(key) for key in keys):
                 continue
-            batch = batches[batch_id] = _Batch(batch_id=batch_id)
-            # Placeholders until the input is read (offset -1: not found in it).
-            batch.lines = [LineRequest(0, c, 0, {}, b"", -1) for c in custom_ids]
-            for entry, custom_id in enumerate(custom_ids):
-                self.waiting[custom_id] = (batch, entry)
+            batch = batches[batch_id] = _Batch(batch_id=batch_id, worst=[0.0] * len(keys))
+            for entry, key in enumerate(keys):
+                done = self.index.is_done(key)
+                # A placeholder until the input is read (offset -1: not found in it).
+                batch.lines.append(None if done else LineRequest(0, key, 0, {}, b"", -1))
+                if not done:
+                    self.waiting[key] = (batch, entry)
         return batches
 
-    async def _read_and_submit(self, tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:
-        """Read the input; submit each batch as it fills (polling starts at once)."""
+    async def _read(self) -> None:
         reader = LineReader(self.files.input, max_line_bytes=self.options.max_line_bytes)
-        current = _Batch()
-        for item in reader:
-            if stop.is_set():
-                return
-            if item.custom_id in self.done:
-                self.tally.skipped += 1
-            elif isinstance(item, BadLine):
-                self._write_bad_line(item)
-            elif item.custom_id in self.waiting:
-                batch, entry = self.waiting[item.custom_id]
-                batch.lines[entry] = _meta(item)  # where to write its result
-            else:
-                size = len(json.dumps(item.body)) + 64
-                if current.lines and (
-                    current.size + size > self.offload.max_bytes
-                    or len(current.lines) >= self.offload.max_requests
-                ):
-                    tasks.extend(await self._submit(current))
-                    current = _Batch()
-                current.lines.append(item)
-                current.size += size
+        async with contextlib.aclosing(items_of(reader, self.stop)) as items:
+            async for item in items:
+                self.tally.blank = reader.blank
+                if self._stopping() or not await self._take_line(item):
+                    break
         self.tally.blank = reader.blank
-        if current.lines and not stop.is_set():
-            tasks.extend(await self._submit(current))
 
-    async def _submit(self, batch: _Batch) -> list[asyncio.Task[None]]:
-        """Create the batch, journal it, and start polling it (nothing if it failed)."""
-        requests = [
-            {"custom_id": f"r{n}", "params": item.body} for n, item in enumerate(batch.lines)
-        ]
+    async def _take_line(self, item: LineRequest | BadLine) -> bool:
+        """Skip, record, match to its journalled batch or collect one line; ``False``
+        once the run must stop reading."""
+        item = self.index.resolve(item)
+        self._check_unchanged(item)
+        if item.custom_id in self.waiting:
+            assert isinstance(item, LineRequest)  # a journalled key is a sent request's
+            batch, entry = self.waiting.pop(item.custom_id)
+            worst = await self._reserve_sent(item)
+            batch.lines[entry], batch.worst[entry] = self._meta(item), worst
+        elif self.index.is_done(item.custom_id):
+            self.tally.skipped += 1
+        elif isinstance(item, BadLine):
+            self._bad_line(item)
+        else:
+            reserved = await self._reserve(item)
+            if reserved is None:
+                return not self._stopping()
+            await self._collect(item, reserved)
+        return True
+
+    async def _reserve_sent(self, item: LineRequest) -> float:
+        """A line of a journalled batch is being paid for already: count it, unasked."""
+        if self.budget is None:
+            return 0.0
+        worst = await self.budget.worst_case(item.body) or 0.0
+        self.budget.reserve(worst)
+        return worst
+
+    async def _collect(self, item: LineRequest, worst: float) -> None:
+        size = len(json.dumps(item.body)) + _ENTRY_BYTES
+        current = self.current
+        if current.lines and (
+            current.size + size > self.offload.max_bytes
+            or len(current.lines) >= self.offload.max_requests
+        ):
+            await self._send(current)
+            current = self.current = _Batch()
+        current.lines.append(item)
+        current.worst.append(worst)
+        current.size += size
+
+    async def _before_budget_wait(self) -> None:
+        """The lines collected so far must be in flight for the budget to free up."""
+        if self.current.lines:
+            batch, self.current = self.current, _Batch()
+            await self._send(batch)
+
+    async def _send(self, batch: _Batch) -> None:
+        """Create the batch, journal it, and start polling it (failures if it failed)."""
+        lines = [line for line in batch.lines if line is not None]
+        requests = [{"custom_id": f"r{n}", "params": line.body} for n, line in enumerate(lines)]
         try:
             created = await self.api.create(requests, self.headers)
-        except ClaudeflowError as error:
-            for item in batch.lines:
-                self._write_failure(item, error)
-            return []
+        except Exception as error:  # every line is recorded, bugs included
+            for line, worst in zip(lines, batch.worst, strict=True):
+                self._settle(worst, None)
+                self._failed(line, error)
+            return
         batch.batch_id = str(created["id"])
-        _append_journal(self.journal, batch.batch_id, [i.custom_id for i in batch.lines])
-        batch.lines = [_meta(i) for i in batch.lines]  # bodies are not needed any more
-        return [asyncio.ensure_future(self._finish(batch, created))]
+        append_journal(self.journal, batch.batch_id, [line.custom_id for line in lines])
+        batch.lines = [self._meta(line) for line in lines]  # bodies are not needed any more
+        self._start(batch, created)
 
-    async def _finish(self, batch: _Batch, created: Mapping[str, Any] | None = None) -> None:
+    def _start(self, batch: _Batch, created: Mapping[str, Any] | None) -> None:
         assert batch.batch_id is not None
-        info = created or await self.api.retrieve(batch.batch_id, self.headers)
-        polls = 0
-        while info.get("processing_status") != "ended":
-            await self.tally.clock.sleep(self.offload.poll_delay(polls))
-            polls += 1
-            info = await self.api.retrieve(batch.batch_id, self.headers)
-        body = await self.api.results(info, self.headers)
+        self.batch_counts.submitted += 1
+        task = asyncio.create_task(self._finish(batch, created))
+        self.tasks[batch.batch_id] = task
+        task.add_done_callback(lambda _: self.tasks.pop(str(batch.batch_id), None))
+
+    async def _finish(self, batch: _Batch, created: Mapping[str, Any] | None) -> None:
+        """Poll the batch until it ends, then write each line's result once."""
+        assert batch.batch_id is not None
+        try:
+            info = await self._until_ended(batch.batch_id, created)
+            body = await self.api.results(info, self.headers)
+        except Exception as error:  # the batch stays in the journal for the next run
+            self._abort(f"batch {batch.batch_id}: {short_error(error, self.secret)}")
+            return
         written: set[int] = set()
         for entry_id, result in parse_results(body):
             entry = int(entry_id.removeprefix("r"))
-            self._write_outcome(batch.lines[entry], result, batch.batch_id)
-            written.add(entry)
-        for entry, item in enumerate(batch.lines):
-            if entry not in written:
-                missing = BatchError(
-                    "not in the results file", outcome="missing", batch_id=batch.batch_id
-                )
-                self._write_failure(item, missing)
+            if entry not in written and entry < len(batch.lines):
+                written.add(entry)
+                self._write_outcome(batch, entry, result)
+        for entry in set(range(len(batch.lines))) - written:
+            missing = BatchError(
+                "not in the results file", outcome="missing", batch_id=batch.batch_id
+            )
+            self._write_outcome(batch, entry, {"type": "missing"}, missing)
+        self.batch_counts.ended += 1
 
-    def _write_outcome(self, item: LineRequest, result: Mapping[str, Any], batch_id: str) -> None:
+    async def _until_ended(self, batch_id: str, created: Mapping[str, Any] | None) -> Any:
+        info = created or await self.api.retrieve(batch_id, self.headers)
+        polls = 0
+        while True:
+            self.counts[batch_id] = Counter(info.get("request_counts") or {})
+            if info.get("processing_status") == "ended":
+                return info
+            await self.tally.clock.sleep(self.offload.poll_delay(polls))
+            polls += 1
+            info = await self.api.retrieve(batch_id, self.headers)
+
+    def _write_outcome(
+        self,
+        batch: _Batch,
+        entry: int,
+        result: Mapping[str, Any],
+        error: Exception | None = None,
+    ) -> None:
+        line, worst = batch.lines[entry], batch.worst[entry]
+        if line is None:  # an earlier run wrote it
+            return
+        batch.lines[entry] = None
+        assert batch.batch_id is not None
         if result.get("type") != "succeeded":
-            self._write_failure(item, error_of(result, batch_id))
+            self._settle(worst, None)
+            # The batch has ended: its answer is final, never the key's to judge later.
+            self._record_failure(line, error or error_of(result, batch.batch_id))
             return
         model = str((result.get("message") or {}).get("model", ""))
-        priced = price_result(result, self.prices, model=model)
-        record = success_record(
-            item, priced.result(Result, priority=0, queue_wait_s=0.0, latency_s=0.0)
-        )
+        priced = price_result(result, self.batch_prices, model=model)
+        self._settle(worst, priced.cost_usd)
+        answer = priced.result(Result, priority=0, queue_wait_s=0.0, latency_s=0.0)
         assert self.output is not None
-        self.output.append(record)
-        self.tally.succeeded += 1
-        self.tally.input_tokens += priced.usage.total_input
-        self.tally.output_tokens += priced.usage.output_tokens
-        self.tally.cost_usd += priced.cost_usd or 0.0
+        self.output.append(success_record(line, answer))
+        self.tally.add_success(priced.usage, priced.cost_usd)
+        self._release_denied()
 
-    def _write_bad_line(self, bad: BadLine) -> None:
-        assert self.output is not None and self.dead is not None
-        self.output.append(bad_line_record(bad))
-        self.tally.invalid += 1
-        self.dead.copy_line(self.files.input, bad.offset)
+    def _settle(self, worst: float, actual_usd: float | None) -> None:
+        if self.budget is not None:
+            self.budget.settle(worst, actual_usd)
 
-    def _write_failure(self, item: LineRequest, error: ClaudeflowError) -> None:
-        assert self.output is not None and self.dead is not None
-        invalid = isinstance(error, BadRequestError | InvalidRequestError)
-        self.output.append(failure_record(item, error, invalid=invalid, secret=self.secret))
-        if invalid:
-            self.tally.invalid += 1
-        else:
-            self.tally.failed += 1
-        if item.offset >= 0:  # -1: a journalled line no longer in the input
-            self.dead.copy_line(self.files.input, item.offset)
+    def _is_invalid(self, error: Exception) -> bool:
+        # No Flow checked the line before it was sent: the API's 400 says it is invalid.
+        return isinstance(error, BadRequestError | InvalidRequestError)
 
+    def _meta(self, item: LineRequest) -> LineRequest:
+        """``item`` without its body: what writing its result needs (its text too when
+        it came from stdin, where a dead letter cannot be copied from)."""
+        raw = item.raw if self.files.input == STDIN else b""
+        return LineRequest(item.line, item.custom_id, item.priority, {}, raw, item.offset)
 
-def _meta(item: LineRequest) -> LineRequest:
-    """``item`` without its body: what writing its result needs."""
-    return LineRequest(item.line, item.custom_id, item.priority, {}, b"", item.offset)
+    async def _await_batches(self) -> None:
+        """Until every batch has ended, or a stop other than a spent budget."""
+        while self.tasks and not self._interrupted():
+            waits: set[asyncio.Future[Any]] = set(self.tasks.values())
+            stopper = None if self.stop.is_set() else asyncio.ensure_future(self.stop.wait())
+            try:
+                await asyncio.wait(
+                    waits | {stopper} if stopper else waits, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                if stopper is not None:
+                    stopper.cancel()
 
+    def _interrupted(self) -> bool:
+        return self._stopping() and self.tally.stop_reason != "budget reached"
 
-def _journal_lines(path: Path) -> Iterator[tuple[str, list[str]]]:
-    if not path.exists():
-        return
-    with path.open("rb") as file:
-        for raw in file:
-            if raw.endswith(b"\n"):  # a torn last line was never acknowledged: skip it
-                data = json.loads(raw)
-                yield str(data["batch_id"]), [str(c) for c in data["custom_ids"]]
+    def _warn_uncollected(self) -> None:
+        """Nothing to warn about: this run collects the journalled batches."""
 
-
-def _append_journal(path: Path, batch_id: str, custom_ids: list[str]) -> None:
-    line = json.dumps({"batch_id": batch_id, "custom_ids": custom_ids}).encode() + b"\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)  # the journal must survive a kill once the API has the batch
-    finally:
-        os.close(fd)
-
-
-async def _until_done_or(
-    tasks: list[asyncio.Task[None]], stop: asyncio.Event
-) -> BaseException | None:
-    """Wait for every task, or for ``stop``; the first task error, if any."""
-    stopper = asyncio.ensure_future(stop.wait())
-    pending: set[asyncio.Future[Any]] = set(tasks)
-    try:
-        while pending and not stop.is_set():
-            done, pending = await asyncio.wait(
-                pending | {stopper}, return_when=asyncio.FIRST_COMPLETED
-            )
-            pending.discard(stopper)
-            for task in done - {stopper}:
-                if task.exception() is not None:
-                    return task.exception()
-    finally:
-        stopper.cancel()
-    return None
+    def refresh(self) -> None:
+        """Sum the batches' latest request counts into the tally."""
+        counts: Counter[str] = Counter()
+        for latest in self.counts.values():
+            counts.update(latest)
+        self.batch_counts.requests = counts

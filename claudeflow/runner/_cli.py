@@ -30,8 +30,9 @@ from ._settings import RunnerSettings, config_keys_help, load_config_file, merge
 
 if TYPE_CHECKING:
     from .._config import RateLimits
+    from ..limiter import RedisBackend
     from ..simulator import SimulatorConfig
-    from ._run import RunFiles
+    from ._run import RunFiles, RunOptions
     from ._wire import WireTracker
 
 __all__ = ["EPILOG", "add_arguments", "main", "register", "run", "simulator_config"]
@@ -80,6 +81,7 @@ exit status:
     concurrency = 8
     max_retries = 4
     budget_usd = 5.0
+    redis = "redis://127.0.0.1:6379/0"
   ANTHROPIC_API_KEY is never read from a config file.
 """
 EPILOG = _EPILOG.replace("<config keys>", config_keys_help())
@@ -142,6 +144,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flow.add_argument(  # runner/_batches.py
         "--batches", action="store_true", default=None, help="use Message Batches (resumable)"
     )
+    flow.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share the limits through Redis with the account's other processes",
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--fsync-interval", type=float, help="seconds between fsyncs (default 1)")
     out.add_argument("--progress-interval", type=float, help="seconds between progress lines")
@@ -187,9 +194,22 @@ def run(args: argparse.Namespace) -> int:
     if not api_key:
         return _fail("set ANTHROPIC_API_KEY (or pass --simulate to run offline)")
     try:
-        return asyncio.run(_main(settings, files, api_key))
+        backend = _backend(settings.redis)
+    except ConfigError as exc:  # its message never holds the URL (nor its password)
+        return _fail(f"--redis: {str(exc).removeprefix('url: ')}")
+    try:
+        return asyncio.run(_main(settings, files, api_key, backend))
     except (CorruptFileError, ConfigError) as exc:
         return _fail(str(exc))
+
+
+def _backend(url: str | None) -> RedisBackend | None:
+    """The Redis backend of ``--redis`` (checked here, connected when the Flow starts)."""
+    if url is None:
+        return None
+    from ..limiter import RedisBackend
+
+    return RedisBackend(url)
 
 
 def _path_problem(files: RunFiles, *, dead_given: bool) -> str:
@@ -242,19 +262,13 @@ def _dead_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.dead{output.suffix or '.jsonl'}")
 
 
-async def _main(settings: RunnerSettings, files: RunFiles, api_key: str) -> int:
+async def _main(
+    settings: RunnerSettings, files: RunFiles, api_key: str, backend: RedisBackend | None = None
+) -> int:
     from ._batches import run_batch_jsonl
-    from ._run import RunOptions, run_jsonl
+    from ._run import run_jsonl
 
-    options = RunOptions(
-        window=settings.effective_window,
-        fsync_interval_s=settings.fsync_interval,
-        progress_interval_s=settings.progress_interval,
-        max_line_bytes=settings.max_line_bytes,
-        retry_failed=settings.retry_failed,
-        # The runner's budget, not the Flow's: it counts what earlier runs spent.
-        budget_usd=settings.budget_usd,
-    )
+    options = _options(settings)
     tally = Tally()
     stop = asyncio.Event()
     progress = None if settings.quiet else Progress(tally, sys.stderr)
@@ -264,12 +278,13 @@ async def _main(settings: RunnerSettings, files: RunFiles, api_key: str) -> int:
                 if not settings.simulate:
                     unreachable = await _preflight(base_url, api_key)
                     if unreachable:
-                        _say(f"claudeflow run: aborted before sending anything: {unreachable}")
-                        return EXIT_ABORTED
-                async with _flow(settings, base_url, limits, api_key, options.window) as (
+                        return _abort_early(unreachable)
+                async with _flow(settings, base_url, limits, api_key, options.window, backend) as (
                     flow,
                     wire,
                 ):
+                    if backend is not None and backend.mode != "shared":
+                        return _abort_early(_unshared(backend))
                     runner = run_batch_jsonl if settings.batches else run_jsonl
                     summary = await runner(
                         flow,
@@ -288,6 +303,33 @@ async def _main(settings: RunnerSettings, files: RunFiles, api_key: str) -> int:
             summary = tally.summary()
     _report(summary, files)
     return _exit_status(summary, received)
+
+
+def _options(settings: RunnerSettings) -> RunOptions:
+    from ._run import RunOptions
+
+    return RunOptions(
+        window=settings.effective_window,
+        fsync_interval_s=settings.fsync_interval,
+        progress_interval_s=settings.progress_interval,
+        max_line_bytes=settings.max_line_bytes,
+        retry_failed=settings.retry_failed,
+        # The runner's budget, not the Flow's: it counts what earlier runs spent.
+        budget_usd=settings.budget_usd,
+    )
+
+
+def _abort_early(why: str) -> int:
+    _say(f"claudeflow run: aborted before sending anything: {why}")
+    return EXIT_ABORTED
+
+
+def _unshared(backend: RedisBackend) -> str:
+    """Why the limits are not shared (the URL in it has its password masked)."""
+    return (
+        f"{backend.unavailable()}. Check --redis and that the Redis server is up; "
+        "without it this run would not see the account's other processes"
+    )
 
 
 def simulator_config(settings: RunnerSettings) -> SimulatorConfig:
@@ -397,6 +439,7 @@ async def _flow(
     limits: RateLimits,
     api_key: str,
     window: int,
+    backend: RedisBackend | None = None,
 ) -> AsyncIterator[tuple[Any, WireTracker]]:
     """A running Flow whose transport is wrapped in a :class:`WireTracker`."""
     from ..retry import RetryPolicy
@@ -417,6 +460,7 @@ async def _flow(
         max_queue=window,
         retry=retry,
         transport=wire,
+        backend=backend,  # None: this process's own buckets
     )
     try:
         async with flow:

@@ -10,15 +10,33 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, TextIO
 
 from .._clock import Clock, LoopClock
 from ..tokens import Usage
 
-__all__ = ["RATE_WINDOW_S", "Progress", "RunSummary", "Tally", "format_duration"]
+__all__ = ["RATE_WINDOW_S", "BatchCounts", "Progress", "RunSummary", "Tally", "format_duration"]
 
 RATE_WINDOW_S: Final = 10.0
+
+
+@dataclass(slots=True)
+class BatchCounts:
+    """A ``--batches`` run's batches: how many were submitted (or resumed) and have
+    ended, and their requests by state (the API's latest ``request_counts``)."""
+
+    submitted: int = 0
+    ended: int = 0
+    requests: Counter[str] = field(default_factory=Counter)
+
+    def line(self) -> str:
+        r = self.requests
+        return (
+            f"batches {self.submitted:,} submitted {self.ended:,} ended | "
+            f"processing {r['processing']:,} succeeded {r['succeeded']:,} "
+            f"errored {r['errored']:,} expired {r['expired']:,}"
+        )
 
 
 class Tally:
@@ -54,6 +72,7 @@ class Tally:
         self.last_error = ""
         self.stop_reason = ""
         self.abort_message = ""
+        self.batches: BatchCounts | None = None  # a --batches run: what its batches hold
 
     @property
     def finished(self) -> int:
@@ -224,13 +243,20 @@ class Progress:
         text = (
             f"[{format_duration(t.elapsed)}] {t.finished + t.skipped:,}{total} lines | "
             f"ok {t.succeeded:,} failed {t.failed:,} invalid {t.invalid:,} "
-            f"skipped {t.skipped:,} | queued {t.queued} in flight {t.in_flight} | "
+            f"skipped {t.skipped:,} | {self._waiting()} | "
             f"{rate:,.1f} req/s {tokens:,.0f} tok/s | ${t.cost_usd:,.4f} | "
             f"ETA {self._eta(rate)}"
         )
         if t.last_error:
             text += f" | retries {t.retries:,}, last error: {t.last_error}"
         return text
+
+    def _waiting(self) -> str:
+        """What is under way: the Flow's queue and wire, or the batches'."""
+        t = self._tally
+        if t.batches is not None:
+            return t.batches.line()
+        return f"queued {t.queued} in flight {t.in_flight}"
 
     def _recent_rates(self) -> tuple[float, float]:
         """Lines and tokens per second between the samples of the last window.

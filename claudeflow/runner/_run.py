@@ -45,6 +45,7 @@ from .._config import check_positive
 from .._errors import (
     APIConnectionError,
     AuthenticationError,
+    BackendUnavailableError,
     BudgetExceededError,
     ClaudeflowError,
     ConfigError,
@@ -56,6 +57,7 @@ from ..scheduler import Flow
 from ..tokens import PriceTable
 from ._budget import RunBudget
 from ._input import STDIN, BadLine, LineReader, LineRequest, count_lines, items_of
+from ._journal import journal_lines, journal_path
 from ._log import JsonlLog, count_complete_lines
 from ._progress import Progress, RunSummary, Tally
 from ._records import bad_line_record, failure_record, short_error, success_record
@@ -160,17 +162,7 @@ async def run_jsonl(
     run.notify = notify or _ignore
     run.wire = wire
     run.prices = prices
-    async with run.open_files(), _showing(progress, run.options, run.tally.clock, run.refresh):
-        run.resume()
-        if files.input != STDIN:  # stdin cannot be read twice: the total stays unknown
-            counting = asyncio.ensure_future(
-                asyncio.to_thread(count_lines, files.input, max_line_bytes=options.max_line_bytes)
-            )
-            counting.add_done_callback(run.learn_total)
-        await run.feed()
-        run.settle_total()
-        run.finish_retries()
-    return run.tally.summary()
+    return await run.main(progress)
 
 
 class _Run:
@@ -188,6 +180,7 @@ class _Run:
         self.notify: Callable[[str], None] = _ignore
         self.wire: WireTracker | None = None
         self.prices: PriceTable | None = None
+        self.batch_priced = False  # the budget prices lines at the Message Batches rate
         self.output: JsonlLog | None = None
         self.dead: JsonlLog | None = None
         self.index = ResultsIndex()
@@ -197,6 +190,23 @@ class _Run:
         self.denied: list[tuple[LineRequest, Exception]] = []
         # The requests this run has handed to the Flow, by ticket (the line number).
         self.tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def main(self, progress: Progress | None) -> RunSummary:
+        """Resume, feed every line, settle: the whole run (see :func:`run_jsonl`)."""
+        options, files = self.options, self.files
+        async with self.open_files(), _showing(progress, options, self.tally.clock, self.refresh):
+            self.resume()
+            if files.input != STDIN:  # stdin cannot be read twice: the total stays unknown
+                counting = asyncio.ensure_future(
+                    asyncio.to_thread(
+                        count_lines, files.input, max_line_bytes=options.max_line_bytes
+                    )
+                )
+                counting.add_done_callback(self.learn_total)
+            await self.feed()
+            self.settle_total()
+            self.finish_retries()
+        return self.tally.summary()
 
     @contextlib.asynccontextmanager
     async def open_files(self) -> AsyncIterator[None]:
@@ -228,9 +238,28 @@ class _Run:
         self.tally.prior_cost_usd = self.index.spent_usd
         if self.options.budget_usd is not None:
             self.budget = RunBudget(
-                self.options.budget_usd, spent_usd=self.index.spent_usd, prices=self.prices
+                self.options.budget_usd,
+                spent_usd=self.index.spent_usd,
+                prices=self.prices,
+                batch=self.batch_priced,
             )
         self._match_dead_letters(self.index.failure_offsets())
+        self._warn_uncollected()
+
+    def _warn_uncollected(self) -> None:
+        """Say if a killed ``--batches`` run left batches whose results were not written."""
+        journal = journal_path(self.files.output)
+        if not journal.exists():
+            return
+        waiting = sum(
+            not self.index.is_done(key) for _, keys in journal_lines(journal) for key in keys
+        )
+        if waiting:
+            self.notify(
+                f"warning: {journal}: {waiting} line(s) are in batches an earlier --batches "
+                "run submitted and did not collect; this run sends them again (stop it and "
+                "rerun with --batches to collect those batches instead)"
+            )
 
     def _match_dead_letters(self, offsets: list[int]) -> None:
         """The dead letters are the final failures, in order: restore or rewrite them."""
@@ -365,6 +394,7 @@ class _Run:
             self._failed(item, BudgetExceededError(why))
             return None
         while not budget.fits(worst):
+            await self._before_budget_wait()
             if not self.tasks:
                 self.tally.stop_reason = self.tally.stop_reason or "budget reached"
                 self.stop.set()
@@ -375,6 +405,10 @@ class _Run:
                 return None
         budget.reserve(worst)
         return worst
+
+    async def _before_budget_wait(self) -> None:
+        """Called before waiting for what is in flight to free budget (a batch run
+        submits the lines it has collected, so that something is in flight)."""
 
     def _stopping(self) -> bool:
         if self.stop.is_set():
@@ -450,11 +484,20 @@ class _Run:
         if fatal:
             self._abort(fatal)
             return
+        self._record_failure(item, error)
+
+    def _record_failure(self, item: LineRequest, error: Exception) -> None:
+        """The line's failure is final: its record and its dead letter."""
         self.tally.last_error = short_error(error, self.secret)
-        invalid = isinstance(error, InvalidRequestError)
+        invalid = self._is_invalid(error)
         record = failure_record(item, error, invalid=invalid, secret=self.secret)
-        self._write_failure(record, item.raw, item.offset, invalid=invalid)
+        # No raw text: a batch line kept only its offset (see runner/_batches.py).
+        self._write_failure(record, item.raw or None, item.offset, invalid=invalid)
         self._replaced(item.custom_id)
+
+    def _is_invalid(self, error: Exception) -> bool:
+        """Whether ``error`` is the line's own fault (the Flow refused it before sending)."""
+        return isinstance(error, InvalidRequestError)
 
     def _abort(self, message: str) -> None:
         """Every line would fail the same way: write nothing more, stop everything."""
@@ -491,6 +534,8 @@ class _Run:
                 f"the API rejected the API key ({what}); every request would fail. "
                 "Check ANTHROPIC_API_KEY, and that --base-url is the API the key belongs to"
             )
+        if isinstance(error, BackendUnavailableError):  # the shared limits (Redis) are gone
+            return f"{what}. Check --redis and the Redis server, then rerun"
         if isinstance(error, APIConnectionError) and self.flow.stats().completed == 0:
             return (
                 f"cannot reach the API at {self.flow.base_url} ({what}) and no request has "
@@ -524,7 +569,7 @@ class _Run:
         self.output.append(record)
         if raw is not None:
             self.dead.append_line(raw)
-        else:  # a line too long to hold: copy it from where it is kept
+        elif offset >= 0:  # a line too long to hold (or a batch line): copy it from where it is
             self.dead.copy_line(source or self.files.input, offset)
         if invalid:
             self.tally.invalid += 1

@@ -56,7 +56,10 @@ SETTING_HELP: dict[str, str] = {
     "progress_interval": "seconds between progress lines (default 1)",
     "max_line_bytes": "longer input lines are bad lines (default 33554432 = 32 MiB)",
     "quiet": "true: no progress display",
-    "batches": "true: send every line through the Message Batches API (half price, resumable)",
+    "batches": "true: send every line through the Message Batches API (half price, resumable; "
+    "not with retry_failed: retry failures without it, into the same OUTPUT)",
+    "redis": "redis://[:password@]host[:port][/db]: share the account's limits with every "
+    "other process using that Redis (the password is never printed)",
     "simulate": "true: run against the built-in simulator (offline)",
     # The simulator's own defaults apply to what is not given (claudeflow simulate --help).
     "sim_rpm": "simulator: requests per minute",
@@ -102,6 +105,7 @@ class RunnerSettings:
     max_line_bytes: int = 32 * 1024 * 1024
     quiet: bool = False
     batches: bool = False
+    redis: str | None = None
     simulate: bool = False
     sim_rpm: float | None = None
     sim_input_tpm: float | None = None
@@ -124,10 +128,16 @@ class RunnerSettings:
             _check_int("window", self.window, minimum=1)
         if self.max_retries is not None:
             _check_int("max_retries", self.max_retries, minimum=0)
-        for name in ("quiet", "simulate", "retry_failed"):
+        for name in ("quiet", "simulate", "retry_failed", "batches"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, f"must be true or false, got {getattr(self, name)!r}")
-        for name in ("base_url", "dead_letter"):
+        if self.retry_failed and self.batches:
+            raise ConfigError(
+                "retry_failed",
+                "cannot be combined with --batches; retry the failed lines without "
+                "--batches, into the same OUTPUT (either kind of run resumes the other's)",
+            )
+        for name in ("base_url", "dead_letter", "redis"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigError(name, "must be a non-empty string")

@@ -277,3 +277,19 @@ def test_a_budget_counts_what_earlier_runs_spent_and_says_so(
     stderr = capsys.readouterr().err
     assert stderr.count("stopped (budget reached)") == 2 and "larger --budget-usd" in stderr
     assert "this run     succeeded 0" in stderr.split("stopped (budget reached)")[2]
+
+
+def test_batches_through_the_simulator_show_batch_progress_and_refuse_retry_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requests = write_requests(tmp_path / "in.jsonl", 6)
+    out = tmp_path / "out.jsonl"
+    args = [str(requests), "-o", str(out), "--simulate", "--batches", "--progress-interval", "5"]
+    assert main(args) == 0
+    assert id_counts(out) == each_input_line_once(requests)
+    shown = capsys.readouterr().err
+    assert "batches 1 submitted 1 ended | processing 0 succeeded 6 errored 0 expired 0" in shown
+    assert main([*args, "--retry-failed"]) == 2
+    refused = capsys.readouterr().err
+    assert "retry_failed: cannot be combined with --batches" in refused
+    assert "simulator at" not in refused  # refused before anything started

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from claudeflow.runner import Progress, RunSummary, Tally
+from claudeflow.runner._progress import BatchCounts
 from claudeflow.testing import FakeClock
 
 
@@ -68,3 +69,12 @@ def test_the_summary_states_this_run_and_the_results_file() -> None:
     assert "results file succeeded 12  failed 3  invalid 1" in text
     assert "(16 of 20 input lines done, 4 to go)" in text
     assert summary.file_unsucceeded == 4 and summary.remaining == 4
+
+
+def test_a_batched_run_shows_its_batches_instead_of_the_queue() -> None:
+    tally = Tally(FakeClock())
+    tally.batches = BatchCounts(submitted=3, ended=1)
+    tally.batches.requests.update(processing=20, succeeded=9, errored=1, expired=2)
+    line = Progress(tally, io.StringIO()).line()
+    assert "batches 3 submitted 1 ended" in line and "queued" not in line
+    assert "processing 20 succeeded 9 errored 1 expired 2" in line
