@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
+from ..limiter import Backend
 from ..limiter._classes import model_class
 from ..routing import LimitsSpec
 from ..scheduler import Flow, Result
@@ -22,11 +23,14 @@ SUMMED_POOL = "summed"  # the one pool every model is mapped to in "summed" mode
 
 
 @asynccontextmanager
-async def flow_client(target: Target, mode: FlowMode = "create") -> AsyncIterator[Send]:
+async def flow_client(
+    target: Target, mode: FlowMode = "create", *, backend: Backend | None = None
+) -> AsyncIterator[Send]:
     """A :class:`Flow` configured with the scenario's limits (none in ``learned`` mode).
 
     The queue is unbounded (``max_queue=None``) because the driver submits whole
-    backlogs at once, as a batch job would with ``wait_for_space``.
+    backlogs at once, as a batch job would with ``wait_for_space``. ``backend`` (e.g. a
+    ``RedisBackend`` shared with other processes) holds the pools' buckets.
     """
     limits, pools = flow_limits(target, mode)
     flow = Flow(
@@ -34,6 +38,7 @@ async def flow_client(target: Target, mode: FlowMode = "create") -> AsyncIterato
         base_url=target.base_url,
         limits=limits,
         pools=pools,
+        backend=backend,
         concurrency=target.concurrency,
         max_queue=None,
         rng=random.Random(target.seed),
