@@ -2,7 +2,7 @@
 
 One workload, split over ``processes`` worker processes (:mod:`._worker`) against one
 simulator: process 0 holds a LOW backlog, process 1 sends HIGH requests arriving over
-time, the rest send NORMAL ones arriving over time. The same items run in each setup:
+time, the rest hold NORMAL backlogs. The same items run in each setup:
 
 - ``single``: one process sends everything (the reference a shared setup should match);
 - ``redis``: every process has the full limits in one ``RedisBackend`` (shared buckets);
@@ -55,7 +55,9 @@ _LIMITS = Limits(rpm=6_000, input_tpm=900_000, output_tpm=1_200_000)
 class DistributedConfig:
     """The workload, the limits, and which setups to run.
 
-    :param trickle: NORMAL requests of each process after the first two
+    :param trickle: NORMAL requests of each process after the first two, one every
+        ``trickle_interval_s`` (0, the default: a backlog at the start, so that those
+        processes race the LOW backlog for the same buckets)
     :param outage: seconds after the start at which Redis is killed, then started again
     """
 
@@ -64,7 +66,7 @@ class DistributedConfig:
     urgent: int = 60
     urgent_interval_s: float = 0.15
     trickle: int = 150
-    trickle_interval_s: float = 0.06
+    trickle_interval_s: float = 0.0
     limits: Limits = _LIMITS
     concurrency: int = 32
     outage: tuple[float, float] = (3.0, 5.0)
@@ -94,7 +96,8 @@ class DistributedConfig:
             name="distributed",
             title=(
                 f"{self.processes} processes, one account: a LOW backlog of {self.backlog} "
-                f"in one, HIGH requests over time in another, NORMAL ones in the rest"
+                f"in one, HIGH requests over time in another, NORMAL backlogs of "
+                f"{self.trickle} in the rest"
             ),
             limits=self.limits,
             workload=Workload(tuple(streams)),
