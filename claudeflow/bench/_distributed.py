@@ -35,6 +35,7 @@ from ..tokens._numbers import quantile
 from ._reference import References, references
 from ._scenario import Limits, LoadScenario
 from ._server import local_server, simulator_config
+from ._target import Target
 from ._worker import GO, READY, OnFailure, WorkerPlan, WorkerReport
 from ._workload import Shape, Stream, WorkItem, Workload
 
@@ -174,26 +175,18 @@ def _plans(
     timeout_s: float,
 ) -> list[WorkerPlan]:
     on_failure: OnFailure = "degrade" if setup == "outage-degrade" else "fail"
-    plan = WorkerPlan(
-        base_url=base_url,
-        api_key=config.api_key,
-        model=config.model,
-        limits=config.limits,
-        concurrency=config.concurrency,
-        seed=config.seed,
-        items=(),
-        timeout_s=timeout_s,
-        redis_url=redis_url,
-        on_failure=on_failure,
+    target = Target(
+        base_url, config.api_key, config.model, config.limits, config.concurrency, config.seed
     )
+    plan = WorkerPlan(target, (), timeout_s, redis_url, on_failure)
     if setup == "single":
-        return [replace(plan, items=tuple(items), concurrency=plan.concurrency * config.processes)]
+        everything = replace(target, concurrency=target.concurrency * config.processes)
+        return [replace(plan, target=everything, items=tuple(items))]
     limits = config.limits.times(1 / config.processes) if setup == "quarter" else config.limits
     return [
         replace(
             plan,
-            limits=limits,
-            seed=config.seed + n,
+            target=replace(target, limits=limits, seed=config.seed + n),
             items=tuple(i for i in items if i.tag == f"p{n}"),
         )
         for n in range(config.processes)

@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from .._clock import LoopClock
@@ -39,16 +39,12 @@ GO = "go"
 class WorkerPlan:
     """What one process sends, where, under which limits, and through which backend.
 
+    :ivar target: the server, key, model, this process's limits and concurrency
     :ivar redis_url: share the limits through Redis (``None``: this process alone)
     :ivar timeout_s: the driver stops the run after this long
     """
 
-    base_url: str
-    api_key: str = field(repr=False)
-    model: str
-    limits: Limits
-    concurrency: int
-    seed: int
+    target: Target
     items: tuple[WorkItem, ...]
     timeout_s: float
     redis_url: str | None = None
@@ -60,7 +56,10 @@ class WorkerPlan:
     @classmethod
     def from_json(cls, text: str) -> WorkerPlan:
         data: dict[str, Any] = json.loads(text)
-        data["limits"] = Limits(**data["limits"])
+        target = data["target"]
+        limits = Limits(**target.pop("limits"))
+        models = tuple(target.pop("models"))  # JSON has lists, the dataclass tuples
+        data["target"] = Target(**target, limits=limits, models=models)
         data["items"] = tuple(WorkItem(**item) for item in data["items"])
         return cls(**data)
 
@@ -108,11 +107,8 @@ async def run_worker(plan: WorkerPlan, lines: asyncio.StreamReader) -> WorkerRep
     redis_log.propagate = False
     # One WARNING per 429 pause is counted by the server; the lines would only fill a pipe.
     logging.getLogger("claudeflow").setLevel(logging.ERROR)
-    target = Target(
-        plan.base_url, plan.api_key, plan.model, plan.limits, plan.concurrency, plan.seed
-    )
     count_text("warm up the token counter")  # loaded once per process; not a run's cost
-    async with flow_client(target, backend=_backend(plan)) as send:
+    async with flow_client(plan.target, backend=_backend(plan)) as send:
         print(READY, flush=True)
         command = (await lines.readline()).decode().split()
         if command[:1] != [GO]:

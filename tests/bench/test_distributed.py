@@ -15,6 +15,7 @@ from claudeflow.bench._distributed import (
     markdown,
     run_distributed,
 )
+from claudeflow.bench._target import Target
 from claudeflow.bench._worker import WorkerPlan, WorkerReport
 
 _SMALL = DistributedConfig(
@@ -36,19 +37,20 @@ def test_the_workload_is_split_by_process_backlog_urgent_and_trickles() -> None:
 def test_each_setup_gives_the_processes_their_share_and_limits() -> None:
     items = _SMALL.scenario().workload.build(1)
     (single,) = _plans(_SMALL, "single", items, "http://sim", None, 9.0)
-    assert single.items == tuple(items) and single.concurrency == 3 * _SMALL.concurrency
+    assert single.items == tuple(items) and single.target.concurrency == 3 * _SMALL.concurrency
     quarter = _plans(_SMALL, "quarter", items, "http://sim", None, 9.0)
-    assert [p.limits.input_tpm for p in quarter] == [_SMALL.limits.input_tpm / 3] * 3  # type: ignore[operator]
+    assert [p.target.limits.input_tpm for p in quarter] == [_SMALL.limits.input_tpm / 3] * 3  # type: ignore[operator]
     shared = _plans(_SMALL, "outage-degrade", items, "http://sim", "redis://r", 9.0)
     assert [len(p.items) for p in shared] == [12, 4, 6]
-    assert {(p.redis_url, p.on_failure, p.limits) for p in shared} == {
+    assert {(p.redis_url, p.on_failure, p.target.limits) for p in shared} == {
         ("redis://r", "degrade", _SMALL.limits)
     }
 
 
 def test_a_plan_travels_as_json_and_hides_its_key() -> None:
     items = _SMALL.scenario().workload.build(1)[:2]
-    plan = WorkerPlan("http://sim", "sk-secret", "m", _SMALL.limits, 4, 1, tuple(items), 5.0)
+    target = Target("http://sim", "sk-secret", "m", _SMALL.limits, 4, 1)
+    plan = WorkerPlan(target, tuple(items), 5.0, "redis://r", "degrade")
     assert WorkerPlan.from_json(plan.to_json()) == plan
     assert "sk-secret" not in repr(plan)
     report = WorkerReport(((0, True, None, 0.5, 1.0), (1, False, "E", None, 2.0)), False, ("x",))
