@@ -17,6 +17,7 @@ from ._goal_ids import (
     EFFICIENCY_FAULTS,
     EFFICIENCY_LEARNED,
     EFFICIENCY_MIXED,
+    EFFICIENCY_MODELS,
     PRIORITY,
     STARVATION,
 )
@@ -44,6 +45,15 @@ _SMALL = Shape(input_tokens=(900, 1100), max_tokens=(64, 64), output_fraction=(0
 _RPM = Limits(rpm=1_200, input_tpm=6_000_000, output_tpm=1_200_000)
 _ITPM = Limits(rpm=6_000, input_tpm=600_000, output_tpm=1_200_000)
 _OTPM = Limits(rpm=6_000, input_tpm=6_000_000, output_tpm=120_000)
+
+
+def _models_workload() -> Workload:
+    """Small prompts for two model classes over the same 3 s: Haiku at 320 requests/s,
+    above its class's 200/s (RPM binds its pool), Sonnet at 160/s, below it. Together
+    they stay under the summed 400/s, which is why one summed bucket looks safe."""
+    haiku = Stream(960, _TINY, interval_s=3.0 / 960, model="claude-haiku-4-5")
+    sonnet = Stream(480, _TINY, interval_s=3.0 / 480, model="claude-sonnet-4-5")
+    return Workload((haiku, sonnet))
 
 
 def _mixed_workload() -> Workload:
@@ -130,6 +140,17 @@ def _default() -> tuple[LoadScenario, ...]:
             server=ServerModel(error_529=0.03, error_500=0.02, overload_window=(1.0, 1.4)),
             goals=(EFFICIENCY_FAULTS,),
             local_only=True,
+        ),
+        LoadScenario(
+            name="models",
+            title=(
+                "Haiku at 320 req/s and Sonnet at 160 req/s, interleaved; the server's "
+                "1,200 RPM (200/s) is per model class"
+            ),
+            limits=Limits(rpm=1_200, input_tpm=600_000, output_tpm=1_200_000),
+            workload=_models_workload(),
+            clients=("claudeflow", "claudeflow-summed"),
+            goals=(EFFICIENCY_MODELS,),
         ),
         LoadScenario(
             name="unknown_limits",

@@ -1,4 +1,5 @@
-"""claudeflow itself as a benchmark client: ``Flow.create``, ``Flow.stream``, learned limits."""
+"""claudeflow itself as a benchmark client: ``Flow.create``, ``Flow.stream``, learned limits,
+and one summed bucket over several model classes (what users configure today)."""
 
 from __future__ import annotations
 
@@ -7,28 +8,37 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
+from ..limiter import Backend
+from ..limiter._classes import model_class
+from ..routing import LimitsSpec
 from ..scheduler import Flow, Result
 from ._record import Delivery, Send
 from ._target import Target
 from ._workload import WorkItem
 
-__all__ = ["FlowMode", "flow_client"]
+__all__ = ["SUMMED_POOL", "FlowMode", "flow_client", "flow_limits"]
 
-FlowMode = Literal["create", "stream", "learned"]
+FlowMode = Literal["create", "stream", "learned", "summed"]
+SUMMED_POOL = "summed"  # the one pool every model is mapped to in "summed" mode
 
 
 @asynccontextmanager
-async def flow_client(target: Target, mode: FlowMode = "create") -> AsyncIterator[Send]:
+async def flow_client(
+    target: Target, mode: FlowMode = "create", *, backend: Backend | None = None
+) -> AsyncIterator[Send]:
     """A :class:`Flow` configured with the scenario's limits (none in ``learned`` mode).
 
     The queue is unbounded (``max_queue=None``) because the driver submits whole
-    backlogs at once, as a batch job would with ``wait_for_space``.
+    backlogs at once, as a batch job would with ``wait_for_space``. ``backend`` (e.g. a
+    ``RedisBackend`` shared with other processes) holds the pools' buckets.
     """
-    limits = None if mode == "learned" else target.limits.rate_limits()
+    limits, pools = flow_limits(target, mode)
     flow = Flow(
         api_key=target.api_key,
         base_url=target.base_url,
         limits=limits,
+        pools=pools,
+        backend=backend,
         concurrency=target.concurrency,
         max_queue=None,
         rng=random.Random(target.seed),
@@ -48,6 +58,25 @@ async def flow_client(target: Target, mode: FlowMode = "create") -> AsyncIterato
 
     async with flow:
         yield send
+
+
+def flow_limits(target: Target, mode: FlowMode) -> tuple[LimitsSpec, dict[str, str] | None]:
+    """The Flow's ``limits`` and ``pools`` for ``mode``.
+
+    With several model classes the server keeps ``target.limits`` per class: ``create``
+    names each class's limits (one pool each); ``summed`` maps every model to one pool
+    holding the sum, as a user who knows only "the account's limits" would.
+    """
+    if mode == "learned":
+        return None, None
+    limits = target.limits.rate_limits()
+    if not target.models:
+        return limits, None
+    if mode == "summed":
+        classes = len({model_class(m) for m in target.models})
+        summed = target.limits.times(classes).rate_limits()
+        return summed, dict.fromkeys(target.models, SUMMED_POOL)
+    return dict.fromkeys(target.models, limits), None
 
 
 def _delivery(result: Result) -> Delivery:

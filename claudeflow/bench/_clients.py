@@ -69,6 +69,11 @@ CLIENTS: dict[str, ClientSpec] = {
             "Flow.create with limits=None (learned from headers)",
             lambda t: flow_client(t, "learned"),
         ),
+        ClientSpec(
+            "claudeflow-summed",
+            "Flow.create with one pool holding the sum of every model class's limits",
+            lambda t: flow_client(t, "summed"),
+        ),
     )
 }
 

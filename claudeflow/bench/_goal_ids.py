@@ -16,6 +16,7 @@ __all__ = [
     "EFFICIENCY_FAULTS",
     "EFFICIENCY_LEARNED",
     "EFFICIENCY_MIXED",
+    "EFFICIENCY_MODELS",
     "EFFICIENCY_TARGETS",
     "GOAL_IDS",
     "MAX_BYTES_PER_QUEUED",
@@ -34,6 +35,7 @@ EFFICIENCY = "efficiency"  # rate-bound: >= 0.99 of FIFO, no failed request, <= 
 EFFICIENCY_MIXED = "efficiency_mixed"  # mixed priorities: >= 0.97 of work-conserving
 EFFICIENCY_FAULTS = "efficiency_faults"  # faults: >= 0.95 of work-conserving
 EFFICIENCY_LEARNED = "efficiency_learned"  # learned limits: within 3 % of FIFO
+EFFICIENCY_MODELS = "efficiency_models"  # a pool per model class: >= 0.97 of FIFO, no 429
 PRIORITY = "priority"  # HIGH p95 queue wait <= 10 % of LOW p95
 STARVATION = "starvation"  # the large request starts within two refill periods of its size
 OVERHEAD = "overhead"  # >= 0.90 of raw aiohttp throughput
@@ -43,6 +45,7 @@ GOAL_IDS = (
     EFFICIENCY_MIXED,
     EFFICIENCY_FAULTS,
     EFFICIENCY_LEARNED,
+    EFFICIENCY_MODELS,
     PRIORITY,
     STARVATION,
     OVERHEAD,
@@ -69,6 +72,7 @@ EFFICIENCY_TARGETS = {
     EFFICIENCY_MIXED: EfficiencyTarget("work_conserving", 0.97, 1.0),
     EFFICIENCY_FAULTS: EfficiencyTarget("work_conserving", 0.95, 1.0),
     EFFICIENCY_LEARNED: EfficiencyTarget("fifo", 0.97, 10.0, no_failures=False),
+    EFFICIENCY_MODELS: EfficiencyTarget("fifo", 0.97, 0.0),
 }
 MAX_HIGH_TO_LOW_P95 = 0.10
 MAX_REFILL_PERIODS = 2.0

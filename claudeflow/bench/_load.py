@@ -43,7 +43,7 @@ def predicted_seconds(scenario: LoadScenario, items: Sequence[WorkItem]) -> floa
         "input_tokens": float(sum(i.input_tokens for i in items)),
         "output_tokens": float(sum(i.output_tokens for i in items)),
     }
-    bound = lower_bound(demand, scenario.limits).seconds
+    bound = lower_bound(demand, scenario.account_limits).seconds
     return max(bound, scenario.workload.last_arrival_s)
 
 
@@ -66,6 +66,7 @@ async def run_client(
         limits=scenario.limits,
         concurrency=scenario.concurrency,
         seed=ctx.seed,
+        models=scenario.workload.models,
     )
     timeout = _TIMEOUT_MARGIN_S + _TIMEOUT_FACTOR * predicted_seconds(scenario, items)
     ctx.progress.begin(f"{scenario.name} · {client}", len(items))
@@ -83,7 +84,7 @@ async def run_client(
     metrics = summarize(
         scenario=scenario.name,
         client=client,
-        limits=scenario.limits,
+        limits=scenario.account_limits,
         run=result,
         server=delta,
         samples=sampler.samples,

@@ -125,7 +125,7 @@ def perfect_requests(
                 prompt.total,
                 item.max_tokens,
                 reply.tokens,
-                classes(model),
+                classes(body["model"]),
             )
         )
     return tuple(out)

@@ -81,7 +81,7 @@ def _throughput(plt: Any, scenario: LoadScenario, runs: Sequence[RunMetrics], fo
         fifo = run.efficiency_fifo
         eff = "" if fifo is None else f" ({fifo:.2f} of the perfect FIFO schedule)"
         ax.plot(t, rate, label=f"{run.client}{eff}", linewidth=1.4)
-    limit = scenario.limits.rate(dimension)
+    limit = scenario.account_limits.rate(dimension)
     if limit is not None:
         ax.axhline(limit, color="black", linestyle="--", linewidth=1, label="limit (refill rate)")
     ax.set_xlabel("seconds since start")

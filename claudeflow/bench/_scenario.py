@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from .._config import RateLimits
+from ..limiter._classes import model_class
 from ._workload import Workload
 
 __all__ = ["DIMENSIONS", "Dimension", "Limits", "LoadScenario", "ServerModel"]
@@ -46,6 +47,19 @@ class Limits:
         """Initial (and maximum) bucket content."""
         limit = self.per_minute(dimension)
         return None if limit is None else limit * self.burst
+
+    def times(self, factor: float) -> Limits:
+        """Every per-minute limit multiplied by ``factor`` (same minute and burst)."""
+
+        def scale(value: float | None) -> float | None:
+            return None if value is None else value * factor
+
+        return replace(
+            self,
+            rpm=scale(self.rpm),
+            input_tpm=scale(self.input_tpm),
+            output_tpm=scale(self.output_tpm),
+        )
 
     def rate_limits(self) -> RateLimits:
         """The same limits as claudeflow's client configuration."""
@@ -101,6 +115,14 @@ class LoadScenario:
 
     def scaled(self, factor: float) -> LoadScenario:
         return replace(self, workload=self.workload.scaled(factor))
+
+    @property
+    def account_limits(self) -> Limits:
+        """``limits`` summed over the workload's model classes (the server keeps ``limits``
+        per class): the lower bound and utilisation are taken against this total, which
+        is a true bound though a loose one when one class's demand dominates."""
+        classes = len({model_class(m) for m in self.workload.models})
+        return self.limits if classes <= 1 else self.limits.times(classes)
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready configuration (workload streams included, items not)."""

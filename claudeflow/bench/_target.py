@@ -13,6 +13,8 @@ __all__ = ["Target"]
 class Target:
     """Everything a client needs to reach the server under a scenario's limits.
 
+    :ivar models: the models the workload's streams name (their classes are separate
+        pools on the server, each with ``limits``); empty: only ``model``
     :ivar time_scale: ``minute_seconds / 60``: baselines scale their own time constants
         (tenacity's backoff) by it, as their users would tune them to a real minute
     """
@@ -23,6 +25,7 @@ class Target:
     limits: Limits
     concurrency: int
     seed: int
+    models: tuple[str, ...] = ()
 
     @property
     def time_scale(self) -> float:

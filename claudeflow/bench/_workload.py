@@ -38,6 +38,7 @@ class WorkItem:
     :ivar input_tokens: what the simulator will count for it (ITPM demand)
     :ivar output_tokens: what the simulator will generate (``<= max_tokens``)
     :ivar tag: marks special requests (``"large"`` in the starvation scenario)
+    :ivar model: the model it asks for (``None``: the suite's model)
     """
 
     index: int
@@ -48,11 +49,12 @@ class WorkItem:
     output_tokens: int
     input_tokens: int
     tag: str = ""
+    model: str | None = None
 
     def params(self, model: str) -> dict[str, Any]:
-        """The Messages API body of this item."""
+        """The Messages API body of this item (``model`` unless it names its own)."""
         return {
-            "model": model,
+            "model": self.model or model,
             "max_tokens": self.max_tokens,
             "messages": [{"role": "user", "content": self.prompt}],
         }
@@ -77,7 +79,8 @@ class Stream:
     """``count`` requests of one shape and priority, from ``start_s`` every ``interval_s``.
 
     ``interval_s == 0`` submits them all at ``start_s`` (a backlog). ``fixed`` streams
-    (the one large request) keep their count when a workload is scaled.
+    (the one large request) keep their count when a workload is scaled. ``model``
+    (``None``: the suite's model) puts a stream in another model class's pool.
     """
 
     count: int
@@ -87,6 +90,7 @@ class Stream:
     interval_s: float = 0.0
     tag: str = ""
     fixed: bool = False
+    model: str | None = None
 
     @property
     def last_arrival_s(self) -> float:
@@ -112,6 +116,11 @@ class Workload:
     @property
     def count(self) -> int:
         return sum(stream.count for stream in self.streams)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models streams name for themselves (empty: every request uses the suite's)."""
+        return tuple(dict.fromkeys(s.model for s in self.streams if s.model is not None))
 
     @property
     def last_arrival_s(self) -> float:
@@ -145,6 +154,7 @@ def _item(index: int, arrival_s: float, stream: Stream, rng: random.Random) -> W
         output_tokens=output,
         input_tokens=count_text(prompt) + _ENVELOPE_TOKENS,
         tag=stream.tag,
+        model=stream.model,
     )
 
 
