@@ -8,6 +8,12 @@ deficit``. Both stamps come from the server (``reset`` rounded up, ``Date`` roun
 down), so the bound holds whatever the client's clock or the network latency; the
 smallest bound seen is the estimate, and it is used only once it is clearly shorter than
 the assumed window (the real API's 60 s is left alone).
+
+The deficit is ``limit - remaining`` only if a full bucket holds the whole limit. A server
+whose buckets hold less (a burst below one minute's worth) is full again sooner, and the
+same arithmetic would then give a window that is too *short*: limits taken too fast. So
+only the requests bucket is used, and only once a response has shown it (nearly) full,
+which proves that it holds the whole limit.
 """
 
 from __future__ import annotations
@@ -19,9 +25,9 @@ from ._headers import _count, _http_date, _rfc3339
 
 __all__ = ["WindowEstimate"]
 
-# name -> (header infix, how far a reported remaining may sit below the true one)
-_DIMENSIONS = {"requests": ("requests", 0), "input_tokens": ("input-tokens", 500)}
-_DIMENSIONS["output_tokens"] = ("output-tokens", 500)  # token counts are rounded to 1,000
+_PREFIX = "anthropic-ratelimit-requests-"
+# A response reports the bucket after its own request: a full bucket says limit - 1.
+_FULL_SLACK = 2
 # Only a bound this much shorter than the assumed window replaces it.
 _CLEARLY_SHORTER = 0.8
 
@@ -29,27 +35,29 @@ _CLEARLY_SHORTER = 0.8
 class WindowEstimate:
     """The smallest upper bound on the server's window seen so far."""
 
-    __slots__ = ("upper",)
+    __slots__ = ("full_seen", "upper")
 
     def __init__(self) -> None:
         self.upper = math.inf
+        self.full_seen = False  # the requests bucket was seen holding the whole limit
 
     def observe(self, lower: Mapping[str, str]) -> None:
         """Tighten the bound from one response's (lower-cased) headers."""
+        limit = _count(lower.get(_PREFIX + "limit"))
+        remaining = _count(lower.get(_PREFIX + "remaining"))
+        reset = _rfc3339(lower.get(_PREFIX + "reset"))
+        if not limit or remaining is None:
+            return
+        if remaining >= limit - _FULL_SLACK:
+            self.full_seen = True
+            return
         date = lower.get("date")
         server_now = _http_date(date) if date else None
-        if server_now is None:
+        deficit = limit - remaining
+        if not self.full_seen or server_now is None or reset is None or reset <= server_now:
             return
-        for infix, rounding in _DIMENSIONS.values():
-            prefix = f"anthropic-ratelimit-{infix}-"
-            limit = _count(lower.get(prefix + "limit"))
-            remaining = _count(lower.get(prefix + "remaining"))
-            reset = _rfc3339(lower.get(prefix + "reset"))
-            if not limit or remaining is None or reset is None:
-                continue
-            deficit = limit - remaining - rounding
-            if deficit >= max(1.0, 0.05 * limit) and reset > server_now:
-                self.upper = min(self.upper, limit * (reset - server_now) / deficit)
+        if deficit >= max(1.0, 0.05 * limit):
+            self.upper = min(self.upper, limit * (reset - server_now) / deficit)
 
     def window_s(self, assumed: float) -> float:
         """The window to use: the bound when it is clearly shorter, else ``assumed``."""

@@ -24,18 +24,24 @@ def headers(limit: int, remaining: int, reset: str, dim: str = "requests") -> di
     }
 
 
+FULL = headers(50, 49, "2026-12-01T10:00:01Z")  # the first answer of a full bucket
+
+
 def test_a_bucket_half_empty_and_full_in_three_seconds_bounds_the_window_by_six() -> None:
     window = WindowEstimate()
+    window.observe(FULL)
     window.observe(headers(50, 25, "2026-12-01T10:00:03Z"))
     assert window.upper == pytest.approx(6.0)
     assert window.window_s(60.0) == pytest.approx(6.0)
 
 
-def test_token_rounding_keeps_the_bound_above_the_truth() -> None:
+def test_a_server_whose_buckets_hold_less_than_the_limit_teaches_no_window() -> None:
+    # burst 0.05: 12,000 rpm in a bucket of 600 that is full 3 s after it was empty. The
+    # deficit looks like 12,000, which would mean a 3 s "minute": 20 times too fast.
     window = WindowEstimate()
-    # Reported 5,000 of 10,000 left; really up to 5,500 left: deficit at least 4,500.
-    window.observe(headers(10_000, 5_000, "2026-12-01T10:00:03Z", dim="input-tokens"))
-    assert window.upper == pytest.approx(10_000 * 3 / 4_500)
+    window.observe(headers(12_000, 599, "2026-12-01T10:00:01Z"))
+    window.observe(headers(12_000, 0, "2026-12-01T10:00:03Z"))
+    assert not window.full_seen and window.window_s(60.0) == 60.0
 
 
 @pytest.mark.parametrize(
@@ -48,12 +54,14 @@ def test_token_rounding_keeps_the_bound_above_the_truth() -> None:
 )
 def test_nothing_is_learned_from_responses_that_bound_nothing(given: dict[str, str]) -> None:
     window = WindowEstimate()
+    window.observe(FULL)
     window.observe(given)
     assert window.upper == math.inf and window.window_s(60.0) == 60.0
 
 
 def test_a_bound_near_the_assumed_window_leaves_it_alone() -> None:
     window = WindowEstimate()
+    window.observe(headers(1000, 999, "2026-12-01T10:00:01Z"))
     window.observe(headers(1000, 500, "2026-12-01T10:00:28Z"))  # at most 56 s
     assert window.window_s(60.0) == 60.0
 
