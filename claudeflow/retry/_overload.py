@@ -19,8 +19,8 @@ __all__ = ["OverloadGate", "is_overload"]
 
 # First probe pause and its cap: probes cost one request each, so they may be frequent;
 # the cap bounds how late the line restarts after the API recovers.
-_FIRST_PAUSE_S = 0.2
-_MAX_PAUSE_S = 1.0
+_FIRST_PAUSE_S = 0.1
+_MAX_PAUSE_S = 0.5
 
 
 def is_overload(error: BaseException) -> bool:
