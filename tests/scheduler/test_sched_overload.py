@@ -49,7 +49,8 @@ async def test_an_overload_window_ends_and_the_whole_line_goes_at_once(clock: Fa
     assert len(results) == 30
     successes = [t for _, t, status in sent if status == 200]
     first_ok = min(successes)
-    assert 3.0 <= first_ok <= 3.0 + 0.5  # a probe lands within the cap after recovery
+    # A probe sent just before 3 s fails 0.5 s later; the next goes within the 0.5 s cap.
+    assert 3.0 <= first_ok <= 3.0 + 0.5 + 0.5
     # Everything else starts the instant the probe's answer arrives.
     assert sorted(set(successes)) == [first_ok, first_ok + 0.5]
     # After the first burst, only one request at a time was sent while overloaded.
