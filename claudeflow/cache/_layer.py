@@ -106,6 +106,10 @@ class SavingLayer(Generic[R]):
             saved_usd=self._saved_usd,
         )
 
+    def saves(self, body: Mapping[str, Any]) -> bool:
+        """Whether :meth:`create` could answer ``body`` any cheaper than sending it."""
+        return self.cache is not None or coalesces(self.coalesce, body, cached=False)
+
     async def create(
         self,
         body: Mapping[str, Any],

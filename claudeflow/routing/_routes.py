@@ -96,7 +96,7 @@ class Router:
         self._routes = routes or Routes()
         # Chains may be keyed and listed by alias; both resolve to model ids here.
         self._chains = {
-            self._alias(model): [self._alias(m) for m in chain]
+            self._alias(model): tuple(self._alias(m) for m in chain)
             for model, chain in self._routes.fallbacks.items()
         }
 
@@ -120,9 +120,9 @@ class Router:
             return self._alias(_pick(split, draw())), name
         return self._alias(name), None
 
-    def chain(self, model: str) -> list[str]:
+    def chain(self, model: str) -> tuple[str, ...]:
         """The models to try after ``model``, in order (aliases resolved)."""
-        return list(self._chains.get(model, ()))
+        return self._chains.get(model, ())
 
     def _alias(self, name: str) -> str:
         return self._routes.aliases.get(name, name)

@@ -22,7 +22,7 @@ import dataclasses
 import functools
 import os
 import random
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Literal
 
@@ -390,25 +390,46 @@ class Flow:
         self._check_open()
         body, arm = self._jobs.route(params, task)
         level = parse_priority(priority)
-        send = functools.partial(
-            self._create_queued,
-            body,
-            arm,
-            level,
-            queue_timeout=queue_timeout,
-            wait_for_space=wait_for_space,
-            extra=extra_headers,
-            timeout=timeout,
-        )
-        # -- cheaper paths (all their logic is in claudeflow.cache, claudeflow.batches) --
         waits = self.queue_timeout if queue_timeout is UNSET else queue_timeout
-        if self._batching is not None and self._batching.wants(batch, level, waits):
-            headers = self._first_key_headers(extra_headers)
-            send = functools.partial(self._batching.submit, body, headers, level)
-        elif batch:
+        batching = self._batching is not None and self._batching.wants(batch, level, waits)
+        if batch and self._batching is None:
             raise InvalidRequestError("batch=True needs Flow(batches=BatchOffload(...))")
-        if self._saving is not None:
-            headers = self._first_key_headers(extra_headers)
+        saving = self._saving is not None and self._saving.saves(body)
+        if batching or saving:
+            return await self._cheaper(
+                body, arm, level, batching, extra_headers,
+                queue_timeout=queue_timeout, wait_for_space=wait_for_space, timeout=timeout,
+            )  # fmt: skip
+        # The common path, inline: one coroutine frame per waiting request, no more.
+        job = await self._jobs.make(body, arm, level, queue_timeout, extra_headers, timeout)
+        await self._enqueue(job, wait_for_space)
+        try:
+            result: Result = await job.future
+        except asyncio.CancelledError:
+            self._dispatcher.abandon(job)
+            raise
+        return result
+
+    async def _cheaper(
+        self,
+        body: dict[str, Any],
+        arm: str | None,
+        level: int,
+        batching: bool,
+        extra_headers: Mapping[str, str] | None,
+        **queued: Any,
+    ) -> Result:
+        """The cheaper paths: Message Batches, and the cache with coalescing around either."""
+        headers = self._first_key_headers(extra_headers)
+        send: Callable[[], Awaitable[Result]]
+        if batching:
+            assert self._batching is not None
+            send = functools.partial(self._batching.submit, body, headers, level)
+        else:
+            send = functools.partial(
+                self._create_queued, body, arm, level, extra=extra_headers, **queued
+            )
+        if self._saving is not None and self._saving.saves(body):
             return await self._saving.create(body, headers, level, send)
         return await send()
 

@@ -46,8 +46,8 @@ class Job:
     timer: TimerHandle | None = field(default=None, repr=False)
     channel: FlowStream | None = field(default=None, repr=False)  # set for streamed jobs
     queue_timeout: float | None = None  # kept for a fallback model's fresh deadline
-    fallbacks: list[str] = field(default_factory=list)  # models still to try, in order
-    tried: list[str] = field(default_factory=list)  # models tried so far (the last serves)
+    fallbacks: tuple[str, ...] = ()  # models still to try, in order (shared, never mutated)
+    tried: tuple[str, ...] = ()  # models tried so far (the last one serves)
     arm: str | None = None  # the split this request's model was drawn from
 
     @property

@@ -111,7 +111,7 @@ class JobMaker:
             timeout=self._attempt_timeout(timeout),
             queue_timeout=queue_timeout,
             fallbacks=self._router.chain(model),
-            tried=[model],
+            tried=(model,),
             arm=arm,
         )
         self._spending.check_open(job)
@@ -129,7 +129,7 @@ class JobMaker:
     def reroute(self, job: Job, error: BaseException) -> bool:
         """Move ``job`` to the next model of its fallback chain that can take it."""
         while job.fallbacks:
-            model = job.fallbacks.pop(0)
+            model, job.fallbacks = job.fallbacks[0], job.fallbacks[1:]
             body = {**job.body, "model": model}
             cap = max_output_tokens(model)
             if cap is not None and body["max_tokens"] > cap:
@@ -144,7 +144,7 @@ class JobMaker:
             log.warning("falling back from %s to %s (%s)", job.model, model, error)
             job.body, job.model, job.model_class, job.cost = body, model, model_class, cost
             job.worst_usd = self._worst_usd(model, cost.input_tokens, body["max_tokens"])
-            job.tried.append(model)
+            job.tried = (*job.tried, model)
             return True
         return False
 

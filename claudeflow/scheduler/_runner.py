@@ -264,7 +264,7 @@ class Runner:
                 priority=job.priority,
                 key=pool.key.name,
                 pool=pool.name,
-                tried=tuple(job.tried),
+                tried=job.tried,
                 arm=job.arm,
             ),
         )
