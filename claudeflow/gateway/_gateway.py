@@ -139,12 +139,13 @@ class Gateway:
         quota = self.clients.authenticate(headers)
         body = {**body, "model": self.check_model(quota.client, body.get("model"))}
         forwarded = {k: v for k in _FORWARDED if (v := headers.get(k))}
-        return await self.engine.transport.send(
+        response = await self.engine.transport.send(
             "POST",
             "/v1/messages/count_tokens",
             headers={**self.engine.headers, **forwarded, "content-type": "application/json"},
             json=body,
         )
+        return ApiResponse(response.status, response.headers, await response.read())
 
     @contextlib.contextmanager
     def _refund_if_refused(self, call: Call) -> Any:
