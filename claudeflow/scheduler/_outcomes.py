@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from .._errors import ClaudeflowError
@@ -23,28 +23,11 @@ from ..tokens import Calibrator, OutputReservation, PriceTable, Usage
 from ._attempt import Answer
 from ._job import Job
 from ._result import Result
+from ._statistics import RunnerStatistics
 
-__all__ = ["Outcomes", "RunnerStatistics", "Spent"]
+__all__ = ["Outcomes", "Spent"]
 
 log = logging.getLogger("claudeflow")
-
-
-@dataclass(frozen=True, slots=True)
-class RunnerStatistics:
-    """What the runner's attempts came to (a snapshot; :attr:`FlowStats` shows it flat)."""
-
-    completed: int = 0
-    failed: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    unpriced_requests: int = 0
-    statuses: Mapping[int, int] = field(default_factory=dict)
-    server: ServerLimits | None = None
-    arms: Mapping[str, Mapping[str, ArmStatistics]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

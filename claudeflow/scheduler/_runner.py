@@ -26,10 +26,11 @@ from ..transport import SseEvent
 from ._attempt import Answer, consumed_by_failure, exchange
 from ._budget import Spending
 from ._job import Job
-from ._outcomes import Outcomes, RunnerStatistics, Spent
+from ._outcomes import Outcomes, Spent
 from ._pump import pump, used_so_far
 from ._retrying import RetryDecision
 from ._server import ServerView
+from ._statistics import RunnerStatistics
 from ._stream import MessageAccumulator
 
 __all__ = ["Runner"]
