@@ -66,6 +66,7 @@ class Outcomes:
         """
         usage = answer.usage
         pool: Pool = permit.owner
+        # Any success ends a 529 window: the probe answered, so everyone goes at once.
         if pool.overload.clear():
             log.info("%s answers again: the whole line goes", pool.name)
             pool.buckets.on_change()
@@ -84,7 +85,7 @@ class Outcomes:
     def finish(self, job: Job, outcome: Result | BaseException) -> None:
         """End ``job`` with ``outcome`` (no-op if it already ended)."""
         if job.channel is not None:
-            job.channel.close()
+            job.channel.close()  # even for an ended job: a stream's reader must not hang
         if job.future.done():
             return
         if isinstance(outcome, BaseException):
@@ -92,7 +93,7 @@ class Outcomes:
             if job.arm is not None:
                 self.arms.setdefault(job.arm, {}).setdefault(job.model, Counter())["failed"] += 1
             if isinstance(outcome, ClaudeflowError):
-                outcome.attempts = job.attempts
+                outcome.attempts = job.attempts  # the caller sees how hard we tried
             job.future.set_exception(outcome)
         else:
             self.counts["completed"] += 1

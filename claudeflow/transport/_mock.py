@@ -73,6 +73,8 @@ class _Stream:
             self._events = result.events
             self._body = result.body
         else:
+            # A whole Message becomes the events the API would have streamed; any other
+            # body is taken to be SSE text already.
             self._events = _message_events(result) or _parse_body(result.body)
             self._body = result.body
 

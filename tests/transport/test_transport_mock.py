@@ -145,6 +145,7 @@ def test_package_exports() -> None:
         "MockRequest",
         "MockStream",
         "MockTransport",
+        "Response",
         "SseEvent",
         "SseParser",
         "StreamResponse",
