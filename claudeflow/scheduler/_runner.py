@@ -122,9 +122,13 @@ class Runner:
         streamed = job.channel is not None or pool.probing
         acc = MessageAccumulator()
         outcome: Answer | ClaudeflowError
+        total = _total_s(job, streamed)
         try:
-            async with _deadline(self._clock, _total_s(job, streamed)):
+            if total is None:  # the common case; entering a context manager costs µs
                 outcome = await self._exchange(job, permit, pool, acc if streamed else None)
+            else:
+                async with _deadline(self._clock, total):
+                    outcome = await self._exchange(job, permit, pool, acc)
         except ClaudeflowError as error:
             if acc.content_started and job.channel is not None:
                 # Content already reached the caller: no retry; settle what was used.
