@@ -58,11 +58,10 @@ class BatchApi:
             attempt += 1
             try:
                 response = await self._transport.send(method, path, headers=headers, json=body)
+                data = await response.read()
                 if response.status < 300:
-                    return response.body
-                error: ClaudeflowError = status_error(
-                    response.status, response.headers, response.body
-                )
+                    return data
+                error: ClaudeflowError = status_error(response.status, response.headers, data)
             except ClaudeflowError as failed:  # transport errors: no response
                 error = failed
             delay = self._next_delay(error, attempt, waited) if retries else None

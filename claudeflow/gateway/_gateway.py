@@ -147,12 +147,13 @@ class Gateway:
             model = self.config.upstream.targets(model)[0]  # count_tokens knows no routes
         body = {**body, "model": model}
         forwarded = {k: v for k in _FORWARDED if (v := headers.get(k))}
-        return await self.engine.transport.send(
+        response = await self.engine.transport.send(
             "POST",
             "/v1/messages/count_tokens",
             headers={**self.engine.headers, **forwarded, "content-type": "application/json"},
             json=body,
         )
+        return ApiResponse(response.status, response.headers, await response.read())
 
     @contextlib.contextmanager
     def _refund_if_refused(self, call: Call) -> Any:

@@ -94,9 +94,10 @@ async def fetch_rate_limits(
         for _ in range(_MAX_PAGES):
             path = RATE_LIMITS_PATH + (f"?page={cursor}" if cursor else "")
             response = await sender.send("GET", path, headers=headers)
+            body = await response.read()
             if response.status >= 300:
-                raise status_error(response.status, response.headers, response.body)
-            page = json.loads(response.body)
+                raise status_error(response.status, response.headers, body)
+            page = json.loads(body)
             limits.update(parse_rate_limits_response(page, window_s=window_s))
             cursor = page.get("next_page")
             if not cursor:

@@ -378,6 +378,7 @@ async def _preflight(base_url: str | None, api_key: str) -> str:
     headers = {"x-api-key": api_key, "anthropic-version": DEFAULT_API_VERSION}
     try:
         response = await transport.send("GET", "/v1/models", headers=headers)
+        body = await response.read()
     except TransportError as error:
         return (
             f"cannot reach the API at {url} ({type(error).__name__}: {error}). "
@@ -386,13 +387,13 @@ async def _preflight(base_url: str | None, api_key: str) -> str:
     finally:
         await transport.aclose()
     if response.status == 401:
-        refused = status_error(response.status, response.headers, response.body)
+        refused = status_error(response.status, response.headers, body)
         return (
             f"the API at {url} rejected the API key (401 {refused}). "
             "Check ANTHROPIC_API_KEY, and that --base-url is the API the key belongs to"
         )
     if response.status == 403:  # not even the model list: no request would be allowed
-        denied = status_error(response.status, response.headers, response.body)
+        denied = status_error(response.status, response.headers, body)
         return (
             f"the API at {url} does not allow this API key anything (403 {denied}). "
             "Check the key's workspace and permissions"

@@ -15,11 +15,10 @@ attempt, for the progress line.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
 from typing import Any, Final
 
 from .._errors import ClaudeflowError, status_error
-from ..transport import ApiResponse, StreamResponse, Transport
+from ..transport import Response, Transport
 
 __all__ = ["TICKET_HEADER", "WireTracker"]
 
@@ -51,9 +50,16 @@ class WireTracker:
         headers: Mapping[str, str],
         json: Any = None,
         timeout: float | None = None,
-    ) -> ApiResponse:
+        stream: bool = False,
+    ) -> Response:
         ticket = headers.get(TICKET_HEADER)
         plain = {k: v for k, v in headers.items() if k != TICKET_HEADER}
+        if stream:
+            # Only whole answers are tracked: the runner sends its lines plain, and a
+            # stream's end is known only to whoever reads it.
+            return await self._inner.send(
+                method, path, headers=plain, json=json, timeout=timeout, stream=True
+            )
         if ticket is not None:
             self.on_wire.add(ticket)
         ok = False
@@ -63,7 +69,8 @@ class WireTracker:
             )
             ok = response.status < 300
             if not ok:
-                self._failed(status_error(response.status, response.headers, response.body))
+                body = await response.read()
+                self._failed(status_error(response.status, response.headers, body))
             return response
         except ClaudeflowError as error:
             self._failed(error)
@@ -72,18 +79,6 @@ class WireTracker:
             if ticket is not None:
                 self.on_wire.discard(ticket)
                 self.landed(ticket, ok)
-
-    def open_stream(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str],
-        json: Any = None,
-        timeout: float | None = None,
-    ) -> AbstractAsyncContextManager[StreamResponse]:
-        plain = {k: v for k, v in headers.items() if k != TICKET_HEADER}
-        return self._inner.open_stream(method, path, headers=plain, json=json, timeout=timeout)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -6,6 +6,7 @@ from ._flow import Estimator as Estimator
 from ._flow import Flow as Flow
 from ._result import FlowStats as FlowStats
 from ._result import Result as Result
+from ._statistics import RunnerStatistics as RunnerStatistics
 from ._stream import FlowStream as FlowStream
 
-__all__ = ["Estimator", "Flow", "FlowStats", "FlowStream", "Result"]
+__all__ = ["Estimator", "Flow", "FlowStats", "FlowStream", "Result", "RunnerStatistics"]

@@ -575,6 +575,7 @@ class Flow:
             ),
             cache=self._saving.stats() if self._saving is not None else None,
             batches=self._batching.stats() if self._batching is not None else None,
+            runner=self._runner.statistics(),
         )
 
     def _template_pool(self) -> PoolStatistics:

@@ -14,6 +14,7 @@ from ..limiter import BucketState, PoolStatistics
 from ..retry import ServerLimits
 from ..routing import ArmStatistics, KeyStatistics
 from ..tokens import CalibrationStats, Usage
+from ._statistics import RunnerStatistics
 
 __all__ = ["FlowStats", "Result"]
 
@@ -141,6 +142,7 @@ class FlowStats:
     prompt_cache_read_share: float = 0.0
     cache: CacheStats | None = None  # response cache and coalescing, when on
     batches: BatchStats | None = None  # Message Batches offload, when on
+    runner: RunnerStatistics | None = None  # the attempts' counters, as one snapshot
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly values (for logs, the CLI and benchmark reports)."""

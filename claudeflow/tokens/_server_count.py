@@ -94,7 +94,7 @@ class ServerTokenCounter:
                 "POST", COUNT_TOKENS_PATH, headers=self._headers, json=counted, timeout=30.0
             )
             if response.status == 200:
-                return int(response.json()["input_tokens"])
+                return int(json.loads(await response.read())["input_tokens"])
             reason = f"HTTP {response.status}"
         except (ClaudeflowError, ValueError, KeyError, TypeError) as exc:
             reason = type(exc).__name__

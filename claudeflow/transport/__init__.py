@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._aiohttp import AiohttpTransport as AiohttpTransport
 from ._aiohttp import map_aiohttp_errors as map_aiohttp_errors
 from ._base import ApiResponse as ApiResponse
+from ._base import Response as Response
 from ._base import SseEvent as SseEvent
 from ._base import StreamResponse as StreamResponse
 from ._base import Transport as Transport
@@ -21,6 +22,7 @@ __all__ = [
     "MockRequest",
     "MockStream",
     "MockTransport",
+    "Response",
     "SseEvent",
     "SseParser",
     "StreamResponse",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -20,7 +20,7 @@ import aiohttp
 from .._checks import check_count, check_instance, check_positive
 from .._config import Timeouts
 from .._errors import APIConnectionError, APITimeoutError, ConfigError
-from ._base import ApiResponse, SseEvent, StreamResponse, check_headers, lower_names
+from ._base import ApiResponse, Response, SseEvent, check_headers, lower_names
 from ._failures import RepeatedFailures, describe, failure_kind
 from ._sse import SseParser
 
@@ -65,8 +65,8 @@ def _describe(what: str, exc: BaseException) -> str:
     return f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else "")
 
 
-class _AiohttpStream:
-    """A :class:`StreamResponse` over an open aiohttp response."""
+class _OpenResponse:
+    """A :class:`Response` over an aiohttp response whose body is still on the wire."""
 
     __slots__ = ("_note", "_response", "headers", "status")
 
@@ -93,6 +93,23 @@ class _AiohttpStream:
     async def read(self) -> bytes:
         with map_aiohttp_errors(self._note):
             return await self._response.read()
+
+    async def aclose(self) -> None:
+        self._response.release()  # back to the pool (aiohttp closes it if the body is unread)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self._response.close()  # abandoned mid-body (error or cancellation): drop it
+        else:
+            self._response.release()
 
 
 class AiohttpTransport:
@@ -156,50 +173,18 @@ class AiohttpTransport:
         headers: Mapping[str, str],
         json: Any = None,
         timeout: float | None = None,
-    ) -> ApiResponse:
-        """Send one request and read the whole response body (any status)."""
+        stream: bool = False,
+    ) -> Response:
+        """Send one request (any status); read its body now unless ``stream`` is true."""
         session = await self._current_session()
+        kwargs = self._request_kwargs(headers, json, timeout, stream)
         with map_aiohttp_errors(self._failures.note):
-            async with session.request(
-                method, self._url(path), **self._request_kwargs(headers, json, timeout, False)
-            ) as response:
+            response = await session.request(method, self._url(path), **kwargs)
+            if stream:
+                return _OpenResponse(response, self._failures.note)
+            async with response:
                 body = await response.read()
-                return ApiResponse(response.status, lower_names(response.headers), body)
-
-    def open_stream(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str],
-        json: Any = None,
-        timeout: float | None = None,
-    ) -> AbstractAsyncContextManager[StreamResponse]:
-        """Open a streaming response; leaving the context releases the connection."""
-        return self._stream(method, path, headers, json, timeout)
-
-    @asynccontextmanager
-    async def _stream(
-        self,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        json: Any,
-        timeout: float | None,
-    ) -> AsyncIterator[StreamResponse]:
-        session = await self._current_session()
-        with map_aiohttp_errors(self._failures.note):
-            response = await session.request(
-                method, self._url(path), **self._request_kwargs(headers, json, timeout, True)
-            )
-        # The yield is outside map_aiohttp_errors: the caller's own exceptions are theirs.
-        try:
-            yield _AiohttpStream(response, self._failures.note)
-        except BaseException:
-            response.close()  # abandoned mid-body (error or cancellation): drop the socket
-            raise
-        else:
-            response.release()  # back to the pool (aiohttp closes it if the body is unread)
+            return ApiResponse(response.status, lower_names(response.headers), body)
 
     async def aclose(self) -> None:
         """Close the session; a later call opens a new one."""

@@ -4,21 +4,29 @@ A transport sends one HTTP request and returns what the server said; it never re
 and never raises for an HTTP status (the caller decides what a 429 means). Failures with
 no response (connect errors, resets, timeouts) are raised as
 :class:`claudeflow.TransportError` subclasses; no foreign exception leaves a transport.
+
+There is one way to send, as in httpx: :meth:`Transport.send` returns a
+:class:`Response` whose status and headers are known at once and whose body is read
+whole (``read()``) or as server-sent events (``events()``); ``aclose()`` or
+``async with`` gives the connection back. ``stream=False`` (the default) reads the body
+before returning, so the response holds nothing open; ``stream=True`` leaves it open,
+and a timeout then bounds each read instead of the whole reply.
 """
 
 from __future__ import annotations
 
 import json as _json
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
 
 from .._errors import ConfigError, InvalidRequestError
 
 __all__ = [
     "CREDENTIAL_HEADERS",
     "ApiResponse",
+    "Response",
     "SseEvent",
     "StreamResponse",
     "Transport",
@@ -84,18 +92,6 @@ def masked(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
-class ApiResponse:
-    """A complete HTTP response. ``headers`` keys are lower-case."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes = b""
-
-    def json(self) -> Any:
-        return _json.loads(self.body)
-
-
-@dataclass(frozen=True, slots=True)
 class SseEvent:
     """One server-sent event: its ``event:`` name and its (joined) ``data:`` lines."""
 
@@ -107,8 +103,13 @@ class SseEvent:
         return _json.loads(self.data)
 
 
-class StreamResponse(Protocol):
-    """An open streaming response. Read ``events()`` on a 200, ``read()`` otherwise."""
+class Response(Protocol):
+    """What :meth:`Transport.send` returns. ``headers`` keys are lower-case.
+
+    Read the body once, whole or as events; then ``aclose()`` (or leave the
+    ``async with`` block). Leaving on an exception drops the connection, since a body
+    abandoned half-read cannot be reused.
+    """
 
     @property
     def status(self) -> int: ...
@@ -116,18 +117,76 @@ class StreamResponse(Protocol):
     @property
     def headers(self) -> Mapping[str, str]: ...
 
-    def events(self) -> AsyncIterator[SseEvent]:
-        """The server-sent events in order; ends when the server closes the stream."""
+    async def read(self) -> bytes:
+        """The whole (remaining) body."""
         ...
 
-    async def read(self) -> bytes:
-        """The whole remaining body (used for error responses)."""
+    def events(self) -> AsyncIterator[SseEvent]:
+        """The body as server-sent events, in order; ends when the server closes it."""
         ...
+
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+# The name of the streaming half before ``send`` took both halves; kept for importers.
+StreamResponse = Response
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResponse:
+    """A complete HTTP response, already read: a :class:`Response` holding nothing open.
+
+    ``headers`` keys are lower-case.
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+    def json(self) -> Any:
+        return _json.loads(self.body)
+
+    async def read(self) -> bytes:
+        return self.body
+
+    async def events(self) -> AsyncIterator[SseEvent]:
+        from ._sse import SseParser  # _sse builds on this module's SseEvent
+
+        parser = SseParser()
+        for event in parser.feed(self.body) + parser.close():
+            yield event
+
+    async def aclose(self) -> None:
+        return None  # nothing is open: the body was read before this was built
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
 
 
 @runtime_checkable
 class Transport(Protocol):
-    """Sends requests to the API. ``path`` is relative to the transport's base URL."""
+    """Sends requests to the API. ``path`` is relative to the transport's base URL.
+
+    ``timeout`` bounds the whole reply, or each read when ``stream`` is true (``inf``:
+    no limit; ``None``: the transport's default).
+    """
 
     async def send(
         self,
@@ -137,16 +196,7 @@ class Transport(Protocol):
         headers: Mapping[str, str],
         json: Any = None,
         timeout: float | None = None,
-    ) -> ApiResponse: ...
-
-    def open_stream(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str],
-        json: Any = None,
-        timeout: float | None = None,
-    ) -> AbstractAsyncContextManager[StreamResponse]: ...
+        stream: bool = False,
+    ) -> Response: ...
 
     async def aclose(self) -> None: ...

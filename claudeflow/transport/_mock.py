@@ -3,9 +3,10 @@
 The handler sees a :class:`MockRequest` and returns an :class:`ApiResponse` (a complete
 response) or a :class:`MockStream` (a streaming one), directly or as an awaitable; it may
 also raise a :class:`claudeflow.TransportError` to simulate a network failure.
-Either kind of answer works for both ``send`` and ``open_stream``: a stream sent to
-``send`` is encoded as an SSE body, and a complete response opened as a stream becomes
-the events of its Message (or is parsed as SSE), so one handler serves both call styles.
+Either kind of answer is served either way: a stream asked for with ``stream=False``
+is encoded as an SSE body, and a complete response asked for with ``stream=True``
+becomes the events of its Message (or is parsed as SSE), so one handler serves plain
+and streaming callers alike.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self, TypeAlias
 
 from .._errors import ConfigError
-from ._base import ApiResponse, SseEvent, StreamResponse, lower_names, masked
+from ._base import ApiResponse, Response, SseEvent, lower_names, masked
 from ._sse import SseParser, encode_event
 
 __all__ = ["MockHandler", "MockRequest", "MockStream", "MockTransport"]
@@ -37,7 +37,7 @@ class MockRequest:
     headers: Mapping[str, str]
     json: Any = None
     timeout: float | None = None
-    stream: bool = False  #: True when sent through ``open_stream``
+    stream: bool = False  #: True when sent with ``send(..., stream=True)``
 
     def __repr__(self) -> str:
         return (
@@ -62,7 +62,7 @@ MockHandler: TypeAlias = Callable[[MockRequest], MockResult | Awaitable[MockResu
 
 
 class _Stream:
-    """The :class:`StreamResponse` handed out by :meth:`MockTransport.open_stream`."""
+    """The open :class:`Response` of ``send(..., stream=True)``."""
 
     __slots__ = ("_body", "_events", "headers", "status")
 
@@ -73,6 +73,8 @@ class _Stream:
             self._events = result.events
             self._body = result.body
         else:
+            # A whole Message becomes the events the API would have streamed; any other
+            # body is taken to be SSE text already.
             self._events = _message_events(result) or _parse_body(result.body)
             self._body = result.body
 
@@ -86,6 +88,20 @@ class _Stream:
 
     async def read(self) -> bytes:
         return self._body
+
+    async def aclose(self) -> None:
+        return None  # nothing to give back: the handler's answer is all in memory
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
 
 
 class MockTransport:
@@ -113,27 +129,15 @@ class MockTransport:
         headers: Mapping[str, str],
         json: Any = None,
         timeout: float | None = None,
-    ) -> ApiResponse:
-        result = await self._call(MockRequest(method, path, lower_names(headers), json, timeout))
+        stream: bool = False,
+    ) -> Response:
+        request = MockRequest(method, path, lower_names(headers), json, timeout, stream)
+        result = await self._call(request)
+        if stream:
+            return _Stream(result)
         if isinstance(result, ApiResponse):
             return ApiResponse(result.status, lower_names(result.headers), result.body)
         return ApiResponse(result.status, lower_names(result.headers), await _stream_body(result))
-
-    def open_stream(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str],
-        json: Any = None,
-        timeout: float | None = None,
-    ) -> AbstractAsyncContextManager[StreamResponse]:
-        request = MockRequest(method, path, lower_names(headers), json, timeout, stream=True)
-        return self._stream(request)
-
-    @asynccontextmanager
-    async def _stream(self, request: MockRequest) -> AsyncIterator[StreamResponse]:
-        yield _Stream(await self._call(request))
 
     async def aclose(self) -> None:
         self.closed = True

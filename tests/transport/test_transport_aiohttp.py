@@ -222,7 +222,7 @@ async def test_send_failures_become_transport_errors(
     assert KEY not in str(info.value) and KEY not in repr(info.value)
 
 
-# --- open_stream --------------------------------------------------------------------
+# --- send(stream=True) ----------------------------------------------------------------
 
 SSE_BODY = (
     b'event: message_start\r\ndata: {"type":"message_start"}\r\n\r\n'
@@ -233,7 +233,7 @@ SSE_BODY = (
 
 async def test_stream_events_are_parsed(mocked: aioresponses, transport: AiohttpTransport) -> None:
     mocked.post(MESSAGES, status=200, body=SSE_BODY, headers={"Content-Type": "text/event-stream"})
-    async with transport.open_stream("POST", "/v1/messages", headers={}) as stream:
+    async with await transport.send("POST", "/v1/messages", headers={}, stream=True) as stream:
         assert stream.status == 200
         assert stream.headers["content-type"] == "text/event-stream"
         events = [event async for event in stream.events()]
@@ -248,7 +248,7 @@ async def test_stream_read_returns_an_error_body(
 ) -> None:
     body = json.dumps({"type": "error", "error": {"type": "rate_limit_error"}}).encode()
     mocked.post(MESSAGES, status=429, body=body, headers={"retry-after": "9"})
-    async with transport.open_stream("POST", "/v1/messages", headers={}) as stream:
+    async with await transport.send("POST", "/v1/messages", headers={}, stream=True) as stream:
         assert (stream.status, stream.headers["retry-after"]) == (429, "9")
         assert await stream.read() == body
 
@@ -260,7 +260,7 @@ async def test_stream_open_failures_become_transport_errors(
     cause = aiohttp.ClientConnectorError(conn_key, OSError(111, "refused"))  # type: ignore[arg-type]
     mocked.post(MESSAGES, exception=cause)
     with pytest.raises(APIConnectionError) as info:
-        async with transport.open_stream("POST", "/v1/messages", headers={}):
+        async with await transport.send("POST", "/v1/messages", headers={}, stream=True):
             pytest.fail("the context must not be entered")
     assert info.value.__cause__ is cause
 
@@ -270,7 +270,7 @@ async def test_caller_errors_inside_the_stream_context_are_not_mapped(
 ) -> None:
     mocked.post(MESSAGES, status=200, body=SSE_BODY)
     with pytest.raises(OSError, match="caller's own"):
-        async with transport.open_stream("POST", "/v1/messages", headers={}):
+        async with await transport.send("POST", "/v1/messages", headers={}, stream=True):
             raise OSError("caller's own")
 
 

@@ -124,7 +124,7 @@ async def test_send_round_trip(transport: AiohttpTransport) -> None:
 
 
 async def test_stream_survives_awkward_chunk_boundaries(transport: AiohttpTransport) -> None:
-    async with transport.open_stream("POST", "/stream", headers={}) as response:
+    async with await transport.send("POST", "/stream", headers={}, stream=True) as response:
         assert response.status == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         events = [event async for event in response.events()]
@@ -133,7 +133,7 @@ async def test_stream_survives_awkward_chunk_boundaries(transport: AiohttpTransp
 
 
 async def test_stream_error_status_is_read_as_a_body(transport: AiohttpTransport) -> None:
-    async with transport.open_stream("POST", "/overloaded", headers={}) as response:
+    async with await transport.send("POST", "/overloaded", headers={}, stream=True) as response:
         assert (response.status, response.headers["x-should-retry"]) == (529, "true")
         body = json.loads(await response.read())
     assert body["error"]["type"] == "overloaded_error"
@@ -148,7 +148,9 @@ async def test_a_request_timeout_is_api_timeout_error(transport: AiohttpTranspor
 async def test_a_timeout_mid_stream_is_api_timeout_error(transport: AiohttpTransport) -> None:
     events: list[SseEvent] = []
     with pytest.raises(APITimeoutError):
-        async with transport.open_stream("POST", "/slow-stream", headers={}, timeout=0.1) as r:
+        async with await transport.send(
+            "POST", "/slow-stream", headers={}, timeout=0.1, stream=True
+        ) as r:
             async for event in r.events():
                 events.append(event)  # noqa: PERF401 (must survive the raise)
     assert events == [SseEvent("ping", "{}")]
@@ -159,7 +161,7 @@ async def test_a_server_that_vanishes_mid_body_is_a_connection_error(
 ) -> None:
     events: list[SseEvent] = []
     with pytest.raises(APIConnectionError) as info:
-        async with transport.open_stream("POST", "/cut", headers={}) as response:
+        async with await transport.send("POST", "/cut", headers={}, stream=True) as response:
             async for event in response.events():
                 events.append(event)  # noqa: PERF401 (must survive the raise)
     assert type(info.value) is APIConnectionError
@@ -193,7 +195,7 @@ async def test_a_cancelled_stream_releases_its_connection(server: TestServer) ->
         first_event = asyncio.Event()
 
         async def consume() -> None:
-            async with t.open_stream("POST", "/slow-stream", headers={}) as response:
+            async with await t.send("POST", "/slow-stream", headers={}, stream=True) as response:
                 async for _ in response.events():
                     first_event.set()
 
@@ -208,7 +210,7 @@ async def test_a_cancelled_stream_releases_its_connection(server: TestServer) ->
 
 async def test_leaving_a_stream_early_releases_its_connection(server: TestServer) -> None:
     async with await _one_slot_transport(server) as t:
-        async with t.open_stream("POST", "/slow-stream", headers={}) as response:
+        async with await t.send("POST", "/slow-stream", headers={}, stream=True) as response:
             first = await anext(aiter(response.events()))
         response2 = await asyncio.wait_for(t.send("GET", "/v1/messages", headers={}), 5)
     assert first == SseEvent("ping", "{}")
@@ -218,7 +220,7 @@ async def test_leaving_a_stream_early_releases_its_connection(server: TestServer
 async def test_a_fully_read_stream_returns_its_connection_to_the_pool(server: TestServer) -> None:
     async with await _one_slot_transport(server) as t:
         for _ in range(3):
-            async with t.open_stream("POST", "/stream", headers={}) as response:
+            async with await t.send("POST", "/stream", headers={}, stream=True) as response:
                 assert [event async for event in response.events()] == SSE_EVENTS
 
 

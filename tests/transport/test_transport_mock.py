@@ -92,9 +92,11 @@ async def _async_events() -> AsyncIterator[SseEvent]:
         ),
     ],
 )
-async def test_open_stream_yields_the_events(make_stream: object) -> None:
+async def test_a_stream_yields_the_events(make_stream: object) -> None:
     t = MockTransport(lambda request: make_stream())  # type: ignore[operator]
-    async with t.open_stream("POST", "/v1/messages", headers={}, json={"stream": True}) as r:
+    async with await t.send(
+        "POST", "/v1/messages", headers={}, json={"stream": True}, stream=True
+    ) as r:
         assert r.status == 200
         assert r.headers == {"content-type": "text/event-stream"}
         assert [event async for event in r.events()] == EVENTS
@@ -105,7 +107,7 @@ async def test_open_stream_yields_the_events(make_stream: object) -> None:
 async def test_stream_read_returns_the_error_body() -> None:
     body = b'{"type":"error","error":{"type":"overloaded_error"}}'
     t = MockTransport(lambda request: MockStream(529, {"x-should-retry": "true"}, body=body))
-    async with t.open_stream("POST", "/v1/messages", headers={}) as r:
+    async with await t.send("POST", "/v1/messages", headers={}, stream=True) as r:
         assert (r.status, r.headers["x-should-retry"]) == (529, "true")
         assert await r.read() == body
 
@@ -143,6 +145,7 @@ def test_package_exports() -> None:
         "MockRequest",
         "MockStream",
         "MockTransport",
+        "Response",
         "SseEvent",
         "SseParser",
         "StreamResponse",
