@@ -533,7 +533,7 @@ class Flow:
 
     def stats(self) -> FlowStats:
         """Counters, queue depth per priority, each pool's buckets and the server's last view."""
-        c = self._runner.counts
+        r = self._runner.statistics()  # one snapshot: the flat fields below are its copies
         pools = {
             pool.name: dataclasses.replace(
                 pool.buckets.statistics(),
@@ -545,37 +545,37 @@ class Flow:
         first = next(iter(pools.values()), None) or self._template_pool()
         return FlowStats(
             submitted=self._submitted,
-            completed=c["completed"],
-            failed=c["failed"],
+            completed=r.completed,
+            failed=r.failed,
             cancelled=self._dispatcher.cancelled,
             queued=len(self._dispatcher),
             in_flight=self._slots.in_flight,
             attempts=self._dispatcher.attempts,
-            retries=c["retries"],
-            rate_limited=c["rate_limited"],
-            statuses=MappingProxyType(dict(self._runner.statuses)),
-            input_tokens=c["input_tokens"],
-            output_tokens=c["output_tokens"],
-            cache_creation_input_tokens=c["cache_creation_input_tokens"],
-            cache_read_input_tokens=c["cache_read_input_tokens"],
+            retries=r.retries,
+            rate_limited=r.rate_limited,
+            statuses=r.statuses,
+            input_tokens=r.input_tokens,
+            output_tokens=r.output_tokens,
+            cache_creation_input_tokens=r.cache_creation_input_tokens,
+            cache_read_input_tokens=r.cache_read_input_tokens,
             cost_usd=self._budget.spent_usd,
-            unpriced_requests=c["unpriced"],
+            unpriced_requests=r.unpriced_requests,
             queue_by_priority=MappingProxyType(self._dispatcher.depth_by_class()),
             buckets=MappingProxyType(first.buckets),
             paused_for_s=max((p.paused_for_s for p in pools.values()), default=0.0),
-            server=self._runner.server,
+            server=r.server,
             calibration=MappingProxyType(self._calibrator.stats() if self._calibrator else {}),
             pools=MappingProxyType(pools),
             keys=MappingProxyType({k.name: k.statistics() for k in self._ring}),
             budget_reserved_usd=self._budget.reserved_usd,
-            arms=MappingProxyType(self._runner.arm_statistics()),
+            arms=r.arms,
             quotas=MappingProxyType(self._quotas.usage()),
             prompt_cache_read_share=prompt_cache_share(
-                c["input_tokens"], c["cache_creation_input_tokens"], c["cache_read_input_tokens"]
+                r.input_tokens, r.cache_creation_input_tokens, r.cache_read_input_tokens
             ),
             cache=self._saving.stats() if self._saving is not None else None,
             batches=self._batching.stats() if self._batching is not None else None,
-            runner=self._runner.statistics(),
+            runner=r,
         )
 
     def _template_pool(self) -> PoolStatistics:

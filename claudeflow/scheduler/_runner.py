@@ -12,15 +12,14 @@ import asyncio
 import contextlib
 import math
 import random
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from .._clock import Clock
 from .._errors import APIStatusError, APITimeoutError, ClaudeflowError, RateLimitError
 from .._types import Cost
 from ..limiter import Permit
-from ..retry import RetryPolicy, ServerLimits
-from ..routing import ArmStatistics, KeyRing, Pool
+from ..retry import RetryPolicy
+from ..routing import KeyRing, Pool
 from ..tokens import Calibrator, OutputReservation, PriceTable
 from ..transport import SseEvent
 from ._attempt import Answer, consumed_by_failure, exchange
@@ -71,28 +70,6 @@ class Runner:
     def statistics(self) -> RunnerStatistics:
         """The runner's counters and the server's latest view, frozen."""
         return self._outcomes.statistics(self._server.statuses, self._server.limits)
-
-    @property
-    def counts(self) -> Counter[str]:
-        """The live counters (``statistics()`` is the snapshot)."""
-        return self._outcomes.counts
-
-    @property
-    def statuses(self) -> Counter[int]:
-        return self._server.statuses
-
-    @property
-    def server(self) -> ServerLimits | None:
-        """The server's view from the latest response (parsed when asked for)."""
-        return self._server.limits
-
-    def arm_statistics(self) -> dict[str, Mapping[str, ArmStatistics]]:
-        """Each split's arms, as frozen statistics."""
-        return self._outcomes.arm_statistics()
-
-    @property
-    def spent_usd(self) -> float:
-        return self._spending.budget.spent_usd
 
     # -- attempts ----------------------------------------------------------------------
 
