@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from claudeflow.transport import ApiResponse, MockRequest
+from claudeflow import Flow
+from claudeflow.testing import FakeClock
+from claudeflow.transport import ApiResponse, MockHandler, MockRequest, MockTransport
 
 API_KEY = "sk-ant-test-SECRET-0123456789"
 
@@ -72,3 +75,22 @@ def name_of(request: MockRequest) -> str:
 
 
 Handler = Callable[[MockRequest], Awaitable[ApiResponse]]
+
+
+def make_flow(
+    clock: FakeClock, handler: MockHandler, *, seed: int = 7, **kwargs: Any
+) -> tuple[Flow, MockTransport]:
+    """A Flow on a scripted API in virtual time: exact estimates, no calibration or learning
+    (unless asked), a seeded jitter RNG."""
+    transport = MockTransport(handler)
+    kwargs.setdefault("learn_limits", False)
+    kwargs.setdefault("api_key", API_KEY)
+    flow = Flow(
+        transport=transport,
+        clock=clock,
+        estimator=FixedEstimator(),
+        calibrate=False,
+        rng=random.Random(seed),
+        **kwargs,
+    )
+    return flow, transport

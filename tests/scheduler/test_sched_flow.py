@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import Any
 
 import pytest
-from sched_helpers import API_KEY, FixedEstimator, body, error, name_of, ok
+from sched_helpers import API_KEY, FixedEstimator, body, error, make_flow, name_of, ok
 
 from claudeflow import (
     BadRequestError,
@@ -27,21 +26,6 @@ from claudeflow.retry import RetryPolicy
 from claudeflow.scheduler import Flow
 from claudeflow.testing import FakeClock, settle
 from claudeflow.transport import ApiResponse, MockRequest, MockTransport
-
-
-def make_flow(clock: FakeClock, handler: Any, **kwargs: Any) -> tuple[Flow, MockTransport]:
-    transport = MockTransport(handler)
-    kwargs.setdefault("learn_limits", False)
-    flow = Flow(
-        api_key=API_KEY,
-        transport=transport,
-        clock=clock,
-        estimator=FixedEstimator(),
-        calibrate=False,
-        rng=random.Random(7),
-        **kwargs,
-    )
-    return flow, transport
 
 
 def slow(clock: FakeClock, seconds: float, starts: list[tuple[str, float]]) -> Any:

@@ -4,32 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import Any
 
 import pytest
-from sched_helpers import API_KEY, FixedEstimator, body, ok
+from sched_helpers import body, make_flow, ok
 
 from claudeflow import Cost, FlowClosedError, RateLimits
 from claudeflow.limiter import MemoryBackend, MemoryPool
-from claudeflow.scheduler import Flow
 from claudeflow.testing import FakeClock
-from claudeflow.transport import ApiResponse, MockRequest, MockTransport
-
-
-def make_flow(clock: FakeClock, handler: Any, **kwargs: Any) -> tuple[Flow, MockTransport]:
-    transport = MockTransport(handler)
-    flow = Flow(
-        api_key=API_KEY,
-        transport=transport,
-        clock=clock,
-        estimator=FixedEstimator(),
-        calibrate=False,
-        learn_limits=False,
-        rng=random.Random(7),
-        **kwargs,
-    )
-    return flow, transport
+from claudeflow.transport import ApiResponse, MockRequest
 
 
 def slow(clock: FakeClock) -> Any:

@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any
 
-from sched_helpers import API_KEY, FixedEstimator, body, error, name_of, ok
+from sched_helpers import body, error, make_flow, name_of, ok
 
-from claudeflow import Flow, RateLimits
+from claudeflow import RateLimits
 from claudeflow.retry._overload import OverloadGate
 from claudeflow.testing import FakeClock
-from claudeflow.transport import ApiResponse, MockRequest, MockTransport
-
-
-def make_flow(clock: FakeClock, handler: Any, **kwargs: Any) -> tuple[Flow, MockTransport]:
-    transport = MockTransport(handler)
-    flow = Flow(
-        api_key=API_KEY,
-        transport=transport,
-        clock=clock,
-        estimator=FixedEstimator(),
-        calibrate=False,
-        learn_limits=False,
-        rng=random.Random(7),
-        **kwargs,
-    )
-    return flow, transport
+from claudeflow.transport import ApiResponse, MockRequest
 
 
 async def test_an_overload_window_ends_and_the_whole_line_goes_at_once(clock: FakeClock) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import Any
 
 import pytest
-from sched_helpers import API_KEY, FixedEstimator, body, error, name_of, ok
+from sched_helpers import API_KEY, body, error, make_flow, name_of, ok
 
 from claudeflow import (
     ApiKey,
@@ -23,21 +22,6 @@ from claudeflow.transport import ApiResponse, MockRequest, MockTransport
 
 HAIKU = "claude-haiku-4-5"
 SONNET = "claude-sonnet-4-5"
-
-
-def make_flow(clock: FakeClock, handler: Any, **kwargs: Any) -> tuple[Flow, MockTransport]:
-    transport = MockTransport(handler)
-    kwargs.setdefault("learn_limits", False)
-    kwargs.setdefault("api_key", API_KEY)
-    flow = Flow(
-        transport=transport,
-        clock=clock,
-        estimator=FixedEstimator(),
-        calibrate=False,
-        rng=random.Random(7),
-        **kwargs,
-    )
-    return flow, transport
 
 
 def timed(clock: FakeClock, starts: list[tuple[str, float]], seconds: float = 0.0) -> Any:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import random
-from typing import Any
 
 import pytest
-from sched_helpers import API_KEY, FixedEstimator, body, error, ok
+from sched_helpers import body, error, make_flow, ok
 
 from claudeflow import (
     ConfigError,
@@ -23,21 +21,6 @@ from claudeflow.testing import FakeClock
 from claudeflow.transport import ApiResponse, MockRequest, MockTransport
 
 HAIKU, SONNET, OPUS = "claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-1"
-
-
-def make_flow(clock: FakeClock, handler: Any, **kwargs: Any) -> tuple[Flow, MockTransport]:
-    transport = MockTransport(handler)
-    flow = Flow(
-        api_key=API_KEY,
-        transport=transport,
-        clock=clock,
-        estimator=FixedEstimator(),
-        calibrate=False,
-        learn_limits=False,
-        rng=random.Random(7),
-        **kwargs,
-    )
-    return flow, transport
 
 
 def models_sent(transport: MockTransport) -> list[str]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import random
 from typing import Any
 
 import pytest
-from sched_helpers import API_KEY, FixedEstimator, body, error, ok
+from sched_helpers import body, error, ok
+from sched_helpers import make_flow as helpers_make_flow
 
 from claudeflow import RateLimits
 from claudeflow.scheduler import Flow, RunnerStatistics
@@ -26,18 +26,7 @@ LIMIT_HEADERS = {
 
 
 def make_flow(clock: FakeClock, handler: Any, **kwargs: Any) -> tuple[Flow, MockTransport]:
-    transport = MockTransport(handler)
-    options: dict[str, Any] = {"learn_limits": False, **kwargs}
-    flow = Flow(
-        api_key=API_KEY,
-        transport=transport,
-        clock=clock,
-        estimator=FixedEstimator(),
-        calibrate=False,
-        rng=random.Random(3),
-        **options,
-    )
-    return flow, transport
+    return helpers_make_flow(clock, handler, seed=3, **kwargs)
 
 
 async def test_create_and_stream_take_one_send_and_one_handler(clock: FakeClock) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from typing import Any
 
 import pytest
-from sched_helpers import API_KEY, FixedEstimator, body, error
+from sched_helpers import body, error
+from sched_helpers import make_flow as helpers_make_flow
 
 from claudeflow import RateLimits, StreamError
 from claudeflow.scheduler import Flow
@@ -52,18 +52,7 @@ def events(text: list[str], input_tokens: int = 10, output_tokens: int = 7) -> l
 
 
 def make_flow(clock: FakeClock, handler: Any, **kwargs: Any) -> tuple[Flow, MockTransport]:
-    transport = MockTransport(handler)
-    flow = Flow(
-        api_key=API_KEY,
-        transport=transport,
-        clock=clock,
-        estimator=FixedEstimator(),
-        calibrate=False,
-        learn_limits=False,
-        rng=random.Random(1),
-        **kwargs,
-    )
-    return flow, transport
+    return helpers_make_flow(clock, handler, seed=1, **kwargs)
 
 
 async def test_stream_yields_events_and_final_result_like_create(clock: FakeClock) -> None:
