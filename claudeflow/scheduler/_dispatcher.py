@@ -49,6 +49,7 @@ class Dispatcher:
         attempt: Attempt,
         fail: Fail,
         budget_ok: Callable[[Job], float],
+        estimate: Callable[[Job], Awaitable[None]],
         on_launch: Callable[[Job, Permit], None],
         reroute: Callable[[Job, BaseException], bool],
     ) -> None:
@@ -59,6 +60,7 @@ class Dispatcher:
         self._attempt = attempt
         self._fail = fail
         self._budget_ok = budget_ok
+        self._estimate = estimate
         self._on_launch = on_launch
         self._reroute = reroute
         self._lanes: dict[str, Lane] = {}
@@ -190,6 +192,7 @@ class Dispatcher:
                 launch=self._launch,
                 reject=self._reject,
                 budget_ok=self._budget_ok,
+                estimate=self._estimate,
             )
             self._group.create_task(lane.run(), name=f"claudeflow-lane-{model_class}")
         return lane

@@ -221,6 +221,7 @@ class Flow:
             attempt=self._runner.attempt,
             fail=self._runner.fail,
             budget_ok=self._spending.delay,
+            estimate=self._jobs.estimate,
             on_launch=self._runner.launched,
             reroute=self._jobs.reroute,
         )

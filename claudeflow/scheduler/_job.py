@@ -30,7 +30,7 @@ class Job:
     model_class: str  # the pool of the model: its line, and its buckets on each key
     priority: int
     cost: Cost
-    estimate: int
+    estimate: int | None  # counted input tokens (None: not yet; ``cost`` holds a lower bound)
     worst_usd: float  # the price if the reservation is used in full (budget charge)
     future: asyncio.Future[Any]
     submitted_at: float

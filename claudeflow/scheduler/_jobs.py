@@ -70,6 +70,9 @@ class JobMaker:
         self._timeouts = timeouts
         self._queue_timeout = queue_timeout
         self._priced = priced  # a budget or a dollar quota needs each job's worst price
+        # Local counting is CPU only, so its lane can do it; a server count is a network
+        # round trip that callers wait for concurrently instead.
+        self._deferred = isinstance(estimator, TokenEstimator)
 
     def route(self, params: dict[str, Any], task: str | None) -> tuple[dict[str, Any], str | None]:
         """The validated body with its model resolved, and the split it came from."""
@@ -87,9 +90,14 @@ class JobMaker:
     ) -> Job:
         model = body["model"]
         model_class = self._pool_limits.classes(model)
-        self._refuse_hopeless(model, model_class, body)
-        estimate = await self._estimator.estimate_async(body)
-        reserved_in = self._calibrator.adjust(model, estimate) if self._calibrator else estimate
+        if self._deferred:
+            # Counted later, at the head of the line: a backlog submitted at once would
+            # otherwise be counted in full before the first request could go out.
+            estimate, reserved_in = None, self._lower_bound(model, body)
+        else:
+            self._refuse_hopeless(model, model_class, body)
+            estimate = await self._estimator.estimate_async(body)
+            reserved_in = self._calibrated(model, estimate)
         cost = Cost(1, reserved_in, self._reservation.reserve(model, body["max_tokens"]))
         self.check_fits(model_class, cost)
         if queue_timeout is UNSET:
@@ -117,14 +125,31 @@ class JobMaker:
         self._spending.check_open(job)
         return job
 
+    async def estimate(self, job: Job) -> None:
+        """Count a deferred job's input tokens (its lane does, just before admitting it).
+
+        :raises CapacityError: the counted request can never fit any pool
+        """
+        estimate = await self._estimator.estimate_async(job.body)
+        cost = Cost(1, self._calibrated(job.model, estimate), job.cost.output_tokens)
+        self.check_fits(job.model_class, cost)
+        job.estimate, job.cost = estimate, cost
+        job.worst_usd = self._worst_usd(job.model, cost.input_tokens, job.body["max_tokens"])
+
+    def _calibrated(self, model: str, estimate: int) -> int:
+        return self._calibrator.adjust(model, estimate) if self._calibrator else estimate
+
+    def _lower_bound(self, model: str, body: Mapping[str, Any]) -> int:
+        """At most what :meth:`estimate` will reserve (the calibrator may scale it down)."""
+        assert isinstance(self._estimator, TokenEstimator)
+        bound = self._estimator.lower_bound(body)
+        return min(bound, self._calibrated(model, bound))
+
     def _refuse_hopeless(self, model: str, model_class: str, body: Mapping[str, Any]) -> None:
         """A prompt whose cheap lower bound already overflows every pool is refused before
         it is counted (counting 5 MB takes seconds; the bound, milliseconds)."""
         if isinstance(self._estimator, TokenEstimator):
-            bound = self._estimator.lower_bound(body)
-            if self._calibrator is not None:
-                bound = min(bound, self._calibrator.adjust(model, bound))
-            self.check_fits(model_class, Cost(1, bound, 0))
+            self.check_fits(model_class, Cost(1, self._lower_bound(model, body), 0))
 
     def reroute(self, job: Job, error: BaseException) -> bool:
         """Move ``job`` to the next model of its fallback chain that can take it."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from .._clock import Clock, TimerHandle
 from .._errors import AuthenticationError, CapacityError, ClaudeflowError, RequestRejected
@@ -38,6 +38,7 @@ class Lane:
         launch: Callable[[Job, Permit], None],
         reject: Callable[[Job, BaseException], None],
         budget_ok: Callable[[Job], float],
+        estimate: Callable[[Job], Awaitable[None]],
     ) -> None:
         self.model_class = model_class
         self.line: WaitingLine[Job] = WaitingLine(aging_s)
@@ -47,6 +48,7 @@ class Lane:
         self._launch = launch
         self._reject = reject
         self._budget_ok = budget_ok
+        self._estimate = estimate
         self._wake_future: asyncio.Future[None] | None = None
         self._waiting_class: int | None = None
         self.head_starts_at = 0.0  # when the head expects to start (a QueueFullError hint)
@@ -59,6 +61,9 @@ class Lane:
                 self._announce(None)
                 await self._sleep(math.inf)
                 continue
+            if job.estimate is None:
+                await self._count(job)
+                continue  # counting may have waited: look at the head again
             try:
                 wait = self._slots.delay() or self._budget_ok(job)
             except RequestRejected as error:  # the budget or a quota can no longer pay
@@ -104,6 +109,16 @@ class Lane:
         if best == math.inf and not self._still_fits(job, pools):
             return 0.0
         return best
+
+    async def _count(self, job: Job) -> None:
+        """Count the head's input tokens (deferred until now so that a backlog submitted
+        at once is not all counted before the first request goes out)."""
+        try:
+            await self._estimate(job)
+        except Exception as error:  # CapacityError, or a counting bug: the caller gets it
+            if job.queued:  # still waiting (not cancelled or expired while it was counted)
+                self.line.discard(job)
+                self._reject(job, error)
 
     def _still_head(self, job: Job, pool: Pool) -> bool:
         """After the (possibly remote) reservation: give it back if the job left meanwhile."""

@@ -71,7 +71,7 @@ class Outcomes:
             log.info("%s answers again: the whole line goes", pool.name)
             pool.buckets.on_change()
         permit.settle(Cost(1, usage.itpm_tokens(self._count_cache_reads), usage.output_tokens))
-        if self._calibrator is not None:
+        if self._calibrator is not None and job.estimate is not None:
             self._calibrator.observe(job.model, job.estimate, usage.total_input)
         self._reservation.observe(job.model, usage.output_tokens)
         cost = self._prices.cost_usd(job.model, usage)
@@ -148,7 +148,8 @@ def _result(job: Job, pool: Pool, answer: Answer, latency: float, cost: float | 
     return Result(
         message=answer.message,
         usage=answer.usage,
-        estimated_input_tokens=job.estimate,
+        # Every admitted job was counted by its lane; the bound is only a fallback for types.
+        estimated_input_tokens=job.cost.input_tokens if job.estimate is None else job.estimate,
         reserved=job.cost,
         attempts=job.attempts,
         queue_wait_s=job.queue_wait_s,
