@@ -6,17 +6,19 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Literal
 
 from ..limiter import Backend
 from ..limiter._classes import model_class
+from ..retry import RetryPolicy
 from ..routing import LimitsSpec
 from ..scheduler import Flow, Result
 from ._record import Delivery, Send
 from ._target import Target
 from ._workload import WorkItem
 
-__all__ = ["SUMMED_POOL", "FlowMode", "flow_client", "flow_limits"]
+__all__ = ["SUMMED_POOL", "FlowMode", "flow_client", "flow_limits", "scaled_retry"]
 
 FlowMode = Literal["create", "stream", "learned", "summed"]
 SUMMED_POOL = "summed"  # the one pool every model is mapped to in "summed" mode
@@ -41,6 +43,7 @@ async def flow_client(
         backend=backend,
         concurrency=target.concurrency,
         max_queue=None,
+        retry=scaled_retry(target.time_scale),
         rng=random.Random(target.seed),
     )
 
@@ -58,6 +61,20 @@ async def flow_client(
 
     async with flow:
         yield send
+
+
+def scaled_retry(time_scale: float) -> RetryPolicy:
+    """The default back-off, on the scenario's time scale.
+
+    A user tunes back-off to a real minute; the scenarios compress the minute, so the
+    delays shrink with it (the baselines scale tenacity's back-off the same way).
+    """
+    default = RetryPolicy()
+    return replace(
+        default,
+        base_delay=default.base_delay * time_scale,
+        max_delay=default.max_delay * time_scale,
+    )
 
 
 def flow_limits(target: Target, mode: FlowMode) -> tuple[LimitsSpec, dict[str, str] | None]:
