@@ -74,6 +74,8 @@ def scaled_retry(time_scale: float) -> RetryPolicy:
         default,
         base_delay=default.base_delay * time_scale,
         max_delay=default.max_delay * time_scale,
+        probe_delay=default.probe_delay * time_scale,
+        max_probe_delay=default.max_probe_delay * time_scale,
     )
 
 

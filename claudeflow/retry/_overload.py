@@ -17,11 +17,6 @@ from .._errors import APIStatusError, StreamError
 
 __all__ = ["OverloadGate", "is_overload"]
 
-# First probe pause and its cap: probes cost one request each, so they may be frequent;
-# the cap bounds how late the line restarts after the API recovers.
-_FIRST_PAUSE_S = 0.1
-_MAX_PAUSE_S = 0.5
-
 
 def is_overload(error: BaseException) -> bool:
     """A 529, or an ``overloaded_error`` event in a stream."""
@@ -43,11 +38,24 @@ class OverloadGate:
     def tripped(self) -> bool:
         return self.failures > 0
 
-    def trip(self, now: float, rng: random.Random, retry_after: float | None = None) -> float:
-        """Record an overload; return the pause before the next probe."""
+    def trip(
+        self,
+        now: float,
+        rng: random.Random,
+        retry_after: float | None = None,
+        *,
+        first: float,
+        cap: float,
+    ) -> float:
+        """Record an overload; return the pause before the next probe.
+
+        The pause starts at ``first`` and doubles with each 529 up to ``cap`` (the
+        :class:`~claudeflow.retry.RetryPolicy` gives both): probes cost one request each,
+        so they may be frequent, and the cap bounds how late the line restarts.
+        """
         if self.failures and now < self.resume_at:
             return self.resume_at - now  # an echo of the same overload from a request sent with it
-        pause = min(_FIRST_PAUSE_S * 2.0 ** min(self.failures, 30), _MAX_PAUSE_S)
+        pause = min(first * 2.0 ** min(self.failures, 30), cap)
         pause *= 0.5 + 0.5 * rng.random()  # spread the probes of many clients
         if retry_after is not None:
             pause = max(pause, retry_after)

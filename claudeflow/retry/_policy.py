@@ -61,6 +61,10 @@ class RetryPolicy:
     :param jitter: relative randomisation, in ``[0, 1]``
     :param budget_s: total seconds of retry waiting allowed per request (``None``: no cap)
     :param retry_statuses: HTTP statuses retried when ``x-should-retry`` is absent
+    :param probe_delay: pause before the first probe after a 529 trips a pool's gate
+        (see :class:`~claudeflow.retry.OverloadGate`); it doubles with each further 529
+    :param max_probe_delay: cap of that pause; it bounds how late the line restarts
+        after the API recovers
     :param refused_retries: retries of a refused connection or an unknown host name
         (``APIConnectionError.kind`` ``"refused"``/``"dns"``), each after ``base_delay``;
         counted against the job's attempts, so one that already retried gives up on them
@@ -80,6 +84,8 @@ class RetryPolicy:
     budget_s: float | None = None
     retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES
     refused_retries: int = 1
+    probe_delay: float = 0.1
+    max_probe_delay: float = 0.5
 
     def __post_init__(self) -> None:
         check_count("max_retries", self.max_retries, minimum=0)
@@ -88,6 +94,10 @@ class RetryPolicy:
         check_positive("max_delay", self.max_delay, allow_none=False)
         if self.max_delay < self.base_delay:
             raise ConfigError("max_delay", f"must be >= base_delay ({self.base_delay})")
+        check_positive("probe_delay", self.probe_delay, allow_none=False)
+        check_positive("max_probe_delay", self.max_probe_delay, allow_none=False)
+        if self.max_probe_delay < self.probe_delay:
+            raise ConfigError("max_probe_delay", f"must be >= probe_delay ({self.probe_delay})")
         check_fraction("jitter", self.jitter, allow_zero=True, allow_one=True)
         check_positive("budget_s", self.budget_s)
         # Normalise any iterable of ints (set, list) to the frozen type the field promises.

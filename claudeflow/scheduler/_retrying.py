@@ -60,7 +60,10 @@ class RetryDecision:
         )  # fmt: skip
         if delay is not None and is_overload(error):
             # One shared condition: the pool pauses and probes; this job keeps its place.
-            pause = pool.overload.trip(self.clock.now(), self.rng, _retry_after(error))
+            pause = pool.overload.trip(
+                self.clock.now(), self.rng, _retry_after(error),
+                first=self.retry.probe_delay, cap=self.retry.max_probe_delay,
+            )  # fmt: skip
             log.info("529 on %s: probing again in %.2f s", pool.name, pause)
             delay = 0.0
         if delay is not None and isinstance(error, RateLimitError):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 
+import pytest
 from sched_helpers import body, error, make_flow, name_of, ok
 
-from claudeflow import RateLimits
+from claudeflow import ConfigError, RateLimits
+from claudeflow.retry import RetryPolicy
 from claudeflow.retry._overload import OverloadGate
 from claudeflow.testing import FakeClock
 from claudeflow.transport import ApiResponse, MockRequest
@@ -65,9 +68,38 @@ async def test_an_isolated_529_pauses_the_line_briefly(clock: FakeClock) -> None
 
 def test_the_gate_counts_one_overload_once_and_bounds_the_pause() -> None:
     gate, rng = OverloadGate(), random.Random(1)
-    first = gate.trip(0.0, rng)
-    assert 0.05 <= first <= 0.1 and gate.trip(0.0, rng) == first  # an echo, not a new failure
-    pauses = [gate.trip(gate.resume_at, rng) for _ in range(10)]
-    assert max(pauses) <= 0.5 and gate.failures == 11
-    assert gate.trip(gate.resume_at, rng, retry_after=5.0) == 5.0
+    first = gate.trip(0.0, rng, first=0.1, cap=0.5)
+    assert 0.05 <= first <= 0.1  # jittered down to half, never up
+    assert gate.trip(0.0, rng, first=0.1, cap=0.5) == first  # an echo, not a new failure
+    pauses = [gate.trip(gate.resume_at, rng, first=0.1, cap=0.5) for _ in range(10)]
+    assert max(pauses) <= 0.5 and pauses[-1] >= 0.25 and gate.failures == 11
+    assert gate.trip(gate.resume_at, rng, 5.0, first=0.1, cap=0.5) == 5.0
     assert gate.clear() and gate.wait(0.0) == 0 and not gate.tripped
+
+
+async def test_the_retry_policy_sets_the_probe_pause(clock: FakeClock) -> None:
+    starts: list[float] = []
+
+    async def handler(request: MockRequest) -> ApiResponse:
+        starts.append(clock.now())
+        if len(starts) <= 3:
+            return error(529, "overloaded_error", "Overloaded")
+        return ok(request)
+
+    policy = RetryPolicy(probe_delay=0.01, max_probe_delay=0.02)
+    flow, _ = make_flow(clock, handler, limits=RateLimits(rpm=600), concurrency=1, retry=policy)
+    async with flow:
+        task = asyncio.create_task(flow.create(**body("r")))
+        await clock.run_until(1)
+        result = await task
+    assert result.attempts == 4
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    # 0.01, then 0.02, then the 0.02 cap, each jittered down by at most half.
+    assert 0.005 <= gaps[0] <= 0.01 and 0.01 <= gaps[1] <= 0.02 and 0.01 <= gaps[2] <= 0.02
+
+
+def test_probe_delays_are_checked() -> None:
+    with pytest.raises(ConfigError, match="max_probe_delay"):
+        RetryPolicy(probe_delay=1.0, max_probe_delay=0.5)
+    with pytest.raises(ConfigError, match="probe_delay"):
+        RetryPolicy(probe_delay=0.0)
