@@ -103,6 +103,18 @@ class RetryPolicy:
         # Normalise any iterable of ints (set, list) to the frozen type the field promises.
         object.__setattr__(self, "retry_statuses", _check_statuses(self.retry_statuses))
 
+    @property
+    def patience_s(self) -> float:
+        """How long a request may keep meeting 529s: the back-off schedule's total
+        (``max_retries`` delays), or ``budget_s`` if smaller. A pool's overload gate paces
+        those attempts, so their limit is time, not a count that fast probes would spend
+        in seconds."""
+        total = sum(
+            min(self.base_delay * 2.0 ** min(i, _MAX_EXPONENT), self.max_delay)
+            for i in range(self.max_retries)
+        )
+        return total if self.budget_s is None else min(total, self.budget_s)
+
     def retryable(self, error: BaseException) -> bool:
         """Whether ``error`` may ever be retried under this policy (ignores counts/budget)."""
         return _classify(error, self.retry_statuses)

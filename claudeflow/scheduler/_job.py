@@ -42,6 +42,7 @@ class Job:
     queued_since: float = 0.0
     queue_wait_s: float = 0.0
     retry_wait_s: float = 0.0
+    overloaded_since: float | None = None  # its first 529 (the gate paces the rest)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     timer: TimerHandle | None = field(default=None, repr=False)
     channel: FlowStream | None = field(default=None, repr=False)  # set for streamed jobs

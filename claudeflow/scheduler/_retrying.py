@@ -54,11 +54,15 @@ class RetryDecision:
         end_probe(pool)  # a failure answers the probe too: the line may go on
         if isinstance(error, _KEY_REFUSED) and self._refuse_key(job, pool, error):
             return 0.0
+        overload = is_overload(error)
+        # 529s are counted in time (patience_s), not attempts: the gate's probes are fast.
         delay = self.retry.next_delay(
-            error, attempt=job.attempts, waited_s=job.retry_wait_s, rng=self.rng,
-            now_wall=wall_time(),
+            error, attempt=1 if overload else job.attempts, waited_s=job.retry_wait_s,
+            rng=self.rng, now_wall=wall_time(),
         )  # fmt: skip
-        if delay is not None and is_overload(error):
+        if delay is not None and overload and self._out_of_patience(job):
+            delay = None
+        if delay is not None and overload:
             # One shared condition: the pool pauses and probes; this job keeps its place.
             pause = pool.overload.trip(
                 self.clock.now(), self.rng, _retry_after(error),
@@ -78,6 +82,12 @@ class RetryDecision:
         if delay is not None:
             log.info("attempt %d failed (%s); retrying in %.2f s", job.attempts, error, delay)
         return delay
+
+    def _out_of_patience(self, job: Job) -> bool:
+        now = self.clock.now()
+        if job.overloaded_since is None:
+            job.overloaded_since = now
+        return now - job.overloaded_since > self.retry.patience_s
 
     def _refuse_key(self, job: Job, pool: Pool, error: APIStatusError) -> bool:
         """Take the key out of service; true if another pool can still serve ``job``."""

@@ -10,6 +10,7 @@ import pytest
 from sched_helpers import API_KEY, FixedEstimator, body, error, make_flow, name_of, ok
 
 from claudeflow import (
+    APIStatusError,
     BadRequestError,
     CapacityError,
     ConfigError,
@@ -249,12 +250,12 @@ async def test_exhausted_retries_report_every_attempt_on_the_error(
 ) -> None:
     caplog.set_level(logging.INFO, logger="claudeflow")
     flow, transport = make_flow(
-        clock, lambda r: error(529, "overloaded_error", "busy"), retry=RetryPolicy(max_retries=2)
+        clock, lambda r: error(500, "api_error", "busy"), retry=RetryPolicy(max_retries=2)
     )
     async with flow:
         failing = asyncio.create_task(flow.create(**body()))
         await clock.run_until(60)
-        with pytest.raises(OverloadedError) as info:
+        with pytest.raises(APIStatusError) as info:
             await failing
     assert info.value.attempts == 3 == len(transport.requests)
     retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
@@ -520,3 +521,25 @@ async def test_cancelling_a_caller_waiting_for_space_frees_its_turn(clock: FakeC
         await clock.run_until(10)
         await asyncio.gather(running, queued, later)
     assert [n for n, _ in starts] == ["running", "queued", "later"]
+
+
+async def test_529s_are_bounded_in_time_not_in_attempts(clock: FakeClock) -> None:
+    """The gate probes fast, so a count would give up within a second of overload; the
+    limit is the back-off schedule's total instead (max_retries=2: 0.5 + 1.0 s)."""
+    policy = RetryPolicy(max_retries=2)
+    assert policy.patience_s == 1.5
+    sent: list[float] = []
+
+    def overloaded(request: MockRequest) -> ApiResponse:
+        sent.append(clock.now())
+        return error(529, "overloaded_error", "busy")
+
+    flow, _ = make_flow(clock, overloaded, retry=policy)
+    async with flow:
+        failing = asyncio.create_task(flow.create(**body()))
+        await clock.run_until(60)
+        with pytest.raises(OverloadedError) as info:
+            await failing
+    assert info.value.attempts == len(sent) > 3
+    # It gave up at the first 529 past 1.5 s of overload, and not before.
+    assert sent[-2] - sent[0] <= 1.5 < sent[-1] - sent[0]
