@@ -7,7 +7,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from claudeflow import Flow
+from claudeflow import Flow, TokenCounting
 from claudeflow.testing import FakeClock
 from claudeflow.transport import ApiResponse, MockHandler, MockRequest, MockTransport
 
@@ -88,8 +88,7 @@ def make_flow(
     flow = Flow(
         transport=transport,
         clock=clock,
-        estimator=FixedEstimator(),
-        calibrate=False,
+        tokens=TokenCounting(estimator=FixedEstimator(), calibrate=False),
         rng=random.Random(seed),
         **kwargs,
     )
