@@ -8,10 +8,12 @@ until the exact instant, or until a release wakes it); each admitted job runs as
 task, settles its permit to the actual usage, and either resolves the caller's future
 or, after the retry policy's delay, returns to its original place in line.
 
-The Flow itself only composes: arguments (:mod:`._arguments`), jobs (:mod:`._jobs`),
-lines and tasks (:mod:`._dispatcher`), attempts and outcomes (:mod:`._runner`), money
-(:mod:`._budget`), keys and pools (:mod:`claudeflow.routing`), buckets
-(:mod:`claudeflow.limiter`).
+The Flow itself only composes: its arguments are checked (:mod:`._arguments`, and the
+grouped settings of :mod:`._policies`) and built once into :class:`Parts` (:mod:`._parts`);
+each start makes a :class:`Runtime` (:mod:`._runtime`) of jobs (:mod:`._jobs`), lines
+and tasks (:mod:`._dispatcher`), attempts and outcomes (:mod:`._runner`), money
+(:mod:`._budget`), keys and pools (:mod:`claudeflow.routing`) and the cheaper paths
+(:mod:`._cheaper`); :mod:`._flow_stats` reads it back.
 """
 
 from __future__ import annotations
@@ -52,7 +54,11 @@ T = TypeVar("T")
 
 
 class _Setting(Generic[T]):
-    """A read-only attribute of the Flow: the field of the same name of its parts."""
+    """A read-only attribute of the Flow: the field of the same name of its parts.
+
+    Read-only because the parts were built from it: a value set afterwards would show
+    but change nothing.
+    """
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._name = name

@@ -85,10 +85,10 @@ def make_flow(
     transport = MockTransport(handler)
     kwargs.setdefault("learn_limits", False)
     kwargs.setdefault("api_key", API_KEY)
+    kwargs.setdefault("tokens", TokenCounting(estimator=FixedEstimator(), calibrate=False))
     flow = Flow(
         transport=transport,
         clock=clock,
-        tokens=TokenCounting(estimator=FixedEstimator(), calibrate=False),
         rng=random.Random(seed),
         **kwargs,
     )
