@@ -57,7 +57,10 @@ from .routing import fetch_rate_limits as fetch_rate_limits
 from .scheduler import Flow as Flow
 from .scheduler import FlowStats as FlowStats
 from .scheduler import FlowStream as FlowStream
+from .scheduler import QueuePolicy as QueuePolicy
 from .scheduler import Result as Result
+from .scheduler import SpendPolicy as SpendPolicy
+from .scheduler import TokenCounting as TokenCounting
 from .tokens import OutputReservation as OutputReservation
 from .tokens import PriceTable as PriceTable
 from .tokens import TokenEstimator as TokenEstimator
@@ -123,6 +126,7 @@ __all__ = [
     "PriceTable",
     "Priority",
     "QueueFullError",
+    "QueuePolicy",
     "Quota",
     "QuotaExceededError",
     "RateLimitError",
@@ -134,8 +138,10 @@ __all__ = [
     "RetryPolicy",
     "Routes",
     "ServerLimits",
+    "SpendPolicy",
     "StreamError",
     "Timeouts",
+    "TokenCounting",
     "TokenEstimator",
     "TransportError",
     "Usage",

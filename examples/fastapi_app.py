@@ -35,7 +35,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from claudeflow import Flow, FlowStats, Priority, RateLimits
+from claudeflow import Flow, FlowStats, Priority, QueuePolicy, RateLimits
 from claudeflow.integrations.fastapi import (
     RequestFlow,
     TenantQuota,
@@ -86,8 +86,7 @@ def create_app(
             base_url=base_url,
             limits=limits,
             concurrency=concurrency,
-            max_queue=max_queue,
-            queue_timeout=queue_timeout,
+            queue=QueuePolicy(max_size=max_queue, timeout=queue_timeout),
         )
 
     app = FastAPI(title="claudeflow example", lifespan=flow_lifespan(make_flow, tenants=tenants))

@@ -18,7 +18,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from claudeflow import ApiKey, Flow, Quota, QuotaExceededError, RateLimits, Result, Routes
+from claudeflow import (
+    ApiKey,
+    Flow,
+    Quota,
+    QuotaExceededError,
+    RateLimits,
+    Result,
+    Routes,
+    SpendPolicy,
+)
 from claudeflow.simulator import SimulatorConfig, run_simulator
 
 GOOD_KEYS = ("sk-sim-team-a", "sk-sim-team-b")
@@ -42,8 +51,7 @@ async def main(n: int) -> int:
             base_url=sim.url,
             limits=limits,
             routes=ROUTES,
-            quotas=[Quota("day", requests=2 * n + 1)],
-            quota_file=quota_file,
+            spend=SpendPolicy(quotas=[Quota("day", requests=2 * n + 1)], quota_file=quota_file),
             concurrency=64,
         )
         async with flow:

@@ -13,7 +13,7 @@ from ..limiter import Backend
 from ..limiter._classes import model_class
 from ..retry import RetryPolicy
 from ..routing import LimitsSpec
-from ..scheduler import Flow, Result
+from ..scheduler import Flow, QueuePolicy, Result
 from ._record import Delivery, Send
 from ._target import Target
 from ._workload import WorkItem
@@ -30,7 +30,7 @@ async def flow_client(
 ) -> AsyncIterator[Send]:
     """A :class:`Flow` configured with the scenario's limits (none in ``learned`` mode).
 
-    The queue is unbounded (``max_queue=None``) because the driver submits whole
+    The queue is unbounded (``QueuePolicy(max_size=None)``) because the driver submits whole
     backlogs at once, as a batch job would with ``wait_for_space``. ``backend`` (e.g. a
     ``RedisBackend`` shared with other processes) holds the pools' buckets.
     """
@@ -42,7 +42,7 @@ async def flow_client(
         pools=pools,
         backend=backend,
         concurrency=target.concurrency,
-        max_queue=None,
+        queue=QueuePolicy(max_size=None),
         retry=scaled_retry(target.time_scale),
         rng=random.Random(target.seed),
     )

@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 
 from .._clock import LoopClock
-from ..scheduler import Flow
+from ..scheduler import Flow, QueuePolicy
 from ._progress import Progress
 from ._sim_process import simulator_process
 
@@ -140,7 +140,7 @@ async def _alternate(config: OverheadConfig, progress: Progress) -> list[Round]:
                 limits=None,
                 learn_limits=False,
                 concurrency=config.concurrency,
-                max_queue=None,
+                queue=QueuePolicy(max_size=None),
             ) as flow:
                 via_flow = _flow_sender(flow, config)
                 await raw(config.warmup)

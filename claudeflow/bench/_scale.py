@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .._clock import LoopClock
-from ..scheduler import Flow
+from ..scheduler import Flow, QueuePolicy
 from ..transport import ApiResponse, MockRequest, MockTransport
 from ._progress import Progress
 
@@ -112,7 +112,7 @@ def _flow(gate: _Gate) -> Flow:
         limits=None,
         learn_limits=False,
         concurrency=1,
-        max_queue=None,
+        queue=QueuePolicy(max_size=None),
         transport=MockTransport(gate),
     )
 

@@ -19,7 +19,7 @@ from .._errors import ConfigError
 from ..cache import ResponseCache
 from ..limiter import Backend
 from ..routing import ApiKey, Routes
-from ..scheduler import Flow
+from ..scheduler import Flow, QueuePolicy, SpendPolicy
 from ..scheduler._flow import DEFAULT_BASE_URL
 from ..transport import AiohttpTransport, Transport
 from ._upstream import UpstreamConfig
@@ -57,12 +57,10 @@ def build_engine(
         limits=_limits(upstream),
         pools=upstream.pools or None,
         routes=_routes(upstream),
-        quotas=upstream.quotas,
-        quota_file=upstream.quota_file,
+        spend=SpendPolicy(quotas=upstream.quotas, quota_file=upstream.quota_file),
         backend=_backend(upstream, clock),
         concurrency=upstream.concurrency,
-        max_queue=upstream.max_queue,
-        queue_timeout=upstream.queue_timeout_s,
+        queue=QueuePolicy(max_size=upstream.max_queue, timeout=upstream.queue_timeout_s),
         cache=cache,
         coalesce=upstream.coalesce,
         batches=upstream.batches,

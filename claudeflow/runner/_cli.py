@@ -444,7 +444,7 @@ async def _flow(
 ) -> AsyncIterator[tuple[Any, WireTracker]]:
     """A running Flow whose transport is wrapped in a :class:`WireTracker`."""
     from ..retry import RetryPolicy
-    from ..scheduler import Flow
+    from ..scheduler import Flow, QueuePolicy
     from ..transport import AiohttpTransport
     from ._wire import WireTracker
 
@@ -458,7 +458,7 @@ async def _flow(
         base_url=url,
         limits=limits,
         concurrency=settings.concurrency,
-        max_queue=window,
+        queue=QueuePolicy(max_size=window),
         retry=retry,
         transport=wire,
         backend=backend,  # None: this process's own buckets

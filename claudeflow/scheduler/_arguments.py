@@ -6,14 +6,13 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from .._checks import check_count, check_non_negative, check_positive
+from .._checks import check_count
 from .._config import Timeouts
 from .._errors import ConfigError, InvalidRequestError
 from ..batches import BatchOffload
 from ..cache import ResponseCache
 from ..retry import RetryPolicy
 from ..routing import ApiKey, Routes
-from ..tokens import OutputReservation, PriceTable
 from ..transport._base import CREDENTIAL_HEADERS, check_headers, masked
 
 __all__ = ["ONE_KEY", "Headers", "api_keys", "as_api_key", "check_arguments", "extra_headers"]
@@ -25,8 +24,6 @@ _KINDS: Final = (
     ("base_url", str),
     ("retry", RetryPolicy),
     ("timeouts", Timeouts),
-    ("output_reservation", OutputReservation),
-    ("prices", PriceTable),
     ("routes", Routes),
     ("cache", ResponseCache),
     ("batches", BatchOffload),
@@ -43,19 +40,13 @@ class Headers(dict[str, str]):
 def check_arguments(given: Mapping[str, Any]) -> None:
     """Validate the Flow's arguments, naming the first one that is wrong."""
     check_count("concurrency", given["concurrency"], allow_none=True)
-    check_count("max_queue", given["max_queue"], allow_none=True)
-    check_positive("aging_s", given["aging_s"])
-    check_positive("queue_timeout", given["queue_timeout"])
-    check_positive("count_tokens_rpm", given["count_tokens_rpm"], allow_none=False)
-    if given["budget_usd"] is not None:
-        check_non_negative("budget_usd", given["budget_usd"])
-    if given["token_counting"] not in ("local", "server"):
-        raise ConfigError(
-            "token_counting", f"must be 'local' or 'server', got {given['token_counting']!r}"
-        )
     if given["coalesce"] is not None and not isinstance(given["coalesce"], bool):
         raise ConfigError("coalesce", f"must be True, False or None, got {given['coalesce']!r}")
-    for argument, kind in _KINDS:
+    # Here, not at the top: _policies needs _jobs, which needs this module.
+    from ._policies import QueuePolicy, SpendPolicy, TokenCounting
+
+    policies = (("queue", QueuePolicy), ("tokens", TokenCounting), ("spend", SpendPolicy))
+    for argument, kind in (*_KINDS, *policies):
         value = given[argument]
         if value is not None and not isinstance(value, kind):
             raise ConfigError(argument, f"must be a {kind.__name__}, got {type(value).__name__}")

@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from claudeflow import Flow
+from claudeflow import Flow, TokenCounting
 from claudeflow.testing import FakeClock
 from claudeflow.transport import ApiResponse, MockRequest, MockTransport
 
@@ -106,8 +106,7 @@ def mock_flow(clock: FakeClock, api: FakeBatches, **kwargs: Any) -> tuple[Flow, 
         api_key=API_KEY,
         transport=transport,
         clock=clock,
-        estimator=FixedEstimator(),
-        calibrate=False,
+        tokens=TokenCounting(estimator=FixedEstimator(), calibrate=False),
         learn_limits=False,
         rng=random.Random(3),
         **kwargs,

@@ -7,7 +7,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from claudeflow import Flow
+from claudeflow import Flow, TokenCounting
 from claudeflow.testing import FakeClock
 from claudeflow.transport import ApiResponse, MockRequest, MockTransport
 
@@ -51,8 +51,7 @@ def mock_flow(clock: FakeClock, handler: Any, **kwargs: Any) -> tuple[Flow, Mock
         api_key=API_KEY,
         transport=transport,
         clock=clock,
-        estimator=FixedEstimator(),
-        calibrate=False,
+        tokens=TokenCounting(estimator=FixedEstimator(), calibrate=False),
         learn_limits=False,
         rng=random.Random(1),
         **kwargs,

@@ -11,7 +11,7 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi_helpers import API_KEY, asgi_client, body, until
 
-from claudeflow import Flow, Priority
+from claudeflow import Flow, Priority, QueuePolicy
 from claudeflow.integrations.fastapi import (
     FlowState,
     RequestFlow,
@@ -41,8 +41,7 @@ def make_app(
             api_key=API_KEY,
             base_url=url,
             concurrency=concurrency,
-            max_queue=max_queue,
-            queue_timeout=queue_timeout,
+            queue=QueuePolicy(max_size=max_queue, timeout=queue_timeout),
             learn_limits=False,
         )
 

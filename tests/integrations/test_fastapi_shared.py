@@ -17,7 +17,7 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi_helpers import API_KEY, body, served
 
-from claudeflow import ConfigError, Flow, RateLimits
+from claudeflow import ConfigError, Flow, QueuePolicy, RateLimits
 from claudeflow.integrations.fastapi import flow_lifespan, get_flow, install_error_handlers
 from claudeflow.limiter import Backend, MemoryBackend
 from claudeflow.testing import redis_server, simulator
@@ -52,7 +52,7 @@ async def test_two_apps_share_limits_through_redis() -> None:
             def make_flow(backend: Backend) -> Flow:
                 return Flow(
                     api_key=API_KEY, base_url=sim.url, limits=LIMITS, backend=backend,
-                    queue_timeout=0.5,
+                    queue=QueuePolicy(timeout=0.5),
                 )  # fmt: skip
 
             one, two = _app(make_flow, redis.url), _app(make_flow, redis.url)

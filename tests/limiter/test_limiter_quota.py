@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from claudeflow import ConfigError, Flow, Quota, QuotaExceededError
+from claudeflow import ConfigError, Flow, Quota, QuotaExceededError, SpendPolicy, TokenCounting
 from claudeflow.limiter import QuotaBook
 from claudeflow.limiter._quota import QuotaCharge
 from claudeflow.testing import FakeClock, message_response
@@ -96,11 +96,12 @@ async def test_a_flow_refuses_past_its_quota_and_a_new_flow_remembers(tmp_path: 
             api_key="sk-test",
             transport=MockTransport(ok),
             clock=clock,
-            calibrate=False,
+            tokens=TokenCounting(calibrate=False),
             learn_limits=False,
             rng=random.Random(1),
-            quotas=[Quota("day", requests=3)],
-            quota_file=tmp_path / "quotas.json",
+            spend=SpendPolicy(
+                quotas=[Quota("day", requests=3)], quota_file=tmp_path / "quotas.json"
+            ),
         )
 
     async with flow() as first:

@@ -22,7 +22,7 @@ from runner_helpers import (
     write_requests,
 )
 
-from claudeflow import Flow, RetryPolicy
+from claudeflow import Flow, RetryPolicy, SpendPolicy
 from claudeflow.runner import RunFiles, RunOptions, RunSummary, Tally, run_jsonl
 from claudeflow.runner._records import error_info
 from claudeflow.simulator import FaultConfig
@@ -136,7 +136,7 @@ async def test_a_spent_budget_stops_the_run_and_the_rest_is_done_later(tmp_path:
     files = files_in(tmp_path)
     write_requests(files.input, 40)
     async with simulator() as sim:
-        stopped = await run(files, sim.url, budget_usd=1e-9, concurrency=1)
+        stopped = await run(files, sim.url, spend=SpendPolicy(budget_usd=1e-9), concurrency=1)
         finished = await run(files, sim.url)
     assert stopped.stop_reason == "budget reached" and not stopped.complete
     assert stopped.failed == 0 and stopped.succeeded < 40

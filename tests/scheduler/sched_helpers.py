@@ -7,7 +7,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from claudeflow import Flow
+from claudeflow import Flow, TokenCounting
 from claudeflow.testing import FakeClock
 from claudeflow.transport import ApiResponse, MockHandler, MockRequest, MockTransport
 
@@ -85,11 +85,10 @@ def make_flow(
     transport = MockTransport(handler)
     kwargs.setdefault("learn_limits", False)
     kwargs.setdefault("api_key", API_KEY)
+    kwargs.setdefault("tokens", TokenCounting(estimator=FixedEstimator(), calibrate=False))
     flow = Flow(
         transport=transport,
         clock=clock,
-        estimator=FixedEstimator(),
-        calibrate=False,
         rng=random.Random(seed),
         **kwargs,
     )

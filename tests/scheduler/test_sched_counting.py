@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sched_helpers import API_KEY, ok
 
-from claudeflow import CapacityError, RateLimits
+from claudeflow import CapacityError, RateLimits, TokenCounting
 from claudeflow.scheduler import Flow
 from claudeflow.testing import FakeClock, settle
 from claudeflow.tokens import TokenEstimator
@@ -52,8 +52,7 @@ def _flow(clock: FakeClock, estimator: TokenEstimator, limits: RateLimits) -> Fl
         api_key=API_KEY,
         transport=MockTransport(_answer),
         clock=clock,
-        estimator=estimator,
-        calibrate=False,
+        tokens=TokenCounting(estimator=estimator, calibrate=False),
         learn_limits=False,
         limits=limits,
         rng=random.Random(3),

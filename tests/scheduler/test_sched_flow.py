@@ -20,8 +20,10 @@ from claudeflow import (
     OverloadedError,
     Priority,
     QueueFullError,
+    QueuePolicy,
     RateLimitError,
     RateLimits,
+    TokenCounting,
 )
 from claudeflow.retry import RetryPolicy
 from claudeflow.scheduler import Flow
@@ -231,7 +233,9 @@ async def test_invalid_requests_fail_before_queueing(
 
 async def test_queue_full_raises_immediately_or_waits_when_asked(clock: FakeClock) -> None:
     starts: list[tuple[str, float]] = []
-    flow, _ = make_flow(clock, slow(clock, 1.0, starts), concurrency=1, max_queue=1)
+    flow, _ = make_flow(
+        clock, slow(clock, 1.0, starts), concurrency=1, queue=QueuePolicy(max_size=1)
+    )
     async with flow:
         running = asyncio.create_task(flow.create(**body("running")))
         await settle()
@@ -265,7 +269,10 @@ async def test_exhausted_retries_report_every_attempt_on_the_error(
 
 async def test_queue_full_hint_is_when_the_head_of_the_line_can_start(clock: FakeClock) -> None:
     flow, _ = make_flow(
-        clock, slow(clock, 0.1, []), limits=RateLimits(rpm=60, burst=1 / 60), max_queue=1
+        clock,
+        slow(clock, 0.1, []),
+        limits=RateLimits(rpm=60, burst=1 / 60),
+        queue=QueuePolicy(max_size=1),
     )
     async with flow:
         first = asyncio.create_task(flow.create(**body("first")))  # takes the only token
@@ -403,10 +410,10 @@ async def test_close_with_cancel_ends_jobs_whose_task_had_not_started_yet() -> N
     flow = Flow(
         api_key=API_KEY,
         transport=MockTransport(handler),
-        estimator=FixedEstimator(),
+        tokens=TokenCounting(estimator=FixedEstimator()),
         learn_limits=False,
         concurrency=16,
-        max_queue=None,
+        queue=QueuePolicy(max_size=None),
     )
     await flow.start()
     tasks = [asyncio.create_task(flow.create(**body(str(i)))) for i in range(300)]
@@ -463,10 +470,10 @@ def test_api_key_never_shows_and_missing_key_is_a_clear_error(
     ("kwargs", "argument"),
     [
         pytest.param({"concurrency": 0}, "concurrency", id="concurrency"),
-        pytest.param({"max_queue": -1}, "max_queue", id="max_queue"),
-        pytest.param({"aging_s": 0}, "aging_s", id="aging"),
-        pytest.param({"queue_timeout": -1}, "queue_timeout", id="queue_timeout"),
-        pytest.param({"budget_usd": -1}, "budget_usd", id="budget"),
+        pytest.param({"queue": 100}, "queue", id="queue-int"),
+        pytest.param({"tokens": "server"}, "tokens", id="tokens-str"),
+        pytest.param({"spend": 5.0}, "spend", id="spend-float"),
+        pytest.param({"spend": QueuePolicy()}, "spend", id="spend-wrong-policy"),
         pytest.param({"limits": {"rpm": 5}}, "limits", id="limits-dict"),
         pytest.param({"retry": 5}, "retry", id="retry-int"),
         pytest.param({"timeouts": 30}, "timeouts", id="timeouts-number"),
@@ -508,7 +515,9 @@ async def test_cancelling_during_retry_backoff_leaves_nothing_behind(clock: Fake
 
 async def test_cancelling_a_caller_waiting_for_space_frees_its_turn(clock: FakeClock) -> None:
     starts: list[tuple[str, float]] = []
-    flow, _ = make_flow(clock, slow(clock, 1.0, starts), concurrency=1, max_queue=1)
+    flow, _ = make_flow(
+        clock, slow(clock, 1.0, starts), concurrency=1, queue=QueuePolicy(max_size=1)
+    )
     async with flow:
         running = asyncio.create_task(flow.create(**body("running")))
         await settle()

@@ -16,6 +16,7 @@ from claudeflow import (
     Flow,
     PermissionDeniedError,
     RateLimits,
+    TokenCounting,
 )
 from claudeflow.testing import FakeClock
 from claudeflow.transport import ApiResponse, MockRequest, MockTransport
@@ -253,7 +254,7 @@ async def test_a_prompt_that_can_never_fit_is_refused_before_it_is_counted(
         api_key=API_KEY,
         transport=MockTransport(ok),
         clock=clock,
-        estimator=NeverCount(),
+        tokens=TokenCounting(estimator=NeverCount()),
         learn_limits=False,
         limits=RateLimits(input_tpm=30_000),
     )

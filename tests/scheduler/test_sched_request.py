@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sched_helpers import API_KEY, FixedEstimator, body, ok
 
-from claudeflow import ApiObject, ConfigError, Flow, InvalidRequestError
+from claudeflow import ApiObject, ConfigError, Flow, InvalidRequestError, TokenCounting
 from claudeflow.scheduler._request import (
     MAX_PRIORITY,
     encode_body,
@@ -147,8 +147,7 @@ def make_flow(clock: FakeClock) -> tuple[Flow, MockTransport]:
         api_key=API_KEY,
         transport=transport,
         clock=clock,
-        estimator=FixedEstimator(),
-        calibrate=False,
+        tokens=TokenCounting(estimator=FixedEstimator(), calibrate=False),
         learn_limits=False,
         rng=random.Random(1),
     )

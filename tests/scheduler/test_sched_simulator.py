@@ -18,7 +18,9 @@ from claudeflow import (
     Priority,
     RateLimits,
     RetryPolicy,
+    SpendPolicy,
     Timeouts,
+    TokenCounting,
 )
 from claudeflow.simulator import FaultConfig
 from claudeflow.testing import simulator
@@ -95,7 +97,9 @@ async def test_calibration_brings_median_estimate_error_within_five_percent() ->
 
 async def test_streamed_and_plain_results_match_on_the_same_requests() -> None:
     async with simulator(seed=3) as sim:
-        async with Flow(api_key="sk-test", base_url=sim.url, calibrate=False) as flow:
+        async with Flow(
+            api_key="sk-test", base_url=sim.url, tokens=TokenCounting(calibrate=False)
+        ) as flow:
             for i in range(5):
                 plain = await flow.create(**request(i, out=20 + i))
                 async with flow.stream(**request(i, out=20 + i)) as stream:
@@ -122,7 +126,9 @@ async def test_injected_faults_are_retried_and_nothing_is_lost() -> None:
 
 async def test_server_token_counting_is_exact_and_cached() -> None:
     async with simulator() as sim:
-        async with Flow(api_key="sk-test", base_url=sim.url, token_counting="server") as flow:
+        async with Flow(
+            api_key="sk-test", base_url=sim.url, tokens=TokenCounting(mode="server")
+        ) as flow:
             bodies = [request(1), request(2), request(1), request(3, words=300)]
             results = [await flow.create(**b) for b in bodies]
         server = sim.stats()
@@ -133,7 +139,9 @@ async def test_server_token_counting_is_exact_and_cached() -> None:
 
 async def test_budget_refuses_a_request_whose_worst_case_no_longer_fits() -> None:
     async with simulator() as sim:
-        async with Flow(api_key="sk-test", base_url=sim.url, budget_usd=1e-9) as flow:
+        async with Flow(
+            api_key="sk-test", base_url=sim.url, spend=SpendPolicy(budget_usd=1e-9)
+        ) as flow:
             with pytest.raises(BudgetExceededError, match="may cost up to"):
                 await flow.create(**request(1))
             assert flow.stats().cost_usd == 0 and flow.stats().attempts == 0
@@ -149,7 +157,10 @@ async def test_budget_holds_with_many_requests_in_flight() -> None:
         assert worst is not None
         budget = 2.5 * worst
         async with Flow(
-            api_key="sk-test", base_url=sim.url, budget_usd=budget, concurrency=8
+            api_key="sk-test",
+            base_url=sim.url,
+            spend=SpendPolicy(budget_usd=budget),
+            concurrency=8,
         ) as flow:
             outcomes = await asyncio.gather(
                 *(flow.create(**request(i, out=200)) for i in range(10)), return_exceptions=True

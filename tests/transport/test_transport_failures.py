@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from claudeflow import APIConnectionError, APITimeoutError, Flow, RetryPolicy
+from claudeflow import APIConnectionError, APITimeoutError, Flow, RetryPolicy, TokenCounting
 from claudeflow.transport import AiohttpTransport
 from claudeflow.transport._failures import RepeatedFailures, failure_kind
 
@@ -145,7 +145,12 @@ async def test_a_wrong_base_url_fails_after_one_quick_retry_and_says_so(
 ) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     # Default policy but a tiny base delay, so the one retry costs no real time.
-    flow = Flow(api_key=KEY, base_url=url, retry=RetryPolicy(base_delay=0.001), calibrate=False)
+    flow = Flow(
+        api_key=KEY,
+        base_url=url,
+        retry=RetryPolicy(base_delay=0.001),
+        tokens=TokenCounting(calibrate=False),
+    )
     with caplog.at_level(logging.WARNING):
         async with flow:
             with pytest.raises(APIConnectionError) as caught:

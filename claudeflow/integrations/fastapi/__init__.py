@@ -3,7 +3,7 @@
 >>> from fastapi import Depends, FastAPI  # doctest: +SKIP
 >>> from claudeflow.integrations.fastapi import (
 ...     RequestFlow, flow_lifespan, install_error_handlers, use_flow)
->>> app = FastAPI(lifespan=flow_lifespan(lambda: Flow(limits=..., queue_timeout=10)))
+>>> app = FastAPI(lifespan=flow_lifespan(lambda: Flow(limits=..., queue=QueuePolicy(timeout=10))))
 >>> install_error_handlers(app)
 >>> Interactive = Annotated[RequestFlow, Depends(use_flow(priority=Priority.HIGH))]
 >>> @app.post("/ask")
