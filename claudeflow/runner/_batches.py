@@ -33,6 +33,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from .._errors import BadRequestError, ConfigError, InvalidRequestError
@@ -104,9 +105,8 @@ async def run_batch_jsonl(
             "(the same results file: both kinds of run resume each other's)",
         )
     run = _BatchRun(flow, files, options, tally=tally, stop=stop, secret=secret, notify=notify)
-    run.api = BatchApi(wire, retry=flow.retry, clock=run.tally.clock, rng=random.Random())
-    run.headers = {"x-api-key": secret, "anthropic-version": _VERSION}
-    run.offload = offload or _OFFLOAD
+    api = BatchApi(wire, retry=flow.retry, clock=run.tally.clock, rng=random.Random())
+    run.setup(api, {"x-api-key": secret, "anthropic-version": _VERSION}, offload or _OFFLOAD)
     run.prices, run.batch_prices = prices, prices or PriceTable.default()
     return await run.main(progress)
 
@@ -118,24 +118,21 @@ class _BatchRun(_Run):
     headers: Mapping[str, str]
     offload: BatchOffload
     batch_prices: PriceTable
+    journal: Path
+    current: _Batch
+    waiting: dict[str, tuple[_Batch, int]]  # key -> (journalled batch, entry)
+    counts: dict[str, Counter[str]]  # batch id -> its latest request_counts
+    batch_counts: BatchCounts
 
-    def __init__(
-        self,
-        flow: Flow,
-        files: RunFiles,
-        options: RunOptions,
-        *,
-        tally: Tally | None,
-        stop: asyncio.Event | None,
-        secret: str | None,
-        notify: Callable[[str], None] | None,
-    ) -> None:
-        super().__init__(flow, files, options, tally=tally, stop=stop, secret=secret, notify=notify)
+    def setup(self, api: BatchApi, headers: Mapping[str, str], offload: BatchOffload) -> None:
+        """The batch side of the run (once, before :meth:`main`): the base state is
+        :class:`RunState`'s, built the same way for both kinds of run."""
+        self.api, self.headers, self.offload = api, headers, offload
         self.batch_priced = True
-        self.journal = journal_path(files.output)
+        self.journal = journal_path(self.files.output)
         self.current = _Batch()
-        self.waiting: dict[str, tuple[_Batch, int]] = {}  # key -> (journalled batch, entry)
-        self.counts: dict[str, Counter[str]] = {}  # batch id -> its latest request_counts
+        self.waiting = {}
+        self.counts = {}
         self.batch_counts = self.tally.batches = BatchCounts()
 
     async def feed(self) -> None:
