@@ -60,8 +60,6 @@ __all__ = ["RunFiles", "RunOptions", "run_jsonl"]
 
 # Let the loop breathe (signals, progress) while skipping many already-done lines.
 _YIELD_EVERY: Final = 256
-# Bad lines reported one by one on the console; the rest only in the dead-letter file.
-_BAD_LINES_SHOWN: Final = 20
 
 
 async def run_jsonl(
@@ -194,6 +192,7 @@ class _Run(RunState):
 
     async def feed(self) -> None:
         """Read the input and keep up to ``window`` requests going."""
+        # Held from a line's submission until its outcome is written: memory stays bounded.
         window = asyncio.Semaphore(self.options.window)
         reader = LineReader(self.files.input, max_line_bytes=self.options.max_line_bytes)
         if self.wire is not None:
@@ -278,7 +277,7 @@ class _Run(RunState):
         submits the lines it has collected, so that something is in flight)."""
 
     def _submit(self, item: LineRequest, window: asyncio.Semaphore, worst: float) -> None:
-        ticket = str(item.line)
+        ticket = str(item.line)  # unique within a run, unlike a content-derived custom_id
         task = asyncio.create_task(self._one(item, window, ticket, worst))
         self.tasks[ticket] = task
         task.add_done_callback(lambda _: self.tasks.pop(ticket, None))
@@ -302,6 +301,7 @@ class _Run(RunState):
         headers = {TICKET_HEADER: ticket} if self.wire is not None else None
         cost: float | None = None
         try:
+            # wait_for_space: a full Flow queue is back-pressure here, not a failure.
             result = await self.flow.create(
                 priority=item.priority, wait_for_space=True, extra_headers=headers, **item.body
             )

@@ -204,10 +204,11 @@ class SimulatedAPI(BatchEndpoints):
         if fault is not None and fault.before_admission:
             return self._fault_reply(fault, key, model, rid)
         now = self.clock.now()
+        # Cached prefixes belong to one key and one model (\x00 occurs in neither).
         plan = self._cache.plan(prompt, f"{key}\x00{model}", now)
         max_tokens: int = body["max_tokens"]
         limits = self._admission.admit_message(key, model, plan, max_tokens, now)
-        if plan.entries:
+        if plan.entries:  # written only once admitted: a 429 leaves the cache as it was
             self._cache.commit(plan, now)
         self._stats.admitted += 1
         self._stats.in_flight += 1
@@ -243,6 +244,7 @@ class SimulatedAPI(BatchEndpoints):
         if limits is not None:
             reply.refresh = lambda: self._admission.headers(limits)
         if reply.delay == 0 and not reply.drop:
+            # Nothing to wait for: settle now, so the headers sent count this request.
             reply.settlement.produced(tokens)
             reply.settlement.finish()
             reply.settlement = None
@@ -268,6 +270,7 @@ class SimulatedAPI(BatchEndpoints):
         chunks = stream_chunks(message, output, self._timing, fail_half_way=failing)
         reply = Reply(200, headers, chunks=chunks)
         if fault is Fault.CONNECTION_DROP:
+            # The client sees half a stream, then the connection break.
             reply.chunks = chunks[: max(1, len(chunks) // 2)]
             reply.drop = True
         reply.settlement = self._settlement(limits, message["usage"]["output_tokens"], max_tokens)
