@@ -18,13 +18,8 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from claudeflow.bench._distributed import (
-    SETUPS,
-    DistributedConfig,
-    judge,
-    markdown,
-    run_distributed,
-)
+from claudeflow.bench._distributed import SETUPS, DistributedConfig, run_distributed
+from claudeflow.bench._distributed_report import judge, markdown
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -66,31 +66,19 @@ def _mixed_workload() -> Workload:
 
 
 def _default() -> tuple[LoadScenario, ...]:
-    otpm = LoadScenario(
-        name="otpm_bound_actual",
-        title="large max_tokens, outputs 30-100 % of it; server OTPM rule: actual",
-        limits=_OTPM,
-        workload=Workload((Stream(180, _LONG_OUT),)),
-        clients=_RATE_BOUND,
-        server=ServerModel(otpm_mode="actual"),
-        goals=(EFFICIENCY,),
+    otpm = _efficiency(
+        "otpm_bound_actual",
+        "large max_tokens, outputs 30-100 % of it; server OTPM rule: actual",
+        _OTPM,
+        Stream(180, _LONG_OUT),
     )
     return (
-        LoadScenario(
-            name="rpm_bound",
-            title="many small prompts; RPM binds",
-            limits=_RPM,
-            workload=Workload((Stream(720, _TINY),)),
-            clients=_RATE_BOUND,
-            goals=(EFFICIENCY,),
-        ),
-        LoadScenario(
-            name="itpm_bound",
-            title="large prompts of varied size (500-4000 tokens); ITPM binds",
-            limits=_ITPM,
-            workload=Workload((Stream(300, _VARIED),)),
-            clients=_RATE_BOUND,
-            goals=(EFFICIENCY,),
+        _efficiency("rpm_bound", "many small prompts; RPM binds", _RPM, Stream(720, _TINY)),
+        _efficiency(
+            "itpm_bound",
+            "large prompts of varied size (500-4000 tokens); ITPM binds",
+            _ITPM,
+            Stream(300, _VARIED),
         ),
         otpm,
         replace(
@@ -100,86 +88,121 @@ def _default() -> tuple[LoadScenario, ...]:
             server=ServerModel(otpm_mode="reserve_max_tokens"),
             clients=_ALL,
         ),
-        LoadScenario(
-            name="mixed_priority",
-            title="LOW backlog of 200 + a HIGH request every 50 ms; ITPM binds",
-            limits=_ITPM,
-            workload=_mixed_workload(),
-            clients=_RATE_BOUND,
-            goals=(EFFICIENCY_MIXED, PRIORITY),
-        ),
-        LoadScenario(
-            name="starvation",
-            title=(
-                "one 36k-token request at t=1 s among 1k-token ones: a 60-request burst "
-                "empties the ITPM bucket, then 95 % of ITPM keeps it near empty"
-            ),
-            limits=_ITPM,
-            workload=Workload(
-                (
-                    Stream(60, _SMALL),
-                    Stream(285, _SMALL, interval_s=3.0 / 285),
-                    Stream(
-                        1,
-                        Shape(input_tokens=(36_000, 36_000), max_tokens=(64, 64)),
-                        start_s=1.0,
-                        tag="large",
-                        fixed=True,
-                    ),
-                )
-            ),
-            clients=("claudeflow", "aiolimiter"),
-            goals=(STARVATION,),
-        ),
-        LoadScenario(
-            name="faults",
-            title="mixed_priority with 3 % 529s, 2 % 500s and every request 529 in 1.0-1.4 s",
-            limits=_ITPM,
-            workload=_mixed_workload(),
-            clients=_ALL,
-            server=ServerModel(error_529=0.03, error_500=0.02, overload_window=(1.0, 1.4)),
-            goals=(EFFICIENCY_FAULTS,),
-            local_only=True,
-        ),
-        LoadScenario(
-            name="models",
-            title=(
-                "Haiku at 320 req/s and Sonnet at 160 req/s, interleaved; the server's "
-                "1,200 RPM (200/s) is per model class"
-            ),
-            limits=Limits(rpm=1_200, input_tpm=600_000, output_tpm=1_200_000),
-            workload=_models_workload(),
-            clients=("claudeflow", "claudeflow-summed"),
-            goals=(EFFICIENCY_MODELS,),
-        ),
-        LoadScenario(
-            name="unknown_limits",
-            title="limits=None on the client, learned from headers; real 60 s minute",
-            limits=Limits(
-                rpm=12_000, input_tpm=6_000_000, output_tpm=1_200_000, minute_seconds=60, burst=0.05
-            ),
-            workload=Workload((Stream(1_200, _TINY),)),
-            clients=("claudeflow-learned",),
-            goals=(EFFICIENCY_LEARNED,),
-        ),
-        LoadScenario(
-            name="unknown_limits_mixed",
-            title="mixed_priority's workload, limits=None (learned); ITPM binds; real 60 s minute",
-            limits=Limits(
-                rpm=12_000, input_tpm=2_400_000, output_tpm=1_200_000, minute_seconds=60, burst=0.05
-            ),
-            workload=_mixed_workload(),
-            clients=("claudeflow-learned",),
-            goals=(EFFICIENCY_LEARNED,),
-        ),
-        LoadScenario(
+        _mixed_priority(),
+        _starvation(),
+        _faults(),
+        _models(),
+        *_unknown_limits(),
+        replace(
+            otpm,
             name="streaming",
             title="otpm_bound_actual's workload through Flow.stream",
-            limits=_OTPM,
-            workload=Workload((Stream(180, _LONG_OUT),)),
             clients=("claudeflow-stream",),
-            goals=(EFFICIENCY,),
         ),
+    )
+
+
+def _efficiency(name: str, title: str, limits: Limits, stream: Stream) -> LoadScenario:
+    """One stream against ``limits``: how much of the binding limit each client uses."""
+    return LoadScenario(
+        name=name,
+        title=title,
+        limits=limits,
+        workload=Workload((stream,)),
+        clients=_RATE_BOUND,
+        goals=(EFFICIENCY,),
+    )
+
+
+def _mixed_priority() -> LoadScenario:
+    return LoadScenario(
+        name="mixed_priority",
+        title="LOW backlog of 200 + a HIGH request every 50 ms; ITPM binds",
+        limits=_ITPM,
+        workload=_mixed_workload(),
+        clients=_RATE_BOUND,
+        goals=(EFFICIENCY_MIXED, PRIORITY),
+    )
+
+
+def _starvation() -> LoadScenario:
+    # fixed=True: scaling the suite must not shrink the one request the goal is about.
+    large = Stream(
+        1,
+        Shape(input_tokens=(36_000, 36_000), max_tokens=(64, 64)),
+        start_s=1.0,
+        tag="large",
+        fixed=True,
+    )
+    return LoadScenario(
+        name="starvation",
+        title=(
+            "one 36k-token request at t=1 s among 1k-token ones: a 60-request burst "
+            "empties the ITPM bucket, then 95 % of ITPM keeps it near empty"
+        ),
+        limits=_ITPM,
+        workload=Workload((Stream(60, _SMALL), Stream(285, _SMALL, interval_s=3.0 / 285), large)),
+        clients=("claudeflow", "aiolimiter"),
+        goals=(STARVATION,),
+    )
+
+
+def _faults() -> LoadScenario:
+    return LoadScenario(
+        name="faults",
+        title="mixed_priority with 3 % 529s, 2 % 500s and every request 529 in 1.0-1.4 s",
+        limits=_ITPM,
+        workload=_mixed_workload(),
+        clients=_ALL,
+        server=ServerModel(error_529=0.03, error_500=0.02, overload_window=(1.0, 1.4)),
+        goals=(EFFICIENCY_FAULTS,),
+        local_only=True,  # an external server cannot be told to inject faults
+    )
+
+
+def _models() -> LoadScenario:
+    return LoadScenario(
+        name="models",
+        title=(
+            "Haiku at 320 req/s and Sonnet at 160 req/s, interleaved; the server's "
+            "1,200 RPM (200/s) is per model class"
+        ),
+        limits=Limits(rpm=1_200, input_tpm=600_000, output_tpm=1_200_000),
+        workload=_models_workload(),
+        clients=("claudeflow", "claudeflow-summed"),
+        goals=(EFFICIENCY_MODELS,),
+    )
+
+
+def _unknown_limits() -> tuple[LoadScenario, ...]:
+    return (
+        _learned(
+            "unknown_limits",
+            "limits=None on the client, learned from headers; real 60 s minute",
+            6_000_000,
+            Workload((Stream(1_200, _TINY),)),
+        ),
+        _learned(
+            "unknown_limits_mixed",
+            "mixed_priority's workload, limits=None (learned); ITPM binds; real 60 s minute",
+            2_400_000,
+            _mixed_workload(),
+        ),
+    )
+
+
+def _learned(name: str, title: str, input_tpm: float, workload: Workload) -> LoadScenario:
+    """``workload`` for a client given no limits: it learns them from the headers."""
+    limits = Limits(
+        rpm=12_000, input_tpm=input_tpm, output_tpm=1_200_000, minute_seconds=60, burst=0.05
+    )
+    return LoadScenario(
+        name=name,
+        title=title,
+        limits=limits,
+        workload=workload,
+        clients=("claudeflow-learned",),
+        goals=(EFFICIENCY_LEARNED,),
     )
 
 

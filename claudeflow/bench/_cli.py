@@ -16,7 +16,10 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._suite import SuiteConfig
 
 __all__ = ["register", "run"]
 
@@ -56,20 +59,13 @@ def register(subparsers: Any) -> None:
         help="run the load-benchmark suite against the simulator (or a server)",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    parser.add_argument(
-        "--scenario",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help=f"run only this scenario (repeatable; default all): {', '.join(SCENARIOS)}",
-    )
-    parser.add_argument(
-        "--clients",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help=f"run only these clients (repeatable): {', '.join(CLIENT_NAMES)}",
-    )
+    for flag, what, names in (
+        ("--scenario", "run only this scenario (repeatable; default all)", SCENARIOS),
+        ("--clients", "run only these clients (repeatable)", CLIENT_NAMES),
+    ):
+        parser.add_argument(
+            flag, action="append", default=[], metavar="NAME", help=f"{what}: {', '.join(names)}"
+        )
     parser.add_argument("--no-baselines", action="store_true", help="claudeflow's own clients only")
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiply request counts (default 1)"
@@ -89,32 +85,51 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``claudeflow bench``; returns the exit code."""
+    from ._deps import MissingDependencyError, ensure
+
+    problem = _usage_problem(args)
+    if problem:
+        return _usage(problem)
+    api_key = "sk-bench"  # the simulator takes any key
+    if args.base_url is not None:
+        api_key = os.environ.get("ANTHROPIC_API_KEY", "")
+        if not api_key:
+            return _usage("--base-url needs ANTHROPIC_API_KEY in the environment")
+    config = _config(args, api_key)
+    try:
+        ensure(_needed(config, plots=not args.no_plots))
+    except MissingDependencyError as exc:
+        return _usage(str(exc))
+    return _execute(config, args.out, plots=not args.no_plots)
+
+
+def _usage_problem(args: argparse.Namespace) -> str:
+    """What is wrong with the flags ("" if nothing); notes a run without baselines."""
     from ._catalog import BASELINES
     from ._clients import BASELINES_HINT, baseline_clients
-    from ._deps import BASELINE_MODULES, PLOT_MODULES, MissingDependencyError, ensure
-    from ._suite import SuiteConfig
 
     if args.scale <= 0:
-        return _usage("--scale must be > 0")
+        return "--scale must be > 0"
     for flag, given, known in (
         ("--scenario", args.scenario, SCENARIOS),
         ("--clients", args.clients, CLIENT_NAMES),
     ):
         unknown = [name for name in given if name not in known]
         if unknown:
-            return _usage(f"unknown {flag} {', '.join(unknown)}; choose from {', '.join(known)}")
+            return f"unknown {flag} {', '.join(unknown)}; choose from {', '.join(known)}"
     if not baseline_clients():
         asked = [name for name in args.clients if name in BASELINES]
         if asked:
-            return _usage(f"--clients {', '.join(asked)}: {BASELINES_HINT}")
+            return f"--clients {', '.join(asked)}: {BASELINES_HINT}"
         if not args.no_baselines:
             print(f"claudeflow bench: claudeflow's clients only; {BASELINES_HINT}", file=sys.stderr)
-    api_key = "sk-bench"
-    if args.base_url is not None:
-        api_key = os.environ.get("ANTHROPIC_API_KEY", "")
-        if not api_key:
-            return _usage("--base-url needs ANTHROPIC_API_KEY in the environment")
-    config = SuiteConfig(
+    return ""
+
+
+def _config(args: argparse.Namespace, api_key: str) -> SuiteConfig:
+    from ._suite import SuiteConfig
+
+    return SuiteConfig(
         scenarios=tuple(args.scenario),
         clients=tuple(args.clients),
         baselines=not args.no_baselines,
@@ -126,26 +141,29 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         quiet=args.quiet,
     )
+
+
+def _needed(config: SuiteConfig, *, plots: bool) -> list[str]:
+    """The optional modules this run imports (the baselines' clients, the plots')."""
+    from ._catalog import BASELINES
+    from ._deps import BASELINE_MODULES, PLOT_MODULES
+
     needed: list[str] = []
     if _uses_baselines(config, BASELINES):
         needed += BASELINE_MODULES
-    if not args.no_plots:
+    if plots:
         needed += PLOT_MODULES
-    try:
-        ensure(needed)
-    except MissingDependencyError as exc:
-        return _usage(str(exc))
-    return _execute(config, args.out, plots=not args.no_plots)
+    return needed
 
 
-def _uses_baselines(config: Any, baselines: tuple[str, ...]) -> bool:
+def _uses_baselines(config: SuiteConfig, baselines: tuple[str, ...]) -> bool:
     from ._suite import select
 
     chosen, _ = select(config)
     return any(client in baselines for _, clients in chosen for client in clients)
 
 
-def _execute(config: Any, out: Path, *, plots: bool) -> int:
+def _execute(config: SuiteConfig, out: Path, *, plots: bool) -> int:
     from ._report import render_table, write_results
     from ._suite import run_suite
 

@@ -14,29 +14,26 @@ time, the rest hold NORMAL backlogs. The same items run in each setup:
 Efficiency is the perfect FIFO schedule of the whole workload (one line, as if one
 client saw every request) over the measured wall time. Server 429s come from the
 simulator's counters, Redis round trips from ``INFO commandstats`` (the commands the
-backends sent; those their scripts run inside Redis are no trips).
+backends sent; those their scripts run inside Redis are no trips). The goals and the
+report are in :mod:`._distributed_report`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .._clock import LoopClock
 from .._types import Priority
 from ..testing import RedisServer, redis_server
 from ..tokens._numbers import quantile
+from ._processes import run_processes
 from ._reference import References, references
 from ._scenario import Limits, LoadScenario
 from ._server import local_server, simulator_config
 from ._target import Target
-from ._worker import GO, READY, OnFailure, WorkerPlan, WorkerReport
+from ._worker import OnFailure, WorkerPlan, WorkerReport
 from ._workload import Shape, Stream, WorkItem, Workload
 
 __all__ = ["SETUPS", "DistributedConfig", "Setup", "SetupResult", "run_distributed"]
@@ -48,7 +45,6 @@ _TRIPS = ("cmdstat_evalsha", "cmdstat_eval", "cmdstat_script|load", "cmdstat_pin
 _BACKLOG = Shape(input_tokens=(500, 2500), max_tokens=(128, 128), output_fraction=(0.1, 0.25))
 _URGENT = Shape(input_tokens=(200, 400), max_tokens=(128, 128), output_fraction=(0.1, 0.25))
 _TRICKLE = Shape(input_tokens=(900, 1100), max_tokens=(64, 64), output_fraction=(0.25, 0.25))
-_START_TIMEOUT_S = 60.0
 _LIMITS = Limits(rpm=6_000, input_tpm=900_000, output_tpm=1_200_000)
 
 
@@ -155,7 +151,7 @@ async def _run_setup(
             trips_before = await _trips(url)
             before = await server.counters()
             outage = redis if setup.startswith("outage") else None
-            reports = await _run_processes(plans, outage, config.outage)
+            reports = await run_processes(plans, outage, config.outage)
             after = await server.counters()
             trips = None if setup.startswith("outage") else await _trips(url)
     assert before is not None and after is not None
@@ -216,74 +212,6 @@ async def _trips(url: str | None) -> int | None:
     return sum(int(stats.get(name, {}).get("calls", 0)) for name in _TRIPS)
 
 
-async def _run_processes(
-    plans: Sequence[WorkerPlan], outage: RedisServer | None, window: tuple[float, float]
-) -> list[WorkerReport]:
-    """Start every worker, start them together, take Redis away meanwhile if asked."""
-    async with contextlib.AsyncExitStack() as stack:
-        workers = [await stack.enter_async_context(_worker(plan)) for plan in plans]
-        async with asyncio.timeout(_START_TIMEOUT_S):
-            for worker in workers:
-                await _expect_ready(worker)
-        start = time.time() + 0.2
-        for worker in workers:
-            assert worker.stdin is not None
-            worker.stdin.write(f"{GO} {start}\n".encode())
-            await worker.stdin.drain()
-        chaos = None if outage is None else asyncio.create_task(_outage(outage, start, window))
-        limit = max(plan.timeout_s for plan in plans) + _START_TIMEOUT_S
-        async with asyncio.timeout(limit):
-            outputs = await asyncio.gather(*(w.communicate() for w in workers))
-        if chaos is not None:
-            await chaos
-    return [_report(stdout, stderr) for stdout, stderr in outputs]
-
-
-@asynccontextmanager
-async def _worker(plan: WorkerPlan) -> AsyncIterator[asyncio.subprocess.Process]:
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "claudeflow.bench._worker",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert child.stdin is not None
-        child.stdin.write(plan.to_json().encode() + b"\n")
-        await child.stdin.drain()
-        yield child
-    finally:
-        if child.returncode is None:  # it did not finish: never leave it behind
-            with contextlib.suppress(ProcessLookupError):
-                child.kill()
-            await child.wait()
-
-
-async def _expect_ready(child: asyncio.subprocess.Process) -> None:
-    assert child.stdout is not None
-    line = (await child.stdout.readline()).decode().strip()
-    if line != READY:
-        error = b"" if child.stderr is None else await child.stderr.read()
-        raise RuntimeError(f"worker did not start ({line!r}): {error.decode()[-800:]}")
-
-
-async def _outage(server: RedisServer, start: float, window: tuple[float, float]) -> None:
-    clock = LoopClock()
-    await clock.sleep(max(0.0, start + window[0] - time.time()))
-    await asyncio.to_thread(server.stop)
-    await clock.sleep(max(0.0, start + window[1] - time.time()))
-    await asyncio.to_thread(server.start)
-
-
-def _report(stdout: bytes, stderr: bytes) -> WorkerReport:
-    lines = stdout.decode().strip().splitlines()
-    if not lines:
-        raise RuntimeError(f"worker reported nothing: {stderr.decode()[-800:]}")
-    return WorkerReport.from_json(lines[-1])
-
-
 def _summarize(
     config: DistributedConfig,
     setup: Setup,
@@ -336,100 +264,3 @@ def _wait_p95(
         rows[i.index][3] for i in items if i.priority == priority and rows[i.index][3] is not None
     )
     return None if not waits else round(quantile(waits, 0.95), 4)
-
-
-# The issue's goals for the shared (Redis) setup.
-MIN_SHARED_RATIO = 0.95  # of the single process's efficiency on the same workload
-MAX_SHARED_429_PER_1K = 1.0
-MAX_URGENT_P95_S = 1.0
-
-
-def judge(results: Sequence[SetupResult]) -> list[tuple[str, bool | None, str]]:
-    """``(goal, met, measured)`` for the shared setup and the outage runs."""
-    by = {r.setup: r for r in results}
-    goals: list[tuple[str, bool | None, str]] = []
-    shared, single = by.get("redis"), by.get("single")
-    if shared is not None and single is not None and shared.efficiency and single.efficiency:
-        ratio = shared.efficiency / single.efficiency
-        goals.append(
-            (
-                f"redis efficiency >= {MIN_SHARED_RATIO:g} of single's",
-                ratio >= MIN_SHARED_RATIO,
-                f"{shared.efficiency:.3f} / {single.efficiency:.3f} = {ratio:.3f}",
-            )
-        )
-    if shared is not None:
-        goals.append(_shared_limits(shared))
-        wait = shared.high_wait_p95_s
-        goals.append(
-            (
-                f"redis HIGH p95 queue wait <= {MAX_URGENT_P95_S:g} s",
-                None if wait is None else wait <= MAX_URGENT_P95_S,
-                "-" if wait is None else f"{wait:.3f} s",
-            )
-        )
-    goals.extend(_outage_goal(r) for r in results if r.setup.startswith("outage"))
-    return goals
-
-
-def _shared_limits(shared: SetupResult) -> tuple[str, bool | None, str]:
-    lost = shared.failed + shared.unfinished
-    met = shared.per_1k_429 <= MAX_SHARED_429_PER_1K and lost == 0
-    measured = f"{shared.per_1k_429:g} 429s/1k, {lost} failed or unfinished"
-    return (f"redis <= {MAX_SHARED_429_PER_1K:g} 429/1k, no failed request", met, measured)
-
-
-def _outage_goal(result: SetupResult) -> tuple[str, bool | None, str]:
-    """Every request ended in exactly one outcome (checked when summarizing) in time."""
-    ended = result.completed + result.failed
-    measured = (
-        f"{result.completed} ok, {result.failed} failed {result.errors or ''}, "
-        f"{result.unfinished} unfinished; {result.per_1k_429:g} 429s/1k; "
-        f"{len(result.modes)} mode change(s)"
-    )
-    return (
-        f"{result.setup}: every request ends, the run finishes",
-        ended == result.requests,
-        measured,
-    )
-
-
-def markdown(config: DistributedConfig, results: Sequence[SetupResult]) -> str:
-    """The results table, the goals, and the mode changes of the outage runs."""
-    scenario = config.scenario()
-    lines = [
-        "# distributed: processes sharing one account",
-        "",
-        f"{scenario.title}; {scenario.workload.count} requests, seed {config.seed}. Limits "
-        f"per {config.limits.minute_seconds:g} s minute: {config.limits.rpm:,.0f} RPM, "
-        f"{config.limits.input_tpm:,.0f} ITPM, {config.limits.output_tpm:,.0f} OTPM; "
-        f"{config.concurrency} concurrent per process. Outage runs: Redis killed at "
-        f"{config.outage[0]:g} s, started again at {config.outage[1]:g} s.",
-        "",
-        "| setup | procs | eff. vs FIFO | wall / perfect (s) | ok / failed / unfinished "
-        "| 429s /1k | HIGH p95 wait (s) | LOW p95 wait (s) | Redis trips /req |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    lines.extend(_row_md(r) for r in results)
-    lines += ["", "Goals:"]
-    for goal, met, measured in judge(results):
-        label = {True: "met", False: "NOT met", None: "not judged"}[met]
-        lines.append(f"- {goal}: **{label}** ({measured})")
-    for result in results:
-        if result.modes:
-            lines += ["", f"{result.setup} mode changes (all processes, in order of process):"]
-            lines.extend(f"- {line}" for line in result.modes)
-    return "\n".join(lines) + "\n"
-
-
-def _row_md(r: SetupResult) -> str:
-    def num(value: float | None, digits: int = 3) -> str:
-        return "-" if value is None else f"{value:.{digits}f}"
-
-    perfect = num(r.perfect_fifo_s, 2)
-    return (
-        f"| {r.setup} | {r.processes} | {num(r.efficiency)} | {r.wall_s:.2f} / {perfect} "
-        f"| {r.completed} / {r.failed} / {r.unfinished} | {r.per_1k_429:g} "
-        f"| {num(r.high_wait_p95_s)} | {num(r.low_wait_p95_s)} "
-        f"| {num(r.redis_trips_per_request, 2)} |"
-    )

@@ -178,30 +178,55 @@ def summarize(
         bound_per_dimension={k: round(v, 4) for k, v in bound.per_dimension.items()},
         arrival_floor_s=round(arrival_floor_s, 4),
         efficiency=round(floor / charged, 4) if floor > 0 and charged > 0 else None,
-        perfect_fifo_s=None if reference is None else round(reference.fifo_s, 4),
-        perfect_work_conserving_s=(
-            None if reference is None else round(reference.work_conserving_s, 4)
-        ),
-        perfect_requests=None if reference is None else reference.requests,
         last_start_s=_last_start(outcomes),
-        perfect_last_start_s=None if reference is None else round(reference.fifo_last_start_s, 4),
-        efficiency_fifo=None if reference is None else _ratio(reference.fifo_s, wall),
-        efficiency_work_conserving=(
-            None if reference is None else _ratio(reference.work_conserving_s, wall)
-        ),
-        source="server" if server is not None else "client",
-        server_429=server.rate_limited if server is not None else None,
-        per_1k_429=round(1000 * server.rate_limited / n, 2) if server is not None and n else None,
         attempts_per_request=_attempts(server, outcomes),
         utilisation=_utilisation(demand, limits, charged),
-        statuses=dict(server.statuses) if server is not None else {},
-        faults=dict(server.faults) if server is not None else {},
         errors=_errors(outcomes),
         queue_wait_s=_by_priority(outcomes, _queue_wait),
         e2e_s=_by_priority(outcomes, _e2e),
         large_request=_large(outcomes, limits),
         series=tuple(samples),
+        **_against(reference, wall),
+        **_server_view(server, n),
     )
+
+
+_PERFECT_FIELDS = (
+    "perfect_fifo_s",
+    "perfect_work_conserving_s",
+    "perfect_requests",
+    "perfect_last_start_s",
+    "efficiency_fifo",
+    "efficiency_work_conserving",
+)
+
+
+def _against(reference: References | None, wall: float) -> dict[str, Any]:
+    """The perfect schedules' figures, and the run's wall time measured against them."""
+    if reference is None:
+        return dict.fromkeys(_PERFECT_FIELDS)
+    return {
+        "perfect_fifo_s": round(reference.fifo_s, 4),
+        "perfect_work_conserving_s": round(reference.work_conserving_s, 4),
+        "perfect_requests": reference.requests,
+        "perfect_last_start_s": round(reference.fifo_last_start_s, 4),
+        "efficiency_fifo": _ratio(reference.fifo_s, wall),
+        "efficiency_work_conserving": _ratio(reference.work_conserving_s, wall),
+    }
+
+
+def _server_view(server: Counters | None, n: int) -> dict[str, Any]:
+    """What only the server's counters know (empty or ``None`` without them)."""
+    if server is None:
+        empty: dict[str, Any] = {"statuses": {}, "faults": {}}
+        return {"source": "client", "server_429": None, "per_1k_429": None, **empty}
+    return {
+        "source": "server",
+        "server_429": server.rate_limited,
+        "per_1k_429": round(1000 * server.rate_limited / n, 2) if n else None,
+        "statuses": dict(server.statuses),
+        "faults": dict(server.faults),
+    }
 
 
 def _last_start(outcomes: Sequence[Outcome]) -> float | None:

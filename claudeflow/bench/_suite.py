@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import platform
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 
 from .._clock import LoopClock
 from ..tokens import count_text
@@ -32,6 +32,8 @@ from ._scale import ScaleConfig, ScaleResult, run_scale
 from ._scenario import LoadScenario
 from ._server import Server, external_server, local_server, simulator_config
 from ._workload import WorkItem
+
+_T = TypeVar("_T")
 
 __all__ = ["SMOKE_FACTOR", "SuiteConfig", "SuiteResult", "run_suite", "select"]
 
@@ -139,34 +141,18 @@ async def _run_suite(config: SuiteConfig) -> SuiteResult:
     ctx = LoadContext(config.api_key, config.model, config.seed, clock, progress)
     runs: list[RunMetrics] = []
     for scenario, clients in chosen:
-        items = scenario.workload.build(config.seed)
-        perfect = _references(scenario, items, clients, config)
-        first = perfect[client_spec(clients[0]).streaming]
-        progress.note(
-            f"— {scenario.name}: {scenario.title} ({len(items)} requests, "
-            f"bound ≈ {predicted_seconds(scenario, items):.1f}s, perfect FIFO "
-            f"{first.fifo_s:.2f}s, work-conserving {first.work_conserving_s:.2f}s)"
-        )
-        for client in clients:
-            reference = perfect[client_spec(client).streaming]
-            async with _server(config, scenario) as server:
-                runs.append(await run_client(scenario, client, items, server, ctx, reference))
+        runs += await _load(config, scenario, clients, ctx)
     errors: dict[str, str] = {}
     overhead: OverheadResult | None = None
     scale: ScaleResult | None = None
     if "overhead" in special:
         overhead_config = _SMOKE_OVERHEAD if config.smoke else OverheadConfig()
-        try:
-            overhead = await run_overhead(overhead_config, progress)
-        except Exception as exc:  # keep the load results; report the failure
-            errors["overhead"] = f"{type(exc).__name__}: {exc}"
-            progress.note(f"overhead failed: {errors['overhead']}")
+        overhead = await _special(
+            "overhead", run_overhead(overhead_config, progress), errors, progress
+        )
     if "scale" in special:
-        try:
-            scale = await run_scale(_SMOKE_SCALE if config.smoke else ScaleConfig(), progress)
-        except Exception as exc:
-            errors["scale"] = f"{type(exc).__name__}: {exc}"
-            progress.note(f"scale failed: {errors['scale']}")
+        scale_config = _SMOKE_SCALE if config.smoke else ScaleConfig()
+        scale = await _special("scale", run_scale(scale_config, progress), errors, progress)
     scenarios = tuple(s for s, _ in chosen)
     return SuiteResult(
         config=config,
@@ -183,6 +169,39 @@ async def _run_suite(config: SuiteConfig) -> SuiteResult:
         environment={**environment(), "token_counter_load_s": round(warmup_s, 3)},
         errors=errors,
     )
+
+
+async def _load(
+    config: SuiteConfig, scenario: LoadScenario, clients: Sequence[str], ctx: LoadContext
+) -> list[RunMetrics]:
+    """Every client's run of ``scenario``, each against a fresh server."""
+    items = scenario.workload.build(config.seed)
+    perfect = _references(scenario, items, clients, config)
+    first = perfect[client_spec(clients[0]).streaming]
+    ctx.progress.note(
+        f"— {scenario.name}: {scenario.title} ({len(items)} requests, "
+        f"bound ≈ {predicted_seconds(scenario, items):.1f}s, perfect FIFO "
+        f"{first.fifo_s:.2f}s, work-conserving {first.work_conserving_s:.2f}s)"
+    )
+    runs = []
+    for client in clients:
+        reference = perfect[client_spec(client).streaming]
+        async with _server(config, scenario) as server:
+            runs.append(await run_client(scenario, client, items, server, ctx, reference))
+    return runs
+
+
+async def _special(
+    name: str, run: Awaitable[_T], errors: dict[str, str], progress: Progress
+) -> _T | None:
+    """``run``'s result; if it fails, ``None`` and the failure in ``errors`` (the load
+    results are kept)."""
+    try:
+        return await run
+    except Exception as exc:
+        errors[name] = f"{type(exc).__name__}: {exc}"
+        progress.note(f"{name} failed: {errors[name]}")
+        return None
 
 
 def _references(

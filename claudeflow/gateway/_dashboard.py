@@ -10,12 +10,15 @@ no CDN.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from importlib.resources import files
 from typing import Any, Final
 
 from aiohttp import web
 
 from .._clock import wall_time
+from ..limiter import BucketState
+from ..scheduler import FlowStats
 from ._gateway import Gateway
 from ._wire import GATEWAY
 
@@ -45,7 +48,7 @@ class Sampler:
         self._last = (now, done, upstream_errors)
         point = {
             "t": wall_time(),
-            "buckets": {k: [b.level, b.capacity] for k, b in stats.buckets.items()},
+            "buckets": _levels(stats.buckets),
             "queue": {str(k): v for k, v in stats.queue_by_priority.items()},
             "in_flight": stats.in_flight,
             "throughput": (done - done_before) / elapsed if elapsed > 0 else 0.0,
@@ -58,14 +61,6 @@ class Sampler:
 
 def _summary(gateway: Gateway, sampler: Sampler) -> dict[str, Any]:
     stats = gateway.flow.stats()
-    clients = [
-        {
-            "name": q.client.name,
-            "spent_usd": q.spent_today_usd,
-            "budget_usd": q.client.budget_usd_per_day,
-        }
-        for q in gateway.clients
-    ]
     return {
         "now": wall_time(),
         "completed": stats.completed,
@@ -76,29 +71,53 @@ def _summary(gateway: Gateway, sampler: Sampler) -> dict[str, Any]:
         "upstream_529": stats.statuses.get(529, 0),
         "spent_today_usd": gateway.spent_today_usd,
         "budget_usd_per_day": gateway.config.budget_usd_per_day,
-        "clients": clients,
+        "clients": _clients(gateway),
         "alerts": gateway.alerts.sent[-10:],
         "points": list(sampler.points),
-        "pools": {
-            name: {
-                "buckets": {k: [b.level, b.capacity] for k, b in pool.buckets.items()},
-                "paused_for_s": pool.paused_for_s,
-                "mode": pool.mode,
-            }
-            for name, pool in stats.pools.items()
-        },
+        "pools": _pools(stats),
         "keys": {
             name: {"active": key.active, "retired": key.retired_reason, "requests": key.requests}
             for name, key in stats.keys.items()
         },
-        "cache": None
-        if stats.cache is None
-        else {
-            "hits": stats.cache.hits,
-            "misses": stats.cache.misses,
-            "coalesced": stats.cache.coalesced,
-        },
+        "cache": _cache(stats),
     }
+
+
+def _clients(gateway: Gateway) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": q.client.name,
+            "spent_usd": q.spent_today_usd,
+            "budget_usd": q.client.budget_usd_per_day,
+        }
+        for q in gateway.clients
+    ]
+
+
+def _pools(stats: FlowStats) -> dict[str, dict[str, Any]]:
+    return {
+        name: {
+            "buckets": _levels(pool.buckets),
+            "paused_for_s": pool.paused_for_s,
+            "mode": pool.mode,
+        }
+        for name, pool in stats.pools.items()
+    }
+
+
+def _cache(stats: FlowStats) -> dict[str, int] | None:
+    if stats.cache is None:
+        return None
+    return {
+        "hits": stats.cache.hits,
+        "misses": stats.cache.misses,
+        "coalesced": stats.cache.coalesced,
+    }
+
+
+def _levels(buckets: Mapping[str, BucketState]) -> dict[str, list[float]]:
+    """Each bucket as ``[level, capacity]``: the page draws the level against its size."""
+    return {k: [b.level, b.capacity] for k, b in buckets.items()}
 
 
 SAMPLER: Final = web.AppKey("claudeflow_gateway_sampler", Sampler)

@@ -28,11 +28,11 @@ from ._input import read_items as read_items
 from ._log import CorruptFileError as CorruptFileError
 from ._log import JsonlLog as JsonlLog
 from ._log import repair_tail as repair_tail
+from ._options import RunFiles as RunFiles
+from ._options import RunOptions as RunOptions
 from ._progress import Progress as Progress
 from ._progress import RunSummary as RunSummary
 from ._progress import Tally as Tally
-from ._run import RunFiles as RunFiles
-from ._run import RunOptions as RunOptions
 from ._run import run_jsonl as run_jsonl
 from ._settings import RunnerSettings as RunnerSettings
 from ._wire import WireTracker as WireTracker

@@ -33,6 +33,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from .._errors import BadRequestError, ConfigError, InvalidRequestError
@@ -43,9 +44,10 @@ from ..tokens import PriceTable
 from ..transport import Transport
 from ._input import STDIN, BadLine, LineReader, LineRequest, items_of
 from ._journal import append_journal, journal_lines, journal_path
+from ._options import RunFiles, RunOptions
 from ._progress import BatchCounts, Progress, RunSummary, Tally
 from ._records import short_error, success_record
-from ._run import RunFiles, RunOptions, _Run
+from ._run import _Run
 from ._wire import WireTracker
 
 __all__ = ["journal_path", "run_batch_jsonl"]
@@ -102,12 +104,10 @@ async def run_batch_jsonl(
             "cannot be combined with batches; retry the failed lines without batches "
             "(the same results file: both kinds of run resume each other's)",
         )
-    run = _BatchRun(flow, files, options, tally or Tally(), stop or asyncio.Event())
-    run.api = BatchApi(wire, retry=flow.retry, clock=run.tally.clock, rng=random.Random())
-    run.headers = {"x-api-key": secret, "anthropic-version": _VERSION}
-    run.offload = offload or _OFFLOAD
-    run.secret, run.notify, run.prices = secret, notify or (lambda _: None), prices
-    run.batch_prices = prices or PriceTable.default()
+    run = _BatchRun(flow, files, options, tally=tally, stop=stop, secret=secret, notify=notify)
+    api = BatchApi(wire, retry=flow.retry, clock=run.tally.clock, rng=random.Random())
+    run.setup(api, {"x-api-key": secret, "anthropic-version": _VERSION}, offload or _OFFLOAD)
+    run.prices, run.batch_prices = prices, prices or PriceTable.default()
     return await run.main(progress)
 
 
@@ -118,17 +118,22 @@ class _BatchRun(_Run):
     headers: Mapping[str, str]
     offload: BatchOffload
     batch_prices: PriceTable
+    journal: Path
+    current: _Batch
+    waiting: dict[str, tuple[_Batch, int]]  # key -> (journalled batch, entry)
+    counts: dict[str, Counter[str]]  # batch id -> its latest request_counts
+    batch_counts: BatchCounts
 
-    def __init__(
-        self, flow: Flow, files: RunFiles, options: RunOptions, tally: Tally, stop: asyncio.Event
-    ) -> None:
-        super().__init__(flow, files, options, tally, stop)
+    def setup(self, api: BatchApi, headers: Mapping[str, str], offload: BatchOffload) -> None:
+        """The batch side of the run (once, before :meth:`main`): the base state is
+        :class:`RunState`'s, built the same way for both kinds of run."""
+        self.api, self.headers, self.offload = api, headers, offload
         self.batch_priced = True
-        self.journal = journal_path(files.output)
+        self.journal = journal_path(self.files.output)
         self.current = _Batch()
-        self.waiting: dict[str, tuple[_Batch, int]] = {}  # key -> (journalled batch, entry)
-        self.counts: dict[str, Counter[str]] = {}  # batch id -> its latest request_counts
-        self.batch_counts = tally.batches = BatchCounts()
+        self.waiting = {}
+        self.counts = {}
+        self.batch_counts = self.tally.batches = BatchCounts()
 
     async def feed(self) -> None:
         """Read the input, submit each batch as it fills, then await the batches."""
@@ -297,8 +302,8 @@ class _BatchRun(_Run):
         priced = price_result(result, self.batch_prices, model=model)
         self._settle(worst, priced.cost_usd)
         answer = priced.result(Result, priority=0, queue_wait_s=0.0, latency_s=0.0)
-        assert self.output is not None
-        self.output.append(success_record(line, answer))
+        assert self.outputs is not None
+        self.outputs.results.append(success_record(line, answer))
         self.tally.add_success(priced.usage, priced.cost_usd)
         self._release_denied()
 

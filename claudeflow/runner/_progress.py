@@ -8,15 +8,26 @@ drawn over the last :data:`RATE_WINDOW_S` seconds, not from the start, so a fast
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Final, TextIO
 
 from .._clock import Clock, LoopClock
 from ..tokens import Usage
 
-__all__ = ["RATE_WINDOW_S", "BatchCounts", "Progress", "RunSummary", "Tally", "format_duration"]
+__all__ = [
+    "RATE_WINDOW_S",
+    "BatchCounts",
+    "Progress",
+    "RunSummary",
+    "Tally",
+    "format_duration",
+    "showing",
+]
 
 RATE_WINDOW_S: Final = 10.0
 
@@ -296,3 +307,30 @@ def format_duration(seconds: float) -> str:
         return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+@contextlib.asynccontextmanager
+async def showing(
+    progress: Progress | None, interval_s: float, clock: Clock, refresh: Callable[[], None]
+) -> AsyncIterator[None]:
+    """Redraw ``progress`` every ``interval_s`` while the block runs, and once at the end
+    (``refresh`` first copies the latest counts into the tally)."""
+    if progress is None:
+        yield
+        return
+
+    async def tick() -> None:
+        while True:  # ends when the block exits and cancels it
+            await clock.sleep(interval_s)
+            refresh()
+            progress.show()
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        ticker.cancel()
+        await asyncio.gather(ticker, return_exceptions=True)
+        refresh()
+        progress.show()
+        progress.end()

@@ -34,33 +34,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final
+from collections.abc import Callable, Iterator
+from typing import Final
 
-from .._clock import Clock
-from .._config import check_positive
 from .._errors import (
-    APIConnectionError,
-    AuthenticationError,
-    BackendUnavailableError,
     BudgetExceededError,
     ClaudeflowError,
     ConfigError,
     FlowClosedError,
-    InvalidRequestError,
-    PermissionDeniedError,
 )
 from ..scheduler import Flow
 from ..tokens import PriceTable
 from ._budget import RunBudget
 from ._input import STDIN, BadLine, LineReader, LineRequest, count_lines, items_of
 from ._journal import journal_lines, journal_path
-from ._log import JsonlLog, count_complete_lines
-from ._progress import Progress, RunSummary, Tally
-from ._records import bad_line_record, failure_record, short_error, success_record
+from ._options import RunFiles, RunOptions
+from ._outcomes import RunState
+from ._outputs import Outputs
+from ._progress import Progress, RunSummary, Tally, showing
+from ._records import short_error, success_record
 from ._resume import ResultsIndex
 from ._wire import TICKET_HEADER, WireTracker
 
@@ -68,63 +60,6 @@ __all__ = ["RunFiles", "RunOptions", "run_jsonl"]
 
 # Let the loop breathe (signals, progress) while skipping many already-done lines.
 _YIELD_EVERY: Final = 256
-# Bad lines reported one by one on the console; the rest only in the dead-letter file.
-_BAD_LINES_SHOWN: Final = 20
-# A 403 is the key's (abort) when this many lines got one before anything succeeded;
-# once something has succeeded, a 403 is that line's own (a model the key may not use).
-_DENIED_TO_ABORT: Final = 5
-
-
-@dataclass(frozen=True, slots=True)
-class RunFiles:
-    """Where requests come from (``Path("-")``: stdin) and where results and dead letters go.
-
-    Missing directories of the output files are created when they are first written.
-    """
-
-    input: Path
-    output: Path
-    dead_letter: Path
-
-    def __post_init__(self) -> None:
-        paths = {"input": self.input, "output": self.output, "dead_letter": self.dead_letter}
-        for name, path in paths.items():
-            if not isinstance(path, Path):
-                raise ConfigError(name, f"must be a pathlib.Path, got {type(path).__name__}")
-        if len({p if p == STDIN else p.resolve() for p in paths.values()}) != 3:
-            raise ConfigError("output", "input, output and dead-letter files must all differ")
-
-
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    """How the runner paces itself.
-
-    :param window: most requests held at once (queued in the Flow or in flight)
-    :param fsync_interval_s: longest time between ``fsync`` calls on the output files
-    :param progress_interval_s: seconds between progress lines
-    :param max_line_bytes: longer input lines are reported as bad
-    :param retry_failed: send the lines whose latest result failed again (the input must
-        be a file, not stdin: the dead letters are copied from it)
-    :param budget_usd: most USD the results file may account for, earlier runs included
-    """
-
-    window: int = 64
-    fsync_interval_s: float = 1.0
-    progress_interval_s: float = 1.0
-    max_line_bytes: int = 32 * 1024 * 1024
-    retry_failed: bool = False
-    budget_usd: float | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("window", "max_line_bytes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(name, f"must be an int >= 1, got {value!r}")
-        check_positive("fsync_interval_s", self.fsync_interval_s, allow_none=False)
-        check_positive("progress_interval_s", self.progress_interval_s, allow_none=False)
-        check_positive("budget_usd", self.budget_usd)
-        if not isinstance(self.retry_failed, bool):
-            raise ConfigError("retry_failed", f"must be a bool, got {self.retry_failed!r}")
 
 
 async def run_jsonl(
@@ -157,79 +92,47 @@ async def run_jsonl(
     options = options or RunOptions()
     if options.retry_failed and files.input == STDIN:
         raise ConfigError("retry_failed", "needs the input as a file, not stdin")
-    run = _Run(flow, files, options, tally or Tally(), stop or asyncio.Event())
-    run.secret = secret
-    run.notify = notify or _ignore
-    run.wire = wire
-    run.prices = prices
+    run = _Run(flow, files, options, tally=tally, stop=stop, secret=secret, notify=notify)
+    run.wire, run.prices = wire, prices
     return await run.main(progress)
 
 
-class _Run:
-    """The state of one run; each method is one step of :func:`run_jsonl`."""
-
-    def __init__(
-        self, flow: Flow, files: RunFiles, options: RunOptions, tally: Tally, stop: asyncio.Event
-    ) -> None:
-        self.flow = flow
-        self.files = files
-        self.options = options
-        self.tally = tally
-        self.stop = stop
-        self.secret: str | None = None
-        self.notify: Callable[[str], None] = _ignore
-        self.wire: WireTracker | None = None
-        self.prices: PriceTable | None = None
-        self.batch_priced = False  # the budget prices lines at the Message Batches rate
-        self.output: JsonlLog | None = None
-        self.dead: JsonlLog | None = None
-        self.index = ResultsIndex()
-        self.budget: RunBudget | None = None
-        self.warned_changed = False
-        # 403s held back until it is clear whether they are the key's or their lines'.
-        self.denied: list[tuple[LineRequest, Exception]] = []
-        # The requests this run has handed to the Flow, by ticket (the line number).
-        self.tasks: dict[str, asyncio.Task[None]] = {}
+class _Run(RunState):
+    """One run; each method is one step of :func:`run_jsonl`."""
 
     async def main(self, progress: Progress | None) -> RunSummary:
         """Resume, feed every line, settle: the whole run (see :func:`run_jsonl`)."""
-        options, files = self.options, self.files
-        async with self.open_files(), _showing(progress, options, self.tally.clock, self.refresh):
-            self.resume()
-            if files.input != STDIN:  # stdin cannot be read twice: the total stays unknown
-                counting = asyncio.ensure_future(
-                    asyncio.to_thread(
-                        count_lines, files.input, max_line_bytes=options.max_line_bytes
-                    )
-                )
-                counting.add_done_callback(self.learn_total)
-            await self.feed()
-            self.settle_total()
-            self.finish_retries()
+        interval_s = self.options.progress_interval_s
+        with self.open_files():
+            async with showing(progress, interval_s, self.tally.clock, self.refresh):
+                self.resume()
+                self.count_in_background()
+                await self.feed()
+                self.settle_total()
+                self.finish_retries()
         return self.tally.summary()
 
-    @contextlib.asynccontextmanager
-    async def open_files(self) -> AsyncIterator[None]:
-        self.output = self._log(self.files.output)
-        try:
-            self.dead = self._log(self.files.dead_letter, sync_first=self.output)
-            for log in (self.output, self.dead):
-                if log.repaired_bytes:
-                    self.notify(
-                        f"{log.path}: cut off a partial last line ({log.repaired_bytes} bytes) "
-                        "left by an interrupted run; that line is redone"
-                    )
-            yield
-        finally:
-            self.output.close()
-            if self.dead is not None:
-                self.dead.close()
-
-    def _log(self, path: Path, sync_first: JsonlLog | None = None) -> JsonlLog:
+    @contextlib.contextmanager
+    def open_files(self) -> Iterator[Outputs]:
         interval = self.options.fsync_interval_s
-        return JsonlLog(
-            path, fsync_interval_s=interval, clock=self.tally.clock, sync_first=sync_first
+        self.outputs = Outputs(self.files, fsync_interval_s=interval, clock=self.tally.clock)
+        try:
+            for notice in self.outputs.repairs():
+                self.notify(notice)
+            yield self.outputs
+        finally:
+            self.outputs.close()
+
+    def count_in_background(self) -> None:
+        """Count the input's lines beside the run, for the progress line's total."""
+        if self.files.input == STDIN:  # stdin cannot be read twice: the total stays unknown
+            return
+        counting = asyncio.ensure_future(
+            asyncio.to_thread(
+                count_lines, self.files.input, max_line_bytes=self.options.max_line_bytes
+            )
         )
+        counting.add_done_callback(self.learn_total)
 
     def resume(self) -> None:
         """Index what earlier runs finished and spent; bring the dead letters in line."""
@@ -243,7 +146,8 @@ class _Run:
                 prices=self.prices,
                 batch=self.batch_priced,
             )
-        self._match_dead_letters(self.index.failure_offsets())
+        assert self.outputs is not None
+        self.outputs.match_dead_letters(self.index.failure_offsets(), self.notify)
         self._warn_uncollected()
 
     def _warn_uncollected(self) -> None:
@@ -261,51 +165,12 @@ class _Run:
                 "rerun with --batches to collect those batches instead)"
             )
 
-    def _match_dead_letters(self, offsets: list[int]) -> None:
-        """The dead letters are the final failures, in order: restore or rewrite them."""
-        assert self.dead is not None
-        have = count_complete_lines(self.files.dead_letter)
-        if have == len(offsets):
-            return
-        if self.files.input == STDIN:
-            self.notify(
-                f"{self.dead.path}: holds {have} line(s) for {len(offsets)} failure(s) in "
-                f"{self.files.output}; they cannot be copied from stdin again"
-            )
-        elif have < len(offsets):  # a crash fell between a result and its dead letter
-            restored = 0
-            for offset in offsets[have:]:
-                if offset >= 0 and self.dead.copy_line(self.files.input, offset):
-                    restored += 1
-            if restored:
-                self.notify(f"{self.dead.path}: restored {restored} dead letter(s) lost in a crash")
-        else:  # a retry run ended before it rewrote them
-            self._rewrite_dead_letters(offsets)
-            self.notify(f"{self.dead.path}: rewritten to the {len(offsets)} line(s) still failed")
-
-    def _rewrite_dead_letters(self, offsets: list[int]) -> None:
-        """Replace the dead-letter file, at once, by the input lines at ``offsets``."""
-        assert self.output is not None and self.dead is not None
-        self.output.sync()  # the dead letters never reach the disk ahead of their results
-        self.dead.close()
-        target = self.files.dead_letter
-        fresh = self._log(target.with_name(target.name + ".tmp"))
-        fresh.path.unlink(missing_ok=True)
-        for offset in offsets:
-            if offset >= 0:
-                fresh.copy_line(self.files.input, offset)
-        fresh.close()
-        if fresh.written:
-            os.replace(fresh.path, target)
-        else:
-            target.unlink(missing_ok=True)
-        self.dead = self._log(target, sync_first=self.output)
-
     def finish_retries(self) -> None:
         """After a retry run, the dead letters lose the lines that have now succeeded."""
         if self.tally.retried:
+            assert self.outputs is not None
             index = ResultsIndex.scan(self.files.output, retry_failed=True)
-            self._rewrite_dead_letters(index.failure_offsets())
+            self.outputs.rewrite_dead_letters(index.failure_offsets())
 
     def learn_total(self, counting: asyncio.Future[int]) -> None:
         if not counting.cancelled() and counting.exception() is None:
@@ -327,6 +192,7 @@ class _Run:
 
     async def feed(self) -> None:
         """Read the input and keep up to ``window`` requests going."""
+        # Held from a line's submission until its outcome is written: memory stays bounded.
         window = asyncio.Semaphore(self.options.window)
         reader = LineReader(self.files.input, max_line_bytes=self.options.max_line_bytes)
         if self.wire is not None:
@@ -410,14 +276,8 @@ class _Run:
         """Called before waiting for what is in flight to free budget (a batch run
         submits the lines it has collected, so that something is in flight)."""
 
-    def _stopping(self) -> bool:
-        if self.stop.is_set():
-            self.tally.stop_reason = self.tally.stop_reason or "stopped"
-            return True
-        return False
-
     def _submit(self, item: LineRequest, window: asyncio.Semaphore, worst: float) -> None:
-        ticket = str(item.line)
+        ticket = str(item.line)  # unique within a run, unlike a content-derived custom_id
         task = asyncio.create_task(self._one(item, window, ticket, worst))
         self.tasks[ticket] = task
         task.add_done_callback(lambda _: self.tasks.pop(ticket, None))
@@ -435,17 +295,13 @@ class _Run:
         if self.stop.is_set() and not ok:
             self._cancel({ticket: task} if (task := self.tasks.get(ticket)) else {})
 
-    @staticmethod
-    def _cancel(tasks: dict[str, asyncio.Task[None]]) -> None:
-        for task in list(tasks.values()):
-            task.cancel()
-
     async def _one(
         self, item: LineRequest, window: asyncio.Semaphore, ticket: str, worst: float
     ) -> None:
         headers = {TICKET_HEADER: ticket} if self.wire is not None else None
         cost: float | None = None
         try:
+            # wait_for_space: a full Flow queue is back-pressure here, not a failure.
             result = await self.flow.create(
                 priority=item.priority, wait_for_space=True, extra_headers=headers, **item.body
             )
@@ -457,8 +313,8 @@ class _Run:
             self._failed(item, error)
         else:
             cost = result.cost_usd
-            assert self.output is not None
-            self.output.append(success_record(item, result))
+            assert self.outputs is not None
+            self.outputs.results.append(success_record(item, result))
             self._replaced(item.custom_id)
             self.tally.add_success(result.usage, cost)
             self._release_denied()
@@ -467,145 +323,6 @@ class _Run:
             if self.budget is not None:
                 self.budget.settle(worst, cost)
 
-    def _replaced(self, custom_id: str) -> None:
-        """A retried line has its new record: it no longer counts as its old status."""
-        earlier = self.index.earlier_status(custom_id)
-        if earlier is not None:
-            self.tally.prior[earlier] -= 1
-            self.tally.retried += 1
-
-    def _failed(self, item: LineRequest, error: Exception) -> None:
-        if isinstance(error, PermissionDeniedError) and not self.tally.succeeded:
-            self.denied.append((item, error))  # the key's or the line's? see _judge_denied
-            if len(self.denied) >= _DENIED_TO_ABORT:
-                self._judge_denied()
-            return
-        fatal = self._fatal(error)
-        if fatal:
-            self._abort(fatal)
-            return
-        self._record_failure(item, error)
-
-    def _record_failure(self, item: LineRequest, error: Exception) -> None:
-        """The line's failure is final: its record and its dead letter."""
-        self.tally.last_error = short_error(error, self.secret)
-        invalid = self._is_invalid(error)
-        record = failure_record(item, error, invalid=invalid, secret=self.secret)
-        # No raw text: a batch line kept only its offset (see runner/_batches.py).
-        self._write_failure(record, item.raw or None, item.offset, invalid=invalid)
-        self._replaced(item.custom_id)
-
-    def _is_invalid(self, error: Exception) -> bool:
-        """Whether ``error`` is the line's own fault (the Flow refused it before sending)."""
-        return isinstance(error, InvalidRequestError)
-
-    def _abort(self, message: str) -> None:
-        """Every line would fail the same way: write nothing more, stop everything."""
-        self.tally.abort(message)
-        self.stop.set()
-        self._cancel(self.tasks)
-
-    def _judge_denied(self) -> None:
-        """403s and nothing succeeded, over the first lines or the whole input: the key's."""
-        if not self.denied or self.tally.succeeded:
-            return
-        if self.stop.is_set():  # stopped for another reason: the held lines are redone
-            self.denied.clear()
-            return
-        _, error = self.denied[-1]
-        self.denied.clear()  # not written: redone once the key is fixed
-        self._abort(
-            f"the API key is not allowed to do this ({short_error(error, self.secret)}); "
-            "no request succeeded, so every request would fail. "
-            "Check the key's workspace and permissions, and the model name"
-        )
-
-    def _release_denied(self) -> None:
-        """Something succeeded: the 403s held back were their lines' own, dead letters."""
-        held, self.denied = self.denied, []
-        for item, error in held:
-            self._failed(item, error)
-
-    def _fatal(self, error: Exception) -> str:
-        """Why ``error`` means the whole run cannot succeed ("" if it does not)."""
-        what = short_error(error, self.secret)
-        if isinstance(error, AuthenticationError):
-            return (
-                f"the API rejected the API key ({what}); every request would fail. "
-                "Check ANTHROPIC_API_KEY, and that --base-url is the API the key belongs to"
-            )
-        if isinstance(error, BackendUnavailableError):  # the shared limits (Redis) are gone
-            return f"{what}. Check --redis and the Redis server, then rerun"
-        if isinstance(error, APIConnectionError) and self.flow.stats().completed == 0:
-            return (
-                f"cannot reach the API at {self.flow.base_url} ({what}) and no request has "
-                "succeeded. Check --base-url / ANTHROPIC_BASE_URL, the network and any proxy"
-            )
-        return ""
-
-    def _bad_line(self, bad: BadLine) -> None:
-        source = bad.kept or self.files.input  # where a line too long to hold is
-        self._write_failure(bad_line_record(bad), bad.raw, bad.offset, invalid=True, source=source)
-        if bad.kept is not None:
-            bad.kept.unlink(missing_ok=True)
-        self._replaced(bad.custom_id)
-        shown = self.tally.invalid
-        if shown <= _BAD_LINES_SHOWN:
-            self.notify(f"{self.files.input}:{bad.line}: bad line ({bad.problem})")
-        if shown == _BAD_LINES_SHOWN:
-            self.notify(f"further bad lines are reported in {self.files.output} only")
-
-    def _write_failure(
-        self,
-        record: dict[str, Any],
-        raw: bytes | None,
-        offset: int,
-        *,
-        invalid: bool,
-        source: Path | None = None,
-    ) -> None:
-        """The result first (it is what resuming trusts), then the line as a dead letter."""
-        assert self.output is not None and self.dead is not None
-        self.output.append(record)
-        if raw is not None:
-            self.dead.append_line(raw)
-        elif offset >= 0:  # a line too long to hold (or a batch line): copy it from where it is
-            self.dead.copy_line(source or self.files.input, offset)
-        if invalid:
-            self.tally.invalid += 1
-        else:
-            self.tally.failed += 1
-
-
-def _ignore(message: str) -> None:
-    return None
-
 
 def _reason(error: ClaudeflowError) -> str:
     return "budget reached" if isinstance(error, BudgetExceededError) else "flow closed"
-
-
-@contextlib.asynccontextmanager
-async def _showing(
-    progress: Progress | None, options: RunOptions, clock: Clock, refresh: Callable[[], None]
-) -> AsyncIterator[None]:
-    """Redraw ``progress`` every interval while the block runs, and once at the end."""
-    if progress is None:
-        yield
-        return
-
-    async def tick() -> None:
-        while True:  # ends when the block exits and cancels it
-            await clock.sleep(options.progress_interval_s)
-            refresh()
-            progress.show()
-
-    ticker = asyncio.create_task(tick())
-    try:
-        yield
-    finally:
-        ticker.cancel()
-        await asyncio.gather(ticker, return_exceptions=True)
-        refresh()
-        progress.show()
-        progress.end()

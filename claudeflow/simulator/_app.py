@@ -8,6 +8,7 @@ connection breaks.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -21,6 +22,11 @@ __all__ = ["API_KEY", "create_app"]
 
 API_KEY = web.AppKey("claudeflow_simulated_api", SimulatedAPI)
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# How a route asks the core for its reply (with the request body, for a BodyCall).
+Call = Callable[[SimulatedAPI, web.Request], Reply]
+BodyCall = Callable[[SimulatedAPI, web.Request, bytes], Reply]
+
 # Batches may be up to 256 MB (api doc §3.2); every other endpoint allows 32 MB.
 _MAX_BODY = 256 * 1024 * 1024
 
@@ -31,25 +37,45 @@ def create_app(api: SimulatedAPI) -> web.Application:
     app[API_KEY] = api
     router = app.router
     router.add_post("/v1/messages", _messages)
-    router.add_post("/v1/messages/count_tokens", _count_tokens)
-    router.add_post("/v1/messages/batches", _create_batch)
-    router.add_get("/v1/messages/batches", _list_batches)
-    router.add_get("/v1/messages/batches/{batch_id}", _retrieve_batch)
-    router.add_delete("/v1/messages/batches/{batch_id}", _delete_batch)
-    router.add_post("/v1/messages/batches/{batch_id}/cancel", _cancel_batch)
-    router.add_get("/v1/messages/batches/{batch_id}/results", _batch_results)
-    router.add_get("/v1/models", _list_models)
-    router.add_get("/v1/models/{model_id}", _retrieve_model)
-    router.add_get("/v1/organizations/rate_limits", _rate_limits)
+    router.add_post("/v1/messages/count_tokens", _with_body(_count_tokens))
+    router.add_post("/v1/messages/batches", _with_body(_create_batch))
+    router.add_get("/v1/messages/batches", _answering(_list_batches))
+    router.add_get("/v1/messages/batches/{batch_id}", _answering(_retrieve_batch))
+    router.add_delete("/v1/messages/batches/{batch_id}", _answering(_delete_batch))
+    router.add_post("/v1/messages/batches/{batch_id}/cancel", _answering(_cancel_batch))
+    router.add_get("/v1/messages/batches/{batch_id}/results", _answering(_batch_results))
+    router.add_get("/v1/models", _answering(_list_models))
+    router.add_get("/v1/models/{model_id}", _answering(_retrieve_model))
+    router.add_get("/v1/organizations/rate_limits", _answering(_rate_limits))
     router.add_get("/_stats", _stats)
     router.add_post("/_reset", _reset)
-    router.add_route("*", "/{tail:.*}", _unknown)
+    router.add_route("*", "/{tail:.*}", _answering(_unknown))
     app.on_cleanup.append(_close)
     return app
 
 
 async def _close(app: web.Application) -> None:
     await app[API_KEY].aclose()
+
+
+def _answering(call: Call) -> Handler:
+    """A handler that sends the reply of ``call(api, request)``."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        api = request.app[API_KEY]
+        return await _send(request, api, call(api, request))
+
+    return handle
+
+
+def _with_body(call: BodyCall) -> Handler:
+    """A handler that reads the body first and sends ``call(api, request, body)``'s reply."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        api = request.app[API_KEY]
+        return await _send(request, api, call(api, request, await request.read()))
+
+    return handle
 
 
 async def _messages(request: web.Request) -> web.StreamResponse:
@@ -60,65 +86,50 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     return await _send(request, api, reply)
 
 
-async def _count_tokens(request: web.Request) -> web.StreamResponse:
-    api = request.app[API_KEY]
-    return await _send(request, api, api.count_tokens(request.headers, await request.read()))
+def _count_tokens(api: SimulatedAPI, request: web.Request, body: bytes) -> Reply:
+    return api.count_tokens(request.headers, body)
 
 
-async def _create_batch(request: web.Request) -> web.StreamResponse:
-    api = request.app[API_KEY]
-    body = await request.read()
-    return await _send(
-        request, api, api.create_batch(request.headers, body, base_url=_base(request))
-    )
+def _create_batch(api: SimulatedAPI, request: web.Request, body: bytes) -> Reply:
+    return api.create_batch(request.headers, body, base_url=_base(request))
 
 
-async def _list_batches(request: web.Request) -> web.StreamResponse:
-    api = request.app[API_KEY]
-    reply = api.list_batches(request.headers, request.query, base_url=_base(request))
-    return await _send(request, api, reply)
+def _list_batches(api: SimulatedAPI, request: web.Request) -> Reply:
+    return api.list_batches(request.headers, request.query, base_url=_base(request))
 
 
-async def _retrieve_batch(request: web.Request) -> web.StreamResponse:
-    api = request.app[API_KEY]
+def _retrieve_batch(api: SimulatedAPI, request: web.Request) -> Reply:
     batch_id = request.match_info["batch_id"]
-    reply = api.retrieve_batch(request.headers, batch_id, base_url=_base(request))
-    return await _send(request, api, reply)
+    return api.retrieve_batch(request.headers, batch_id, base_url=_base(request))
 
 
-async def _cancel_batch(request: web.Request) -> web.StreamResponse:
-    api = request.app[API_KEY]
+def _cancel_batch(api: SimulatedAPI, request: web.Request) -> Reply:
     batch_id = request.match_info["batch_id"]
-    reply = api.cancel_batch(request.headers, batch_id, base_url=_base(request))
-    return await _send(request, api, reply)
+    return api.cancel_batch(request.headers, batch_id, base_url=_base(request))
 
 
-async def _delete_batch(request: web.Request) -> web.StreamResponse:
-    api = request.app[API_KEY]
-    reply = api.delete_batch(request.headers, request.match_info["batch_id"])
-    return await _send(request, api, reply)
+def _delete_batch(api: SimulatedAPI, request: web.Request) -> Reply:
+    return api.delete_batch(request.headers, request.match_info["batch_id"])
 
 
-async def _batch_results(request: web.Request) -> web.StreamResponse:
-    api = request.app[API_KEY]
-    reply = api.batch_results(request.headers, request.match_info["batch_id"])
-    return await _send(request, api, reply)
+def _batch_results(api: SimulatedAPI, request: web.Request) -> Reply:
+    return api.batch_results(request.headers, request.match_info["batch_id"])
 
 
-async def _list_models(request: web.Request) -> web.StreamResponse:
-    api = request.app[API_KEY]
-    return await _send(request, api, api.list_models(request.headers, request.query))
+def _list_models(api: SimulatedAPI, request: web.Request) -> Reply:
+    return api.list_models(request.headers, request.query)
 
 
-async def _retrieve_model(request: web.Request) -> web.StreamResponse:
-    api = request.app[API_KEY]
-    reply = api.retrieve_model(request.headers, request.match_info["model_id"])
-    return await _send(request, api, reply)
+def _retrieve_model(api: SimulatedAPI, request: web.Request) -> Reply:
+    return api.retrieve_model(request.headers, request.match_info["model_id"])
 
 
-async def _rate_limits(request: web.Request) -> web.StreamResponse:
-    api = request.app[API_KEY]
-    return await _send(request, api, api.rate_limits(request.headers, request.query))
+def _rate_limits(api: SimulatedAPI, request: web.Request) -> Reply:
+    return api.rate_limits(request.headers, request.query)
+
+
+def _unknown(api: SimulatedAPI, request: web.Request) -> Reply:
+    return api.unknown_route(request.method, request.path)
 
 
 async def _stats(request: web.Request) -> web.StreamResponse:
@@ -128,11 +139,6 @@ async def _stats(request: web.Request) -> web.StreamResponse:
 async def _reset(request: web.Request) -> web.StreamResponse:
     request.app[API_KEY].reset()
     return _json({"reset": True})
-
-
-async def _unknown(request: web.Request) -> web.StreamResponse:
-    api = request.app[API_KEY]
-    return await _send(request, api, api.unknown_route(request.method, request.path))
 
 
 def _json(data: dict[str, Any]) -> web.Response:

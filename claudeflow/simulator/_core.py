@@ -6,7 +6,9 @@ token buckets, and the response itself. Time comes from an injected :class:`Cloc
 timestamps shown to clients are ``clock.now() + wall_offset``. Waiting (latency) and
 settling happen in :meth:`SimulatedAPI.deliver` / :meth:`SimulatedAPI.stream`, which
 only sleep on that clock, so the whole core runs in virtual time under a FakeClock.
-The aiohttp layer (:mod:`._app`) is a thin adapter over these methods.
+The aiohttp layer (:mod:`._app`) is a thin adapter over these methods. The Message
+Batches endpoints are in :mod:`._batch_api`, the steps every endpoint shares in
+:mod:`._api_state`.
 """
 
 from __future__ import annotations
@@ -18,18 +20,18 @@ from .._clock import Clock, LoopClock, wall_time
 from .._errors import ConfigError
 from ..limiter._classes import ModelClasses
 from ._admission import Admission
-from ._batches import BatchService, PreparedRequest
-from ._cache import CachePlan, PromptCache
+from ._batch_api import BatchEndpoints
+from ._batches import BatchService
+from ._cache import PromptCache
 from ._config import SimulatorConfig
 from ._faults import Fault, FaultInjector, fault_error
-from ._limits import Cost, LimitSet
+from ._limits import LimitSet
 from ._models import ModelCatalog
-from ._output import Plan, build_message, plan_output
+from ._output import Plan, plan_output
 from ._rate_limits_api import authorize_admin, rate_limits
 from ._reply import Reply, Settlement, deliver_json, stream_body
 from ._sse import StreamTiming, stream_chunks
 from ._stats import Stats
-from ._tokenizer import Prompt, measure_prompt
 from ._validate import (
     api_version,
     authenticate,
@@ -37,18 +39,14 @@ from ._validate import (
     validate_count_tokens,
     validate_messages,
 )
-from ._wire import IdFactory, SimError, dumps, error_body, invalid
+from ._wire import IdFactory, SimError, dumps
 
 __all__ = ["SimulatedAPI"]
 
-_JSON = "application/json"
 _SSE = "text/event-stream; charset=utf-8"
-_JSONL = "application/x-jsonl"
-# A batch endpoint's work: (api_key, anthropic-version) -> JSON object or JSONL bytes
-BatchCall = Callable[[str, str], "dict[str, Any] | bytes"]
 
 
-class SimulatedAPI:
+class SimulatedAPI(BatchEndpoints):
     """The simulated Messages, Token Counting, Message Batches, Models and Rate Limits APIs.
 
     :param config: what to simulate (default: :class:`SimulatorConfig` defaults)
@@ -121,18 +119,12 @@ class SimulatedAPI:
 
     def messages(self, headers: Mapping[str, str], body: bytes) -> Reply:
         """``POST /v1/messages``. ``headers`` must be case-insensitive or lower-case."""
-        rid = self._received("messages")
-        try:
-            reply = self._messages(headers, body, rid)
-        except SimError as exc:
-            reply = self._error(exc, rid)
-        self._stats.by_status[reply.status] += 1
-        return reply
+        return self._answer("messages", lambda rid: self._messages(headers, body, rid))
 
     def count_tokens(self, headers: Mapping[str, str], body: bytes) -> Reply:
         """``POST /v1/messages/count_tokens`` (its own RPM bucket, no rate-limit headers)."""
-        rid = self._received("count_tokens")
-        try:
+
+        def work(rid: str) -> Reply:
             key = authenticate(headers, self.config.api_keys)
             version = api_version(headers)
             parsed = parse_body(body)
@@ -140,61 +132,9 @@ class SimulatedAPI:
             self._admission.admit_requests(
                 self._admission.count_tokens, key, "count_tokens", "token counting"
             )
-            total = self._measure(parsed, spec.context_window).total
-            reply = Reply(200, self._headers(rid), dumps({"input_tokens": total}))
-        except SimError as exc:
-            reply = self._error(exc, rid)
-        self._stats.by_status[reply.status] += 1
-        return reply
+            return self._ok(rid, {"input_tokens": self._measure(parsed, spec.context_window).total})
 
-    def create_batch(self, headers: Mapping[str, str], body: bytes, *, base_url: str) -> Reply:
-        """``POST /v1/messages/batches``; processing starts in the background.
-
-        Must be called with an event loop running (the processing task is created on it).
-        """
-
-        def call(key: str, version: str) -> dict[str, Any]:
-            batch = self._batches.create(key, parse_body(body), version)
-            return self._batches.to_json(batch, base_url)
-
-        return self._batch_call(headers, "batches.create", call)
-
-    def retrieve_batch(self, headers: Mapping[str, str], batch_id: str, *, base_url: str) -> Reply:
-        def call(key: str, _: str) -> dict[str, Any]:
-            return self._batches.to_json(self._batches.get(key, batch_id), base_url)
-
-        return self._batch_call(headers, "batches.retrieve", call)
-
-    def list_batches(
-        self, headers: Mapping[str, str], query: Mapping[str, str], *, base_url: str
-    ) -> Reply:
-        def call(key: str, _: str) -> dict[str, Any]:
-            page, has_more = self._batches.page(key, query)
-            return {
-                "data": [self._batches.to_json(b, base_url) for b in page],
-                "has_more": has_more,
-                "first_id": page[0].id if page else None,
-                "last_id": page[-1].id if page else None,
-            }
-
-        return self._batch_call(headers, "batches.list", call)
-
-    def cancel_batch(self, headers: Mapping[str, str], batch_id: str, *, base_url: str) -> Reply:
-        def call(key: str, _: str) -> dict[str, Any]:
-            return self._batches.to_json(self._batches.cancel(key, batch_id), base_url)
-
-        return self._batch_call(headers, "batches.cancel", call)
-
-    def delete_batch(self, headers: Mapping[str, str], batch_id: str) -> Reply:
-        return self._batch_call(
-            headers, "batches.delete", lambda key, _: self._batches.delete(key, batch_id)
-        )
-
-    def batch_results(self, headers: Mapping[str, str], batch_id: str) -> Reply:
-        """The results as JSONL (one line per request, in submission order)."""
-        return self._batch_call(
-            headers, "batches.results", lambda key, _: self._batches.results(key, batch_id)
-        )
+        return self._answer("count_tokens", work)
 
     def list_models(self, headers: Mapping[str, str], query: Mapping[str, str]) -> Reply:
         """``GET /v1/models``: the served models, newest first, paginated."""
@@ -206,26 +146,21 @@ class SimulatedAPI:
 
     def rate_limits(self, headers: Mapping[str, str], query: Mapping[str, str]) -> Reply:
         """``GET /v1/organizations/rate_limits`` (Admin key only), from the configuration."""
-        rid = self._received("rate_limits")
-        try:
-            authorize_admin(authenticate(headers, None))
+
+        def work(rid: str) -> Reply:
+            authorize_admin(authenticate(headers, None))  # an API key gets a 401, as from the API
             api_version(headers)
             result = rate_limits(self.config, self.models, self._classes, self._ids.org_id, query)
-            reply = Reply(200, self._headers(rid), dumps(result))
-        except SimError as exc:
-            reply = self._error(exc, rid)
-        self._stats.by_status[reply.status] += 1
-        return reply
+            return self._ok(rid, result)
+
+        return self._answer("rate_limits", work)
 
     def client_gone(self) -> None:
         """A client closed its connection before its reply was complete."""
         self._stats.client_disconnects += 1
 
     def unknown_route(self, method: str, path: str) -> Reply:
-        rid = self._received("unknown")
-        reply = self._error(SimError(404, "not_found_error", "Not found"), rid)
-        self._stats.by_status[404] += 1
-        return reply
+        return self._answer("unknown", _not_found)
 
     async def deliver(self, reply: Reply) -> None:
         """Wait out a JSON reply's latency and settle it (raises ConnectionDropped)."""
@@ -269,10 +204,11 @@ class SimulatedAPI:
         if fault is not None and fault.before_admission:
             return self._fault_reply(fault, key, model, rid)
         now = self.clock.now()
+        # Cached prefixes belong to one key and one model (\x00 occurs in neither).
         plan = self._cache.plan(prompt, f"{key}\x00{model}", now)
         max_tokens: int = body["max_tokens"]
         limits = self._admission.admit_message(key, model, plan, max_tokens, now)
-        if plan.entries:
+        if plan.entries:  # written only once admitted: a 429 leaves the cache as it was
             self._cache.commit(plan, now)
         self._stats.admitted += 1
         self._stats.in_flight += 1
@@ -308,6 +244,7 @@ class SimulatedAPI:
         if limits is not None:
             reply.refresh = lambda: self._admission.headers(limits)
         if reply.delay == 0 and not reply.drop:
+            # Nothing to wait for: settle now, so the headers sent count this request.
             reply.settlement.produced(tokens)
             reply.settlement.finish()
             reply.settlement = None
@@ -333,13 +270,11 @@ class SimulatedAPI:
         chunks = stream_chunks(message, output, self._timing, fail_half_way=failing)
         reply = Reply(200, headers, chunks=chunks)
         if fault is Fault.CONNECTION_DROP:
+            # The client sees half a stream, then the connection break.
             reply.chunks = chunks[: max(1, len(chunks) // 2)]
             reply.drop = True
         reply.settlement = self._settlement(limits, message["usage"]["output_tokens"], max_tokens)
         return reply
-
-    def _message(self, model: str, plan: CachePlan, output: Plan, tier: str) -> dict[str, Any]:
-        return build_message(self._ids.make("msg"), model, plan, output, tier)
 
     # -- faults ------------------------------------------------------------------------
 
@@ -366,66 +301,7 @@ class SimulatedAPI:
             headers.update(self._admission.retry_after(faults.overload_retry_after_s))
         raise fault_error(fault, headers, self.wall())
 
-    # -- batches -----------------------------------------------------------------------
-
-    def _batch_call(self, headers: Mapping[str, str], endpoint: str, call: BatchCall) -> Reply:
-        rid = self._received(endpoint)
-        try:
-            key = authenticate(headers, self.config.api_keys)
-            version = api_version(headers)
-            self._admission.admit_requests(
-                self._admission.batches, key, "batches", "the Message Batches API"
-            )
-            result = call(key, version)
-            if isinstance(result, bytes):
-                reply = Reply(200, self._headers(rid, _JSONL), result)
-            else:
-                reply = Reply(200, self._headers(rid), dumps(result))
-        except SimError as exc:
-            reply = self._error(exc, rid)
-        self._stats.by_status[reply.status] += 1
-        return reply
-
-    def _prepare_batch_request(self, key: str, params: Any, version: str) -> PreparedRequest:
-        cfg = self.config
-        try:
-            if params.get("stream") is True:
-                raise invalid("stream: Message Batches do not support streaming requests")
-            spec = validate_messages(params, version, self.models)
-            prompt = self._measure(params, spec.context_window)
-        except SimError as exc:
-            error = {"type": "error", "error": {"type": exc.error_type, "message": exc.message}}
-            result = {"type": "errored", "error": error}
-            return PreparedRequest(Cost(0), lambda: result)
-        output = plan_output(
-            params, seed=cfg.seed, low=cfg.output_tokens_min, high=cfg.output_tokens_max
-        )
-
-        def run() -> dict[str, Any]:
-            now = self.clock.now()
-            plan = self._cache.plan(prompt, f"{key}\x00{params['model']}", now)
-            self._cache.commit(plan, now)
-            self._stats.record_input(plan.input_tokens, plan.cache_creation, plan.cache_read)
-            self._stats.output_tokens += output.tokens
-            return {
-                "type": "succeeded",
-                "message": self._message(params["model"], plan, output, "batch"),
-            }
-
-        return PreparedRequest(Cost(1, prompt.total, output.tokens), run)
-
     # -- helpers -----------------------------------------------------------------------
-
-    def _received(self, endpoint: str) -> str:
-        self._stats.received += 1
-        self._stats.by_endpoint[endpoint] += 1
-        return self._ids.make("req")
-
-    def _measure(self, body: dict[str, Any], window: int) -> Prompt:
-        prompt = measure_prompt(body)
-        if prompt.total > window:
-            raise invalid(f"prompt is too long: {prompt.total} tokens > {window} maximum")
-        return prompt
 
     def _settlement(self, limits: LimitSet | None, tokens: int, max_tokens: int) -> Settlement:
         return Settlement(
@@ -441,25 +317,14 @@ class SimulatedAPI:
         self, headers: Mapping[str, str], endpoint: str, call: Callable[[], dict[str, Any]]
     ) -> Reply:
         """An authenticated, unlimited GET answered with ``call()``'s JSON."""
-        rid = self._received(endpoint)
-        try:
+
+        def work(rid: str) -> Reply:
             authenticate(headers, self.config.api_keys)
             api_version(headers)
-            reply = Reply(200, self._headers(rid), dumps(call()))
-        except SimError as exc:
-            reply = self._error(exc, rid)
-        self._stats.by_status[reply.status] += 1
-        return reply
+            return self._ok(rid, call())
 
-    def _headers(self, rid: str, content_type: str = _JSON) -> dict[str, str]:
-        return {
-            "content-type": content_type,
-            "request-id": rid,
-            "anthropic-organization-id": self._ids.org_id,
-        }
+        return self._answer(endpoint, work)
 
-    def _error(self, exc: SimError, rid: str) -> Reply:
-        headers = self._headers(rid)
-        headers.update(exc.headers)
-        body = error_body(exc.error_type, exc.message, rid, exc.error_code)
-        return Reply(exc.status, headers, dumps(body))
+
+def _not_found(rid: str) -> Reply:
+    raise SimError(404, "not_found_error", "Not found")

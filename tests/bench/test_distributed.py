@@ -11,10 +11,9 @@ from claudeflow.bench._distributed import (
     SetupResult,
     _plans,
     _summarize,
-    judge,
-    markdown,
     run_distributed,
 )
+from claudeflow.bench._distributed_report import judge, markdown
 from claudeflow.bench._target import Target
 from claudeflow.bench._worker import WorkerPlan, WorkerReport
 

@@ -16,7 +16,7 @@ from runner_helpers import API_KEY, body, records, write_lines
 
 from claudeflow import Flow, RateLimits
 from claudeflow.runner import RunFiles, RunOptions, RunSummary, run_jsonl
-from claudeflow.runner._cli import _preflight
+from claudeflow.runner._preflight import preflight as _preflight
 from claudeflow.testing import error_response, message_response
 from claudeflow.transport import ApiResponse, MockRequest, MockTransport
 
