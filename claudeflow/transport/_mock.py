@@ -15,36 +15,25 @@ import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self, TypeAlias
+from typing import Any, TypeAlias
 
 from .._errors import ConfigError
-from ._base import ApiResponse, Response, SseEvent, lower_names, masked
+from ._base import (
+    ApiResponse,
+    AsyncClosing,
+    BaseTransport,
+    Request,
+    Response,
+    SseEvent,
+    lower_names,
+)
 from ._sse import SseParser, encode_event
 
 __all__ = ["MockHandler", "MockRequest", "MockStream", "MockTransport"]
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class MockRequest:
-    """What the code under test sent. ``headers`` keys are lower-cased.
-
-    The repr masks credentials, so a failing test's output never shows a key.
-    """
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    json: Any = None
-    timeout: float | None = None
-    stream: bool = False  #: True when sent with ``send(..., stream=True)``
-
-    def __repr__(self) -> str:
-        return (
-            f"MockRequest(method={self.method!r}, path={self.path!r}, "
-            f"headers={masked(self.headers)!r}, "
-            f"json={self.json!r}, timeout={self.timeout!r}, stream={self.stream!r})"
-        )
+# What the code under test sent: the request every transport receives.
+MockRequest = Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +50,8 @@ MockResult: TypeAlias = ApiResponse | MockStream
 MockHandler: TypeAlias = Callable[[MockRequest], MockResult | Awaitable[MockResult]]
 
 
-class _Stream:
-    """The open :class:`Response` of ``send(..., stream=True)``."""
+class _Stream(AsyncClosing):
+    """The open :class:`Response` of ``send(..., stream=True)``; it holds nothing open."""
 
     __slots__ = ("_body", "_events", "headers", "status")
 
@@ -89,22 +78,8 @@ class _Stream:
     async def read(self) -> bytes:
         return self._body
 
-    async def aclose(self) -> None:
-        return None  # nothing to give back: the handler's answer is all in memory
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-
-class MockTransport:
+class MockTransport(BaseTransport):
     """A :class:`Transport` whose answers come from ``handler``; records every request.
 
     >>> transport = MockTransport(lambda request: ApiResponse(200, {}, b"{}"))
@@ -121,19 +96,9 @@ class MockTransport:
         self.requests: list[MockRequest] = []
         self.closed = False
 
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str],
-        json: Any = None,
-        timeout: float | None = None,
-        stream: bool = False,
-    ) -> Response:
-        request = MockRequest(method, path, lower_names(headers), json, timeout, stream)
+    async def handle(self, request: Request) -> Response:
         result = await self._call(request)
-        if stream:
+        if request.stream:
             return _Stream(result)
         if isinstance(result, ApiResponse):
             return ApiResponse(result.status, lower_names(result.headers), result.body)
@@ -141,17 +106,6 @@ class MockTransport:
 
     async def aclose(self) -> None:
         self.closed = True
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _call(self, request: MockRequest) -> MockResult:
         self.requests.append(request)
