@@ -22,12 +22,11 @@ Only 400-class messages about the request body itself go through, scrubbed of ke
 
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass
 from typing import Any, Final
 
 from .._clock import wall_time
+from .._error_reply import ErrorReply
 from .._errors import (
     APIStatusError,
     APITimeoutError,
@@ -57,23 +56,6 @@ _UPSTREAM_MESSAGES: Final = {
     429: "the upstream API is rate limiting the gateway; retry after the Retry-After delay",
     529: "the upstream API is overloaded; retry after the Retry-After delay",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorReply:
-    """What an error means over HTTP, before it becomes an API-shaped body."""
-
-    status: int
-    type: str
-    message: str
-    retry_after: float | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-
-    def all_headers(self) -> dict[str, str]:
-        headers = dict(self.headers)
-        if self.retry_after is not None:
-            headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
-        return headers
 
 
 def scrub(text: str) -> str:
