@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from .._clock import Clock, TimerHandle
 from .._errors import BatchError, ClaudeflowError, FlowClosedError
+from .._snapshot import snapshot
 from ..tokens import PriceTable
 from ._api import BatchApi
 from ._config import BatchOffload
@@ -229,18 +230,11 @@ class BatchRunner(Generic[R]):
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def stats(self) -> BatchStats:
-        c = self._counts
-        return BatchStats(
+        return snapshot(
+            BatchStats,
+            self._counts,
             collecting=sum(len(g.items) for g in self._groups.values()),
-            batches_submitted=c["batches_submitted"],
             batches_running=len(self._tasks),
-            submitted=c["submitted"],
-            succeeded=c["succeeded"],
-            errored=c["errored"],
-            canceled=c["canceled"],
-            expired=c["expired"],
-            input_tokens=c["input_tokens"],
-            output_tokens=c["output_tokens"],
             cost_usd=self._cost[0],
             saved_usd=self._cost[1],
         )

@@ -25,6 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, Protocol, TypeVar
 
 from .._message import Message
+from .._snapshot import snapshot
 from .._types import Cost
 from ..tokens import Usage
 from ._cache import ResponseCache
@@ -94,15 +95,10 @@ class SavingLayer(Generic[R]):
         self._saved_usd = 0.0
 
     def stats(self) -> CacheStats:
-        c = self._counts
-        return CacheStats(
-            hits=c["hits"],
-            misses=c["misses"],
-            coalesced=c["coalesced"],
-            stores=c["stores"],
+        return snapshot(
+            CacheStats,
+            self._counts,
             errors=self.cache.errors if self.cache else 0,
-            saved_input_tokens=c["saved_input_tokens"],
-            saved_output_tokens=c["saved_output_tokens"],
             saved_usd=self._saved_usd,
         )
 
