@@ -55,9 +55,7 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -65,9 +63,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from .._clock import Clock, LoopClock
-from .._config import RateLimits, check_positive
-from .._errors import BackendUnavailableError, ConfigError
+from .._config import RateLimits
+from .._errors import BackendUnavailableError
 from ._redis_pool import LOST, RedisPool
+from ._redis_settings import RedisSettings, check_url
 
 if TYPE_CHECKING:
     from ._backend import Backend, PoolBuckets
@@ -78,7 +77,6 @@ __all__ = ["RedisBackend"]
 log = logging.getLogger("claudeflow.limiter.redis")
 
 Mode = Literal["shared", "degraded", "failed"]
-_SCHEMES = ("redis", "rediss", "unix")
 
 
 class RedisBackend:
@@ -107,9 +105,11 @@ class RedisBackend:
         reconnect_max_s: float = 5.0,
         clock: Clock | None = None,
     ) -> None:
-        self._url, self._secret = _check_url(url)
+        self._url, self._secret = check_url(url)
         self._raw_url = url
-        self._settings = _Settings(on_failure, timeout_s, heartbeat_s, key_ttl_s, reconnect_max_s)
+        self._settings = RedisSettings(
+            on_failure, timeout_s, heartbeat_s, key_ttl_s, reconnect_max_s
+        )
         self.on_failure = on_failure
         self._clock = clock or LoopClock()
         #: this process's id in the pools' registries (host, pid and a random part)
@@ -360,46 +360,6 @@ class RedisBackend:
 
     def __repr__(self) -> str:
         return f"RedisBackend({self._url!r}, on_failure={self.on_failure!r}, mode={self._mode!r})"
-
-
-@dataclass(frozen=True, slots=True)
-class _Settings:
-    """The backend's knobs, checked once (see :class:`RedisBackend` for their meaning)."""
-
-    on_failure: str
-    timeout_s: float
-    heartbeat_s: float
-    key_ttl_s: float
-    reconnect_max_s: float
-
-    def __post_init__(self) -> None:
-        if self.on_failure not in ("fail", "degrade"):
-            raise ConfigError("on_failure", f"must be 'fail' or 'degrade', got {self.on_failure!r}")
-        for name in ("timeout_s", "heartbeat_s", "key_ttl_s", "reconnect_max_s"):
-            check_positive(name, getattr(self, name), allow_none=False)
-        if self.key_ttl_s <= 3 * self.heartbeat_s:
-            raise ConfigError("key_ttl_s", f"must exceed 3 * heartbeat_s, got {self.key_ttl_s!r}")
-
-
-def _check_url(url: object) -> tuple[str, str]:
-    """The URL with its password masked, and the password (to scrub from messages)."""
-    if not isinstance(url, str):
-        raise ConfigError("url", f"must be a str, got {type(url).__name__}")
-    try:
-        parts = urlsplit(url)
-        secret = parts.password or ""
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        raise ConfigError("url", "is not a valid URL") from None
-    if parts.scheme not in _SCHEMES:
-        schemes = ", ".join(_SCHEMES)
-        raise ConfigError("url", f"scheme must be one of {schemes}; got {parts.scheme!r}")
-    if parts.scheme != "unix" and not host:
-        raise ConfigError("url", "has no host")
-    user = parts.username or ""
-    netloc = f"{user}:***@{host}{port}" if secret else parts.netloc
-    return urlunsplit(parts._replace(netloc=netloc)), secret
 
 
 if TYPE_CHECKING:
