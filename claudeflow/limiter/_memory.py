@@ -18,17 +18,20 @@ from ._bucket import TokenBucket
 
 __all__ = [
     "DIMENSIONS",
+    "LIMIT_FIELD",
     "MemoryBackend",
     "MemoryPool",
     "amounts",
     "check_fits",
+    "limited_buckets",
     "settle",
     "wait_for",
 ]
 
 # Bucket names, in Cost field order.
 DIMENSIONS = ("requests", "input_tokens", "output_tokens")
-_LIMIT_FIELD = {"requests": "rpm", "input_tokens": "input_tpm", "output_tokens": "output_tpm"}
+# The RateLimits field that limits each bucket.
+LIMIT_FIELD = {"requests": "rpm", "input_tokens": "input_tpm", "output_tokens": "output_tpm"}
 
 
 class MemoryBackend:
@@ -62,13 +65,7 @@ class MemoryPool:
         self.paused_reason = ""
         self.on_change: Callable[[], None] = _noop
         self._learned: set[str] = set()
-        now = clock.now()
-        self._buckets: dict[str, TokenBucket] = {}
-        for dim in DIMENSIONS:
-            rate = self._limits.per_second(_LIMIT_FIELD[dim])
-            capacity = self._limits.capacity(_LIMIT_FIELD[dim])
-            if rate is not None and capacity is not None:
-                self._buckets[dim] = TokenBucket(rate, capacity, now=now)
+        self._buckets = limited_buckets(self._limits, clock.now())
 
     @property
     def limits(self) -> RateLimits:
@@ -96,6 +93,7 @@ class MemoryPool:
 
     def take(self, cost: Cost) -> None:
         """Debit ``cost`` from every bucket (call when :meth:`delay` is 0)."""
+        # Taking is settling a negative amount: one code path moves every bucket.
         settle(self._buckets, Cost(0, 0, 0) - cost, self._clock.now())
 
     def buckets(self) -> dict[str, BucketState]:
@@ -122,12 +120,14 @@ class MemoryPool:
 
     def pause(self, seconds: float, reason: str) -> None:
         until = self._clock.now() + max(0.0, seconds)
+        # Pauses only lengthen: a later, shorter retry-after must not cut one short.
         if until > self.paused_until:
             self.paused_until = until
             self.paused_reason = reason
 
     def clamp(self, dim: str, remaining: float) -> None:
         bucket = self._buckets.get(dim)
+        # A learned bucket was just clamped by learn(), from the same headers.
         if bucket is not None and dim not in self._learned:
             bucket.clamp(remaining, self._clock.now())
 
@@ -137,10 +137,12 @@ class MemoryPool:
         if dim in self._buckets and dim not in self._learned:
             return  # configured limits win over what the server says
         now = self._clock.now()
+        # A time-scaled server's own window: a learned limit refills at the server's pace.
         rate = limit / (window_s or self._limits.window_s)
         capacity = limit * self._limits.burst
         bucket = self._buckets.get(dim)
         if bucket is None:
+            # From the server's ``remaining``: the requests that taught us the limit were spent.
             self._buckets[dim] = TokenBucket(
                 rate, capacity, now=now, level=min(remaining, capacity)
             )
@@ -164,6 +166,18 @@ def amounts(cost: Cost) -> tuple[int, int, int]:
 # -- the arithmetic over one pool's buckets (shared with the Redis backend's local view) --
 
 
+def limited_buckets(limits: RateLimits, now: float) -> dict[str, TokenBucket]:
+    """A full bucket for each dimension ``limits`` limits."""
+    buckets: dict[str, TokenBucket] = {}
+    for dim in DIMENSIONS:
+        rate = limits.per_second(LIMIT_FIELD[dim])
+        capacity = limits.capacity(LIMIT_FIELD[dim])
+        if rate is not None and capacity is not None:
+            # No limit, no bucket: that dimension is never waited on (learning may add one).
+            buckets[dim] = TokenBucket(rate, capacity, now=now)
+    return buckets
+
+
 def check_fits(buckets: Mapping[str, TokenBucket], cost: Cost) -> None:
     """Raise :class:`CapacityError` if ``cost`` can never be taken from ``buckets`` at once."""
     for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
@@ -171,7 +185,7 @@ def check_fits(buckets: Mapping[str, TokenBucket], cost: Cost) -> None:
         if bucket is not None and not bucket.fits(amount):
             raise CapacityError(
                 f"request needs {amount:,} {dim.replace('_', ' ')} but the bucket holds at "
-                f"most {bucket.capacity:,.0f} ({_LIMIT_FIELD[dim]} x burst); it can never "
+                f"most {bucket.capacity:,.0f} ({LIMIT_FIELD[dim]} x burst); it can never "
                 "be sent under these limits"
             )
 
@@ -180,6 +194,7 @@ def wait_for(
     buckets: Mapping[str, TokenBucket], cost: Cost, lead_s: float, paused_until: float, now: float
 ) -> float:
     """Seconds until every bucket can pay ``cost`` with ``lead_s`` of refill kept in hand."""
+    # A 429 pause and the buckets all bind: the wait is the longest of them.
     wait = max(0.0, paused_until - now)
     for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
         bucket = buckets.get(dim)

@@ -17,11 +17,9 @@ from .._config import RateLimits
 from .._types import Cost
 from ._backend import BucketState
 from ._bucket import TokenBucket
-from ._memory import DIMENSIONS, check_fits, settle, wait_for
+from ._memory import check_fits, limited_buckets, settle, wait_for
 
 __all__ = ["LocalBuckets"]
-
-_LIMIT_FIELD = {"requests": "rpm", "input_tokens": "input_tpm", "output_tokens": "output_tpm"}
 
 
 class LocalBuckets:
@@ -30,17 +28,11 @@ class LocalBuckets:
     def __init__(self, limits: RateLimits, clock: Clock) -> None:
         self._limits = limits
         self._clock = clock
-        self.buckets: dict[str, TokenBucket] = {}
+        self.buckets = limited_buckets(limits, clock.now())
         self.learned: set[str] = set()
         self.paused_until = -math.inf
         self.paused_reason = ""
         self._share = 1  # a degraded slice holds 1/_share of what the server reports
-        now = clock.now()
-        for dim in DIMENSIONS:
-            rate = limits.per_second(_LIMIT_FIELD[dim])
-            capacity = limits.capacity(_LIMIT_FIELD[dim])
-            if rate is not None and capacity is not None:
-                self.buckets[dim] = TokenBucket(rate, capacity, now=now)
 
     def now(self) -> float:
         return self._clock.now()
@@ -62,6 +54,7 @@ class LocalBuckets:
     def clamp(self, dim: str, remaining: float) -> None:
         bucket = self.buckets.get(dim)
         if bucket is not None and dim not in self.learned:
+            # A slice answers for its share of what the server says is left.
             bucket.clamp(remaining / self._share, self._clock.now())
 
     def learn(
@@ -71,6 +64,7 @@ class LocalBuckets:
         if dim in self.buckets and dim not in self.learned:
             return False
         now = self._clock.now()
+        # A slice learns its share: N processes together must not exceed the server's limit.
         limit, remaining = limit / self._share, remaining / self._share
         rate = limit / (window_s or self._limits.window_s)
         capacity = limit * self._limits.burst
@@ -92,6 +86,7 @@ class LocalBuckets:
     def mirror(self, fields: Sequence[object], pause_left: float, reason: str) -> None:
         """Copy the server's view: ``fields`` is (dim, level, cap, rate, learned) * n."""
         now = self._clock.now()
+        # Replaced whole, not merged: the server's view includes every correction it applied.
         self.buckets.clear()
         self.learned.clear()
         for i in range(0, len(fields), 5):
@@ -100,6 +95,7 @@ class LocalBuckets:
             self.buckets[dim] = TokenBucket(rate, cap, now=now, level=level)
             if int(_text(fields[i + 4])):
                 self.learned.add(dim)
+        # The server sends time left, not an instant: our clocks need not agree with Redis's.
         self.paused_until = now + pause_left if pause_left > 0 else -math.inf
         self.paused_reason = reason
 
@@ -107,11 +103,13 @@ class LocalBuckets:
         """A 1/``processes`` slice of these buckets (rates, capacities and levels)."""
         part = LocalBuckets(self._limits, self._clock)
         now = self._clock.now()
+        # At least ourselves, even before any heartbeat has counted us.
         n = max(1, processes)
         part.buckets = {
             dim: TokenBucket(b.rate / n, b.capacity / n, now=now, level=b.level(now) / n)
             for dim, b in self.buckets.items()
         }
+        # A learned bucket stays one: clamps from headers must keep skipping it.
         part.learned = set(self.learned)
         part._share = n
         part.paused_until, part.paused_reason = self.paused_until, self.paused_reason
@@ -126,4 +124,5 @@ class LocalBuckets:
 
 
 def _text(value: object) -> str:
+    # Replies are str with decode_responses, bytes without; both mirror alike.
     return value.decode() if isinstance(value, bytes) else str(value)

@@ -33,6 +33,7 @@ class RedisSettings:
             raise ConfigError("on_failure", f"must be 'fail' or 'degrade', got {self.on_failure!r}")
         for name in ("timeout_s", "heartbeat_s", "key_ttl_s", "reconnect_max_s"):
             check_positive(name, getattr(self, name), allow_none=False)
+        # Keys must outlive a live process's head entry (three heartbeats), or expire under it.
         if self.key_ttl_s <= 3 * self.heartbeat_s:
             raise ConfigError("key_ttl_s", f"must exceed 3 * heartbeat_s, got {self.key_ttl_s!r}")
 
@@ -51,8 +52,10 @@ def check_url(url: object) -> tuple[str, str]:
     if parts.scheme not in _SCHEMES:
         schemes = ", ".join(_SCHEMES)
         raise ConfigError("url", f"scheme must be one of {schemes}; got {parts.scheme!r}")
+    # A unix socket URL names a path, not a host.
     if parts.scheme != "unix" and not host:
         raise ConfigError("url", "has no host")
     user = parts.username or ""
+    # Rebuilt from the parts, not by replacing text: the password may occur elsewhere too.
     netloc = f"{user}:***@{host}{port}" if secret else parts.netloc
     return urlunsplit(parts._replace(netloc=netloc)), secret
