@@ -81,6 +81,7 @@ def _header_problem(value: object) -> str | None:
         return f"must be a mapping of header names to values, got {type(value).__name__}"
     for name, text in value.items():
         if not isinstance(name, str) or not name or not name.isprintable():
+            # Bounded: a huge bad name must not make a huge error message.
             shown = repr(name[:60]) if isinstance(name, str) else type(name).__name__
             return f"header names must be non-empty printable strings, got {shown}"
         if not isinstance(text, str) or "\r" in text or "\n" in text:
@@ -183,6 +184,7 @@ class ApiResponse(AsyncClosing):
         return self.body
 
     async def events(self) -> AsyncIterator[SseEvent]:
+        # A whole body read as events: one handler serves plain and streaming callers alike.
         from ._sse import SseParser  # _sse builds on this module's SseEvent
 
         parser = SseParser()
@@ -255,6 +257,7 @@ class BaseTransport(AsyncClosing):
         stream: bool = False,
     ) -> Response:
         """Send one request (any status); read its body now unless ``stream`` is true."""
+        # Lower-cased once, here: every transport then merges and masks headers by exact name.
         return await self.handle(Request(method, path, lower_names(headers), json, timeout, stream))
 
     async def handle(self, request: Request) -> Response:

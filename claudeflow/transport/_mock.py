@@ -109,9 +109,11 @@ class MockTransport(BaseTransport):
 
     async def _call(self, request: MockRequest) -> MockResult:
         self.requests.append(request)
+        # Sync or async handlers alike, as httpx's MockTransport allows.
         result = self._handler(request)
         if inspect.isawaitable(result):
             result = await result
+        # A clear TypeError now beats an AttributeError deep inside the code under test.
         if not isinstance(result, ApiResponse | MockStream):
             raise TypeError(
                 f"MockTransport handler must return ApiResponse or MockStream, "
@@ -134,6 +136,7 @@ def _message_events(result: ApiResponse) -> list[SseEvent]:
     if not isinstance(message, dict) or message.get("type") != "message":
         return []
     usage = message.get("usage") or {}
+    # message_start carries no content: the blocks follow as events of their own.
     start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 0}}
     data: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
     for index, block in enumerate(message.get("content") or []):
@@ -159,6 +162,7 @@ def _parse_body(body: bytes) -> list[SseEvent]:
 
 
 async def _stream_body(stream: MockStream) -> bytes:
+    # An explicit body wins: tests use it for malformed streams that events cannot express.
     if stream.body:
         return stream.body
     if isinstance(stream.events, Sequence):
