@@ -149,12 +149,14 @@ class SavingLayer(Generic[R]):
             replay = make_stream(done)
             for event in replay_events(hit.message.to_dict()):
                 replay.put(event)
+            # Closed before it is handed out: the whole answer is already there.
             replay.close()
             yield replay
             return
         async with open_stream() as stream:
             yield stream
         result = stream.finished()
+        # Only a stream read to its end is stored: a cut-off one is no answer.
         if result is not None:
             await self._store(key, body, result)
 

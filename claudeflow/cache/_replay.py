@@ -16,6 +16,7 @@ def replay_events(message: Mapping[str, Any]) -> list[dict[str, Any]]:
     """
     usage = dict(message.get("usage") or {})
     start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+    # As the API's message_start: at most one output token counted yet; the rest in message_delta.
     start["usage"] = {**usage, "output_tokens": min(1, int(usage.get("output_tokens", 0)))}
     events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
     for index, block in enumerate(message.get("content") or []):
@@ -36,6 +37,7 @@ def _block_events(index: int, block: Mapping[str, Any]) -> list[dict[str, Any]]:
         head = {**block, "text": ""}
         deltas.append({"type": "text_delta", "text": block.get("text", "")})
     elif kind in ("tool_use", "server_tool_use"):
+        # The input streams as JSON text, as the API sends it; accumulators parse it at block stop.
         head = {**block, "input": {}}
         deltas.append(
             {"type": "input_json_delta", "partial_json": json.dumps(block.get("input", {}))}
