@@ -69,6 +69,7 @@ def build_engine(
         transport=transport,
         clock=clock,
     )
+    # count_tokens has no key pool: it goes out with the first key.
     headers = {"x-api-key": keys[0].key, "anthropic-version": "2023-06-01"}
     return Engine(flow=flow, transport=transport, headers=headers, closers=closers)
 
@@ -93,6 +94,7 @@ def _api_keys(upstream: UpstreamConfig) -> list[ApiKey]:
 def _limits(upstream: UpstreamConfig) -> RateLimits | dict[str, RateLimits]:
     if not upstream.limits:
         return upstream.default_limits()
+    # "*" first, so one given in the config replaces the default.
     return {"*": upstream.default_limits(), **upstream.limits}
 
 
@@ -126,5 +128,6 @@ def _cache(
         return cache, ()
     import redis.asyncio  # only a Redis cache needs the client
 
+    # The engine made this client, so the engine closes it (closers).
     client = redis.asyncio.Redis.from_url(upstream.redis or "")
     return ResponseCache(ttl_s=config.ttl_s, redis=client), (client.aclose,)

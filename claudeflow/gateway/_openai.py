@@ -71,8 +71,10 @@ async def _stream(
             async for event in events:
                 await _write(response, chunks, event.to_dict())
         except StreamError as exc:
+            # Mid-stream, as OpenAI does: an error object in a data chunk, since the status is sent.
             error = openai_error(error_reply(exc))
             await response.write(_data(error))
+        # OpenAI's end-of-stream marker, after an error chunk too: SDKs read until it.
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
     return response

@@ -79,12 +79,14 @@ class ClientQuota:
         now = self._clock.now()
         name = self.client.name
         budget = self.client.budget_usd_per_day
+        # First: no per-minute wait helps a client whose day is spent.
         if budget is not None and self.spent_today_usd >= budget:
             raise QuotaExceeded(
                 f"client {name!r} has spent its ${budget:g} budget for today",
                 retry_after=self._until_midnight(),
                 headers={},
             )
+        # One token: a request's cost is unknown until it ends, so only debt refuses it.
         if self._tokens is not None and not self._tokens.can_take(1, now):
             raise QuotaExceeded(
                 f"client {name!r} used its {self.client.tpm:g} tokens per minute",
@@ -98,6 +100,7 @@ class ClientQuota:
                     retry_after=self._requests.time_until(1, now),
                     headers=self.headers(),
                 )
+            # Taken last, once every check passed: a refused request spends nothing.
             self._requests.take(1, now)
 
     def refund(self) -> None:
@@ -119,7 +122,9 @@ class ClientQuota:
         for name, bucket in (("requests", self._requests), ("tokens", self._tokens)):
             if bucket is None:
                 continue
+            # Whole units, floored: a header must never promise a request that would be refused.
             remaining = max(0, math.floor(bucket.level(now) + 1e-9))
+            # Empty: when the next one fits, which is what a client needs to know to retry.
             reset = bucket.time_until(1, now) if remaining == 0 else bucket.time_until_full(now)
             policies.append(f'"{name}";q={bucket.capacity:g};w={_WINDOW_S:g}')
             states.append(f'"{name}";r={remaining};t={math.ceil(reset)}')

@@ -45,6 +45,7 @@ from ._quota import QuotaExceeded
 
 __all__ = ["ErrorReply", "anthropic_error", "error_reply", "openai_error", "scrub"]
 
+# Any sk- key, not only Anthropic's: a client's message may quote a key of any provider.
 _KEY: Final = re.compile(r"sk-[A-Za-z0-9_\-]{8,}")
 _BUSY: Final = "the gateway is at capacity; retry after the Retry-After delay"
 # Upstream statuses whose message is about the request itself (safe to show).
@@ -79,6 +80,7 @@ def error_reply(error: BaseException, *, busy_retry_s: float = 1.0) -> ErrorRepl
     if isinstance(error, CapacityError):
         return ErrorReply(413, "request_too_large", scrub(str(error)))
     if isinstance(error, QueueFullError):
+        # 503, not 429: the client did nothing wrong; the gateway as a whole is saturated.
         return ErrorReply(503, "overloaded_error", _BUSY, error.retry_after or busy_retry_s)
     if isinstance(error, DeadlineExceededError | FlowClosedError):
         return ErrorReply(503, "overloaded_error", _BUSY, busy_retry_s)
@@ -97,12 +99,14 @@ def error_reply(error: BaseException, *, busy_retry_s: float = 1.0) -> ErrorRepl
 
 def _upstream(error: APIStatusError, busy_retry_s: float) -> ErrorReply:
     status = error.status_code
+    # The API's own error type when it gave one, so SDKs raise the class they would.
     kind = error.type or ("api_error" if status >= 500 else "invalid_request_error")
     if status in _ABOUT_REQUEST:
         message = scrub(error.message)
     else:
         message = _UPSTREAM_MESSAGES.get(status, "the upstream API failed; retry later")
     retry_after = None
+    # Only where waiting can help: a 400 stays a 400 however long one waits.
     if status == 429 or status >= 500:
         retry_after = parse_retry_after(error.headers, now_wall=wall_time()) or busy_retry_s
     return ErrorReply(status, kind, message, retry_after)

@@ -33,6 +33,7 @@ class Lines:
         key_pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
         for number in range(start, len(self.lines)):
             line = self.lines[number]
+            # The next section header: the key is not in this one.
             if number > start and re.match(r"^\s*\[", line):
                 return None
             if key_pattern.match(line):
@@ -52,6 +53,7 @@ class Table:
         self.data: dict[str, Any] = data
 
     def fail(self, key: str, problem: str) -> Any:
+        # An array's entries share one header; which one is ``index``.
         header = re.sub(r"\[\d+\]$", "", self.path)
         line = self.lines.find(header, self.index, key)
         where = f" (line {line})" if line is not None else ""

@@ -49,7 +49,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     """The body as a JSON object, or :class:`InvalidRequestError` saying why not."""
     try:
         body = json.loads(await request.read())
+    # The API's own wording, so SDKs and clients see the message they know.
     except (ValueError, UnicodeDecodeError):
+        # from None: the JSON parser's traceback says nothing to an HTTP client.
         raise InvalidRequestError(
             "There was an error parsing the body of your request as JSON"
         ) from None
