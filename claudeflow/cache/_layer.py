@@ -25,6 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, Protocol, TypeVar
 
 from .._message import Message
+from .._replay import replay_events
 from .._snapshot import snapshot
 from .._types import Cost
 from ..tokens import Usage
@@ -32,7 +33,6 @@ from ._cache import ResponseCache
 from ._coalesce import Coalescer
 from ._entry import CacheEntry
 from ._key import request_key
-from ._replay import replay_events
 from ._stats import CacheStats
 
 __all__ = ["Answered", "ReplayableStream", "SavingLayer", "coalesces"]

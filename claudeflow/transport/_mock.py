@@ -15,9 +15,10 @@ import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from .._errors import ConfigError
+from .._replay import replay_events
 from ._base import (
     ApiResponse,
     AsyncClosing,
@@ -135,25 +136,7 @@ def _message_events(result: ApiResponse) -> list[SseEvent]:
         return []
     if not isinstance(message, dict) or message.get("type") != "message":
         return []
-    usage = message.get("usage") or {}
-    # message_start carries no content: the blocks follow as events of their own.
-    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 0}}
-    data: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
-    for index, block in enumerate(message.get("content") or []):
-        text = block.get("text") if block.get("type") == "text" else None
-        opened = {**block, "text": ""} if text is not None else block
-        data.append({"type": "content_block_start", "index": index, "content_block": opened})
-        if text:
-            delta = {"type": "text_delta", "text": text}
-            data.append({"type": "content_block_delta", "index": index, "delta": delta})
-        data.append({"type": "content_block_stop", "index": index})
-    stop = {
-        "stop_reason": message.get("stop_reason"),
-        "stop_sequence": message.get("stop_sequence"),
-    }
-    data.append({"type": "message_delta", "delta": stop, "usage": usage})
-    data.append({"type": "message_stop"})
-    return [SseEvent(event=d["type"], data=json.dumps(d)) for d in data]
+    return [SseEvent(event=d["type"], data=json.dumps(d)) for d in replay_events(message)]
 
 
 def _parse_body(body: bytes) -> list[SseEvent]:

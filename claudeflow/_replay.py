@@ -1,4 +1,8 @@
-"""A cached answer replayed as the stream of events the API would have sent (api doc §5)."""
+"""A complete Message as the stream of events the API would have sent (api doc §5).
+
+Shared by the response cache (a hit replayed to a streaming caller) and the mock
+transport (a whole answer served to ``send(..., stream=True)``).
+"""
 
 from __future__ import annotations
 
