@@ -122,10 +122,7 @@ class ClientQuota:
         for name, bucket in (("requests", self._requests), ("tokens", self._tokens)):
             if bucket is None:
                 continue
-            # Whole units, floored: a header must never promise a request that would be refused.
-            remaining = max(0, math.floor(bucket.level(now) + 1e-9))
-            # Empty: when the next one fits, which is what a client needs to know to retry.
-            reset = bucket.time_until(1, now) if remaining == 0 else bucket.time_until_full(now)
+            remaining, reset = bucket.ratelimit_state(now)
             policies.append(f'"{name}";q={bucket.capacity:g};w={_WINDOW_S:g}')
             states.append(f'"{name}";r={remaining};t={math.ceil(reset)}')
         if not policies:

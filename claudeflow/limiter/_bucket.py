@@ -74,6 +74,16 @@ class TokenBucket:
     def time_until_full(self, now: float) -> float:
         return max(0.0, self.capacity - self.level(now)) / self.rate
 
+    def ratelimit_state(self, now: float) -> tuple[int, float]:
+        """Whole units left, and seconds until the quota is back (IETF ``RateLimit``'s r, t).
+
+        Back means one unit when none is left (when a retry can succeed), else full.
+        """
+        # Floored: a header must never promise a unit that would be refused.
+        remaining = max(0, math.floor(self.level(now) + _EPSILON))
+        reset = self.time_until(1, now) if remaining == 0 else self.time_until_full(now)
+        return remaining, reset
+
     def clamp(self, remaining: float, now: float) -> bool:
         """Lower the level to ``remaining`` if it is higher; return whether it changed."""
         self._refill(now)
