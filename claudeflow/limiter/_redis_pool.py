@@ -22,8 +22,7 @@ from .._config import RateLimits
 from .._errors import BackendUnavailableError, ConfigError
 from .._types import Cost
 from ._backend import PoolStatistics
-from ._memory import DIMENSIONS, LIMIT_FIELD, amounts
-from ._redis_local import LocalBuckets
+from ._local import DIMENSIONS, LIMIT_FIELD, LocalBuckets, amounts
 
 __all__ = ["LOST", "Link", "RedisPool", "pool_keys"]
 
