@@ -68,6 +68,7 @@ class BatchApi:
                 error = failed
             delay = self._next_delay(error, attempt, waited) if retries else None
             if delay is None:
+                # The caller sees how hard we tried, as for a Messages request.
                 error.attempts = attempt
                 raise error
             await self._clock.sleep(delay)

@@ -127,6 +127,7 @@ class SavingLayer(Generic[R]):
             key, lambda: self._send_and_store(key, body, send)
         )
         if joined:
+            # Only a joiner saved anything: the first caller's call was really made.
             self._counts["coalesced"] += 1
             self._count_saved(result.usage, result.cost_usd)
         return result
@@ -145,6 +146,7 @@ class SavingLayer(Generic[R]):
         hit = await self._lookup(key, priority)
         if hit is not None:
             done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+            # Resolved before the stream is made: a replay's result is the cached one, at once.
             done.set_result(hit)
             replay = make_stream(done)
             for event in replay_events(hit.message.to_dict()):
@@ -197,12 +199,14 @@ class SavingLayer(Generic[R]):
         return result
 
     async def _store(self, key: str, body: Mapping[str, Any], result: R) -> None:
+        # put() refuses an answer too large to keep; only kept ones count as stores.
         if self.cache is not None and await self.cache.put(
             key, body, result.message.to_dict(), result.cost_usd
         ):
             self._counts["stores"] += 1
 
     def _count_saved(self, usage: Usage, cost_usd: float | None) -> None:
+        # The whole prompt, cached parts included: all of it would have been sent again.
         self._counts["saved_input_tokens"] += usage.total_input
         self._counts["saved_output_tokens"] += usage.output_tokens
         self._saved_usd += cost_usd or 0.0

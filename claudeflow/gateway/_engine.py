@@ -48,7 +48,9 @@ def build_engine(
 ) -> Engine:
     """Build (but do not start) the Flow the gateway sends everything through."""
     keys = _api_keys(upstream)
+    # The SDKs' own variable, so the gateway points where an SDK in its place would.
     base_url = upstream.base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+    # One transport for the Flow and count_tokens: one connection pool upstream.
     transport = transport or AiohttpTransport(base_url)
     cache, closers = _cache(upstream)
     flow = Flow(

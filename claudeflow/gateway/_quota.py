@@ -70,6 +70,7 @@ class ClientQuota:
 
     @property
     def spent_today_usd(self) -> float:
+        # A new UTC day starts at zero, noticed on read: no timer to reset it.
         if self._day() != self._spent_day:
             self._spent_day, self._spent_usd = self._day(), 0.0
         return self._spent_usd

@@ -90,6 +90,7 @@ async def run_gateway(
 
 def reload_config(gateway: Gateway) -> bool:
     """Re-read the gateway's config file; keep the old config if the new one is bad."""
+    # A config built in code has no file to read again.
     if gateway.config.source is None:
         return False
     try:

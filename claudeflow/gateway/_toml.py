@@ -21,6 +21,7 @@ class Lines:
         """Line (1-based) of ``key =`` inside the ``index``-th ``header`` section."""
         start, seen = 0, -1
         if header:
+            # One or two brackets: a table and an array of tables are found alike.
             pattern = re.compile(rf"^\s*\[{{1,2}}\s*{re.escape(header)}\s*\]{{1,2}}\s*(#.*)?$")
             for number, line in enumerate(self.lines):
                 if pattern.match(line):
@@ -30,6 +31,7 @@ class Lines:
                         break
             else:
                 return None
+        # Quoted keys too: model ids such as "claude-sonnet-4-6" = ... need quotes.
         key_pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
         for number in range(start, len(self.lines)):
             line = self.lines[number]
@@ -63,6 +65,7 @@ class Table:
     def only(self, *keys: str) -> None:
         for key in self.data:
             if key not in keys:
+                # Refused, not ignored: a misspelt key would otherwise configure nothing, silently.
                 self.fail(key, f"unknown key; expected one of {', '.join(keys)}")
 
     def table(self, key: str) -> Table:

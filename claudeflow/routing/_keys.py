@@ -139,6 +139,7 @@ class KeyRing:
             raise ConfigError("api_key", f"a key named {api_key.label!r} is already in the pool")
         entry = KeyEntry(api_key, self._headers, self._make_transport(api_key.base_url))
         self._entries[api_key.label] = entry
+        # A new key is new capacity: waiting lines may go at once.
         self.on_change()
         return entry
 
@@ -147,6 +148,7 @@ class KeyRing:
         entry = self._entries.get(name)
         if entry is None:
             raise ConfigError("name", f"no key named {name!r} (keys: {sorted(self._entries)})")
+        # Retired first: requests in flight on it finish, and the lines wake to the change.
         self.retire(entry, "removed")
         del self._entries[name]
         return entry
@@ -176,6 +178,7 @@ class KeyRing:
         found: BaseException | None = None
         for entry in self._entries.values():
             pool = entry._pools.get(model_class)
+            # A class's refusal is the more specific reason, so it wins over the key's own.
             found = (pool.refusal if pool is not None else None) or entry.refusal or found
         return found
 

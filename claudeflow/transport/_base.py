@@ -80,6 +80,7 @@ def _header_problem(value: object) -> str | None:
     if not isinstance(value, Mapping):
         return f"must be a mapping of header names to values, got {type(value).__name__}"
     for name, text in value.items():
+        # Printable only: a control character would corrupt the header line.
         if not isinstance(name, str) or not name or not name.isprintable():
             # Bounded: a huge bad name must not make a huge error message.
             shown = repr(name[:60]) if isinstance(name, str) else type(name).__name__

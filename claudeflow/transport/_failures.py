@@ -29,6 +29,7 @@ _WHAT: dict[ConnectionFailure, str] = {
     "other": "connection failed",
 }
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
+# A server that hangs up mid-reply, or cuts a body short: a reset in all but errno.
 _RESET_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)
 
 
