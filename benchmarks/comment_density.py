@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--files", action="store_true", help="one row per module")
     parser.add_argument("--root", type=Path, default=ROOT, help="the package (default: ours)")
     args = parser.parse_args(argv)
-    targets: list[Path] = args.paths or _targets(args.root)
+    root = args.root.resolve()
+    shown = root.relative_to(Path.cwd()) if root.is_relative_to(Path.cwd()) else root
+    targets: list[Path] = args.paths or _targets(shown)
     if args.files:
         targets = [module for target in targets for module in _modules(target)]
     rows = [(str(target), _density(target)) for target in targets]
