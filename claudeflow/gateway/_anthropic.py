@@ -20,7 +20,7 @@ from .._errors import (
 )
 from ._gateway import Call, Gateway
 from ._replies import anthropic_error, error_reply
-from ._wire import GATEWAY, exchange, read_json
+from ._wire import GATEWAY, exchange, identified, read_json
 
 __all__ = ["count_tokens", "error_response", "messages", "sse_event", "stream_headers"]
 
@@ -54,9 +54,7 @@ def error_response(error: BaseException) -> web.Response:
 async def messages(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     try:
-        body = await read_json(request)
-        call = gateway.identify(request.headers, "anthropic")
-        exchange().call = call  # from here on, the metrics know who it was
+        call, body = await identified(request, "anthropic")
         gateway.admit(call, body.get("model"), request.headers)
         if body.get("stream"):
             return await _stream(request, gateway, call, body)

@@ -24,7 +24,7 @@ from ._openai_wire import (
     to_completion,
 )
 from ._replies import error_reply, openai_error
-from ._wire import GATEWAY, exchange, read_json
+from ._wire import GATEWAY, identified
 
 __all__ = ["chat_completions"]
 
@@ -40,9 +40,7 @@ def error_response(error: BaseException) -> web.Response:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     try:
-        raw = await read_json(request)
-        call = gateway.identify(request.headers, "openai")
-        exchange().call = call  # from here on, the metrics know who it was
+        call, raw = await identified(request, "openai")
         translated = to_anthropic(raw, default_max_tokens=gateway.config.default_max_tokens)
         gateway.admit(call, raw.get("model"), request.headers)
         if translated.stream:
