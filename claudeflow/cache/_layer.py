@@ -146,7 +146,6 @@ class SavingLayer(Generic[R]):
         hit = await self._lookup(key, priority)
         if hit is not None:
             done: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-            # Resolved before the stream is made: a replay's result is the cached one, at once.
             done.set_result(hit)
             replay = make_stream(done)
             for event in replay_events(hit.message.to_dict()):

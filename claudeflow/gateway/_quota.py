@@ -87,7 +87,7 @@ class ClientQuota:
                 retry_after=self._until_midnight(),
                 headers={},
             )
-        # One token: a request's cost is unknown until it ends, so only debt refuses it.
+        # One token: a request's cost is unknown until it ends; only an empty bucket refuses.
         if self._tokens is not None and not self._tokens.can_take(1, now):
             raise QuotaExceeded(
                 f"client {name!r} used its {self.client.tpm:g} tokens per minute",

@@ -276,7 +276,7 @@ class RedisBackend:
 
     async def _reconnect(self) -> None:
         longest = self._settings.reconnect_max_s
-        # Start fast (a blip is usually over in milliseconds), then back off to reconnect_max_s.
+        # Start fast, so a short blip costs little, then back off to reconnect_max_s.
         delay = min(0.05, longest)
         while self._started:
             await self._clock.sleep(delay)
