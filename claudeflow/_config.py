@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._checks import check_positive
+from ._checks import check_fraction, check_number, check_positive
 from ._errors import ConfigError
 
 __all__ = ["RateLimits", "Timeouts", "check_positive"]
@@ -39,12 +39,8 @@ class RateLimits:
         for name in ("rpm", "input_tpm", "output_tpm"):
             check_positive(name, getattr(self, name))
         check_positive("window_s", self.window_s, allow_none=False)
-        check_positive("burst", self.burst, allow_none=False)
-        if self.burst > 1.0:
-            raise ConfigError("burst", f"must be in (0, 1], got {self.burst!r}")
-        if isinstance(self.lead_s, bool) or not isinstance(self.lead_s, int | float):
-            raise ConfigError("lead_s", f"must be a number, got {type(self.lead_s).__name__}")
-        if not 0 <= self.lead_s < self.window_s:
+        check_fraction("burst", self.burst, allow_zero=False, allow_one=True)
+        if not 0 <= check_number("lead_s", self.lead_s) < self.window_s:
             raise ConfigError("lead_s", f"must be in [0, window_s), got {self.lead_s!r}")
         if self.rpm is not None and self.rpm * self.burst < 1.0 - 1e-9:
             raise ConfigError(

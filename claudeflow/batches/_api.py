@@ -37,10 +37,12 @@ class BatchApi:
 
     async def cancel(self, batch_id: str, headers: Mapping[str, str]) -> Any:
         path = f"{BATCHES_PATH}/{batch_id}/cancel"
+        # Not retried: a cancel is advisory, and the caller is already leaving.
         return json.loads(await self._call("POST", path, headers, retries=False))
 
     async def results(self, batch: Mapping[str, Any], headers: Mapping[str, str]) -> bytes:
         """The results file; ``results_url`` is absolute, the transport wants a path."""
+        # Path only: the call must go through the transport's base URL (a proxy, the simulator).
         url = batch.get("results_url") or f"{BATCHES_PATH}/{batch['id']}/results"
         return await self._call("GET", urlsplit(url).path, headers)
 
@@ -66,6 +68,7 @@ class BatchApi:
                 error = failed
             delay = self._next_delay(error, attempt, waited) if retries else None
             if delay is None:
+                # The caller sees how hard we tried, as for a Messages request.
                 error.attempts = attempt
                 raise error
             await self._clock.sleep(delay)

@@ -69,4 +69,5 @@ class BatchOffload:
 
     def poll_delay(self, polls: int) -> float:
         """Seconds to wait after ``polls`` status polls (0 before the first)."""
+        # Growing pauses: a batch takes minutes to hours, and every poll is a request.
         return min(self.poll_max_s, self.poll_s * self.poll_factor**polls)

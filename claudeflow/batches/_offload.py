@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from .._clock import Clock, TimerHandle
 from .._errors import BatchError, ClaudeflowError, FlowClosedError
+from .._snapshot import snapshot
 from ..tokens import PriceTable
 from ._api import BatchApi
 from ._config import BatchOffload
@@ -101,13 +102,16 @@ class BatchRunner(Generic[R]):
         return result
 
     def _add(self, item: _Item, headers: Mapping[str, str]) -> None:
+        # One group per set of headers: a batch is one API call, sent with one set of headers.
         key = tuple(sorted(headers.items()))
         group = self._groups.get(key)
+        # Flushed before it would overflow: the API refuses a batch over its byte limit whole.
         if group is not None and group.size + item.size > self.config.max_bytes:
             self._flush(key)
             group = None
         if group is None:
             group = self._groups[key] = _Group(headers)
+            # The first request starts the clock: none waits more than linger_s to be submitted.
             group.timer = self._clock.call_later(self.config.linger_s, lambda: self._flush(key))
         group.items.append(item)
         group.size += item.size
@@ -134,6 +138,7 @@ class BatchRunner(Generic[R]):
             requests = [{"custom_id": i.custom_id, "params": dict(i.body)} for i in items]
             created = await self._api.create(requests, headers)
             batch_id = str(created["id"])
+            # Queue wait ends here; latency is measured from here to the results.
             submitted_at = self._clock.now()
             self._counts["batches_submitted"] += 1
             self._counts["submitted"] += len(items)
@@ -145,10 +150,12 @@ class BatchRunner(Generic[R]):
             _fail(items, error)
         except asyncio.CancelledError:
             if batch_id is not None:
+                # Cancelled on the API too: an abandoned batch would still be billed as it runs.
                 await self._cancel_quietly(batch_id, headers)
             _fail(items, FlowClosedError("cancelled: the Flow was closed with cancel=True"))
             raise
         finally:
+            # Whatever is still unresolved here was not in the results file: never left hanging.
             _fail(
                 items, BatchError("not in the results file", outcome="missing", batch_id=batch_id)
             )
@@ -164,6 +171,7 @@ class BatchRunner(Generic[R]):
                 everyone_left.set()
 
         for item in items:
+            # A callback, not a poll: the last caller leaving wakes the loop below at once.
             item.future.add_done_callback(on_done)
         polls = 0
         while batch.get("processing_status") != "ended":
@@ -176,6 +184,7 @@ class BatchRunner(Generic[R]):
         return batch
 
     async def _cancel_quietly(self, batch_id: str, headers: Mapping[str, str]) -> None:
+        # Best effort: the batch may have ended meanwhile, and nobody waits for its answer.
         with contextlib.suppress(ClaudeflowError):
             await self._api.cancel(batch_id, headers)
             log.info("batch %s cancelled: no caller is waiting for it", batch_id)
@@ -187,6 +196,7 @@ class BatchRunner(Generic[R]):
             item = by_id.get(custom_id)
             kind = str(result.get("type"))
             self._counts[kind] += 1
+            # Counted even so: the statistics describe the batch, not only the callers left.
             if item is None or item.future.done():
                 continue
             if kind == "succeeded":
@@ -229,18 +239,11 @@ class BatchRunner(Generic[R]):
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def stats(self) -> BatchStats:
-        c = self._counts
-        return BatchStats(
+        return snapshot(
+            BatchStats,
+            self._counts,
             collecting=sum(len(g.items) for g in self._groups.values()),
-            batches_submitted=c["batches_submitted"],
             batches_running=len(self._tasks),
-            submitted=c["submitted"],
-            succeeded=c["succeeded"],
-            errored=c["errored"],
-            canceled=c["canceled"],
-            expired=c["expired"],
-            input_tokens=c["input_tokens"],
-            output_tokens=c["output_tokens"],
             cost_usd=self._cost[0],
             saved_usd=self._cost[1],
         )
@@ -248,6 +251,7 @@ class BatchRunner(Generic[R]):
 
 async def _first(sleep: Coroutine[Any, Any, None], event: asyncio.Event) -> bool:
     """Wait for ``sleep`` or ``event``; ``True`` if the event came first (or was set)."""
+    # Already set: no tasks to make, and the sleep coroutine must be closed, not leaked.
     if event.is_set():
         sleep.close()
         return True
@@ -256,6 +260,7 @@ async def _first(sleep: Coroutine[Any, Any, None], event: asyncio.Event) -> bool
     try:
         await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        # Both cancelled, winner included: neither may outlive this call.
         sleeper.cancel()
         waiter.cancel()
     return event.is_set()

@@ -44,6 +44,7 @@ def error_of(result: Mapping[str, Any], batch_id: str) -> ClaudeflowError:
     if kind == "errored":
         body = result.get("error") or {}
         inner = body.get("error") or {}
+        # An unknown type reads as a server error (500), the least specific claim.
         status = _STATUS_OF.get(str(inner.get("type")), 500)
         return status_error(status, {}, json.dumps(body))
     reason = "canceled" if kind == "canceled" else "expired" if kind == "expired" else "missing"
@@ -85,8 +86,10 @@ def price_result(result: Mapping[str, Any], prices: PriceTable, *, model: str) -
     """Read a ``succeeded`` entry and price it at the batch rate (api doc §7.4)."""
     message = Message(result["message"])
     usage = Usage.from_api(message.get("usage"))
+    # The model that answered, if it says: the price is that model's.
     model = str(message.get("model") or model)
     cost = prices.cost_usd(model, usage, batch=True)
     standard = prices.cost_usd(model, usage)
+    # An unpriced model saved nothing we can state.
     saved = standard - cost if cost is not None and standard is not None else 0.0
     return PricedAnswer(message, usage, cost, saved)

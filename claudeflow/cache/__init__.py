@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._replay import replay_events as replay_events
 from ._backend import CacheBackend as CacheBackend
 from ._cache import ResponseCache as ResponseCache
 from ._coalesce import Coalescer as Coalescer
@@ -12,7 +13,6 @@ from ._layer import SavingLayer as SavingLayer
 from ._layer import coalesces as coalesces
 from ._memory import MemoryBackend as MemoryBackend
 from ._redis import RedisBackend as RedisBackend
-from ._replay import replay_events as replay_events
 from ._stats import CacheStats as CacheStats
 from ._stats import prompt_cache_share as prompt_cache_share
 

@@ -83,6 +83,7 @@ class ResponseCache:
             self._clock = clock
 
     def _now(self) -> float:
+        # Made on first use: a Flow that starts later may still give its own (use_clock).
         if self._clock is None:
             self._clock = LoopClock()
         return self._clock.now()
@@ -121,10 +122,12 @@ class ResponseCache:
         cost_usd: float | None,
     ) -> bool:
         """Store a successful answer; ``False`` if it was not kept."""
+        # The model is always a tag: its answers are what one most often drops at once.
         tags = frozenset({str(body.get("model", "")), *(self._tags(body) if self._tags else ())})
         entry = CacheEntry(key, message, cost_usd, tags, self._now())
         try:
             return await self._backend.set(key, entry.encode(), tags=tags)
+        # Same rule as get: a cache that cannot store loses the saving, never the answer.
         except Exception as exc:
             self._failed("put", exc)
             return False
@@ -150,6 +153,7 @@ class ResponseCache:
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.errors += 1
+        # Every failure, not once: a cache that keeps failing should keep showing it.
         log.warning(
             "response cache %s failed (%s: %s); treated as a miss", what, type(exc).__name__, exc
         )

@@ -43,15 +43,18 @@ class Coalescer(Generic[T]):
             call.task.add_done_callback(lambda _: self._forget(key, call))
         call.callers += 1
         try:
+            # Shielded: one caller's cancellation must not cancel the call the others wait on.
             return await asyncio.shield(call.task), joined
         except asyncio.CancelledError:
             if not call.task.done():  # this caller was cancelled, not the call
                 call.callers -= 1
+                # The last caller gone: nobody wants the answer, so its capacity goes back.
                 if call.callers == 0:
                     call.task.cancel()
             raise
 
     def _forget(self, key: str, call: _Call[T]) -> None:
+        # A later call for the same key may already be in the table; only our own entry goes.
         if self._calls.get(key) is call:
             del self._calls[key]
         if not call.task.cancelled():

@@ -46,6 +46,7 @@ class CacheEntry:
             "tags": sorted(self.tags),
             "stored_at": self.stored_at,
         }
+        # Compact: the memory backend bounds its bytes, and Redis stores every one of them.
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod

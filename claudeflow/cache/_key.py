@@ -35,9 +35,11 @@ def canonical_request(body: Mapping[str, Any], headers: Mapping[str, str] | None
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,
+            # NaN is not JSON; the API would refuse it, so the key refuses it first.
             allow_nan=False,
         )
     except (TypeError, ValueError) as exc:
+        # A request JSON cannot encode could not be sent either: an InvalidRequestError, now.
         raise InvalidRequestError(f"request is not plain JSON, cannot be cached: {exc}") from None
 
 

@@ -25,13 +25,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, Protocol, TypeVar
 
 from .._message import Message
+from .._replay import replay_events
+from .._snapshot import snapshot
 from .._types import Cost
 from ..tokens import Usage
 from ._cache import ResponseCache
 from ._coalesce import Coalescer
 from ._entry import CacheEntry
 from ._key import request_key
-from ._replay import replay_events
 from ._stats import CacheStats
 
 __all__ = ["Answered", "ReplayableStream", "SavingLayer", "coalesces"]
@@ -94,15 +95,10 @@ class SavingLayer(Generic[R]):
         self._saved_usd = 0.0
 
     def stats(self) -> CacheStats:
-        c = self._counts
-        return CacheStats(
-            hits=c["hits"],
-            misses=c["misses"],
-            coalesced=c["coalesced"],
-            stores=c["stores"],
+        return snapshot(
+            CacheStats,
+            self._counts,
             errors=self.cache.errors if self.cache else 0,
-            saved_input_tokens=c["saved_input_tokens"],
-            saved_output_tokens=c["saved_output_tokens"],
             saved_usd=self._saved_usd,
         )
 
@@ -131,6 +127,7 @@ class SavingLayer(Generic[R]):
             key, lambda: self._send_and_store(key, body, send)
         )
         if joined:
+            # Only a joiner saved anything: the first caller's call was really made.
             self._counts["coalesced"] += 1
             self._count_saved(result.usage, result.cost_usd)
         return result
@@ -153,12 +150,14 @@ class SavingLayer(Generic[R]):
             replay = make_stream(done)
             for event in replay_events(hit.message.to_dict()):
                 replay.put(event)
+            # Closed before it is handed out: the whole answer is already there.
             replay.close()
             yield replay
             return
         async with open_stream() as stream:
             yield stream
         result = stream.finished()
+        # Only a stream read to its end is stored: a cut-off one is no answer.
         if result is not None:
             await self._store(key, body, result)
 
@@ -199,12 +198,14 @@ class SavingLayer(Generic[R]):
         return result
 
     async def _store(self, key: str, body: Mapping[str, Any], result: R) -> None:
+        # put() refuses an answer too large to keep; only kept ones count as stores.
         if self.cache is not None and await self.cache.put(
             key, body, result.message.to_dict(), result.cost_usd
         ):
             self._counts["stores"] += 1
 
     def _count_saved(self, usage: Usage, cost_usd: float | None) -> None:
+        # The whole prompt, cached parts included: all of it would have been sent again.
         self._counts["saved_input_tokens"] += usage.total_input
         self._counts["saved_output_tokens"] += usage.output_tokens
         self._saved_usd += cost_usd or 0.0

@@ -58,9 +58,11 @@ class MemoryBackend:
         return sum(self._entries.pop(key, None) is not None for key in keys)
 
     async def keys_tagged(self, tag: str) -> list[str]:
+        # Popped: the keys are about to be deleted, so the tag has nothing left to name.
         return sorted(self._tags.pop(tag, set()))
 
     async def items(self) -> AsyncIterator[tuple[str, bytes]]:
+        # Swept first, so expired entries are neither listed nor counted.
         self._entries.expire()
         for key, value in list(self._entries.items()):
             yield key, value
@@ -82,6 +84,7 @@ class MemoryBackend:
 
     def _prune_tags(self) -> None:
         """Forget evicted keys once the tag index has grown past twice the entries."""
+        # Pruned rarely: evicted keys linger in the index, harmless until it grows large.
         if sum(len(keys) for keys in self._tags.values()) <= 2 * len(self._entries) + 64:
             return
         live = set(self._entries.keys())

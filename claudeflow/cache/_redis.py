@@ -35,6 +35,7 @@ class RedisBackend:
         if not all(hasattr(client, name) for name in ("get", "set", "pipeline", "scan_iter")):
             raise ConfigError("redis", "must be a redis.asyncio.Redis client")
         self._client = client
+        # At least 1 ms: PX 0 is an error to Redis.
         self._ttl_ms = max(1, round(ttl_s * 1000))
         self._base = "{" + prefix + "}"
 
@@ -49,6 +50,7 @@ class RedisBackend:
         return value
 
     async def set(self, key: str, value: bytes, *, tags: Iterable[str]) -> bool:
+        # One transaction: an entry is never visible without its tags.
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.set(self._entry(key), value, px=self._ttl_ms)
             for tag in tags:
@@ -63,6 +65,7 @@ class RedisBackend:
         return int(await self._client.delete(*names)) if names else 0
 
     async def keys_tagged(self, tag: str) -> list[str]:
+        # Atomic: a key tagged between the read and the delete would be dropped unread.
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.smembers(self._tag(tag))
             pipe.delete(self._tag(tag))
@@ -71,6 +74,7 @@ class RedisBackend:
 
     async def items(self) -> AsyncIterator[tuple[str, bytes]]:
         prefix = self._entry("")
+        # SCAN, not KEYS: KEYS blocks a shared server for as long as it takes.
         names = [_text(n) async for n in self._client.scan_iter(f"{prefix}*", _SCAN_COUNT)]
         for start in range(0, len(names), _SCAN_COUNT):
             chunk = names[start : start + _SCAN_COUNT]

@@ -49,6 +49,7 @@ class Alerts:
             return
         day = utc_day()
         for fraction in self.config.budget_thresholds:
+            # The day is in the key: tomorrow the same threshold may fire again.
             key = (scope, fraction, day)
             if spent >= budget * fraction and key not in self._fired:
                 self._fired.add(key)
@@ -63,6 +64,7 @@ class Alerts:
 
     def check_upstream(self, now: float, errors_total: int) -> None:
         """Feed the running total of upstream 429+529s; alert when the last minute's rise."""
+        # Running totals, not events: the rise over the window is one subtraction.
         self._errors.append((now, errors_total))
         while self._errors and self._errors[0][0] < now - _WINDOW_S:
             self._errors.popleft()
@@ -76,6 +78,7 @@ class Alerts:
                 count=recent,
                 limit=limit,
             )
+        # Re-armed only below the limit: a count hovering at it alerts once, not every tick.
         elif recent < limit:
             self._raised = False
 
@@ -93,6 +96,7 @@ class Alerts:
         url = self.config.webhook_url
         assert url is not None
         if self._session is None:
+            # Made on the first alert, inside the loop: most gateways never send one.
             self._session = aiohttp.ClientSession()
         timeout = aiohttp.ClientTimeout(total=self.config.webhook_timeout_s)
         try:
@@ -100,6 +104,7 @@ class Alerts:
                 if response.status >= 300:
                     logger.warning("alert webhook answered HTTP %d", response.status)
         except (aiohttp.ClientError, TimeoutError) as exc:
+            # The type only: the webhook URL may carry a token, and error texts quote URLs.
             logger.warning("alert webhook failed: %s", type(exc).__name__)
 
     async def aclose(self) -> None:

@@ -20,13 +20,14 @@ from .._errors import (
 )
 from ._gateway import Call, Gateway
 from ._replies import anthropic_error, error_reply
-from ._wire import GATEWAY, exchange, read_json
+from ._wire import GATEWAY, exchange, identified, read_json
 
 __all__ = ["count_tokens", "error_response", "messages", "sse_event", "stream_headers"]
 
 SSE_HEADERS: Final = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache",
+    # For nginx in front: it would otherwise hold events back until its buffer fills.
     "X-Accel-Buffering": "no",
 }
 # Events the FlowStream adds for Python callers; the wire never had them.
@@ -53,9 +54,7 @@ def error_response(error: BaseException) -> web.Response:
 async def messages(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     try:
-        body = await read_json(request)
-        call = gateway.identify(request.headers, "anthropic")
-        exchange().call = call  # from here on, the metrics know who it was
+        call, body = await identified(request, "anthropic")
         gateway.admit(call, body.get("model"), request.headers)
         if body.get("stream"):
             return await _stream(request, gateway, call, body)
@@ -78,12 +77,14 @@ async def _stream(
         response = web.StreamResponse(headers=stream_headers(call))
         await response.prepare(request)
         await _write(response, first.to_dict())
+        # The API sends a ping right after message_start; clients built against it see the same.
         if first.get("type") == "message_start":
             await response.write(sse_event("ping", {"type": "ping"}))
         try:
             async for event in events:
                 await _write(response, event.to_dict())
         except StreamError as exc:
+            # The 200 is sent already: a failure mid-stream can only be an error event.
             await response.write(sse_event("error", _stream_error(exc)))
         await response.write_eof()
     return response
@@ -104,9 +105,11 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     try:
         body = await read_json(request)
+        # Refused here, with the API's wording, instead of after a round trip upstream.
         if not isinstance(body.get("messages"), list):
             raise InvalidRequestError("messages: Field required")
         answer = await gateway.count_tokens(request.headers, body)
+        # Reworded like any upstream refusal (_replies): its text may describe our account.
         if answer.status >= 400:
             raise status_error(answer.status, answer.headers, answer.body)
     except ClaudeflowError as exc:

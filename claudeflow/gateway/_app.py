@@ -61,10 +61,12 @@ def _lifecycle(
         gateway = app[GATEWAY]
         await gateway.flow.start()
         sampler = asyncio.create_task(_sample(gateway, app[SAMPLER], every_s))
+        # Only once the Flow runs: /readyz must not send traffic to a gateway that cannot serve it.
         gateway.accepting = True
         try:
             yield
         finally:
+            # First: load balancers stop sending while what is running finishes.
             gateway.accepting = False
             sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -80,6 +82,7 @@ def _lifecycle(
 
 async def _sample(gateway: Gateway, sampler: Sampler, every_s: float) -> None:
     while True:
+        # Sampled before the first sleep, so the dashboard has a point the moment it opens.
         sampler.sample()
         await gateway.clock.sleep(every_s)
 
@@ -91,10 +94,12 @@ async def _observe(request: web.Request, handler: _Handler) -> web.StreamRespons
     request_id = f"req_gw_{uuid.uuid4().hex[:24]}"
     current, token = begin_exchange(request_id)
     started = gateway.clock.now()
+    # What the access log says when the handler raises something unexpected.
     status = 500
     try:
         response = await handler(request)
         status = response.status
+        # A stream's headers are already on the wire; only a whole response can still take one.
         if not response.prepared:
             response.headers["request-id"] = request_id
         return response
@@ -114,6 +119,7 @@ def _record(
     if call is not None:
         gateway.metrics.requests.labels(call.client.name, call.served_model, str(status), api).inc()
         gateway.metrics.latency.labels(api).observe(elapsed)
+    # Checked first: building and encoding the line costs more than the check.
     if access_log.isEnabledFor(logging.INFO):
         access_log.info(json.dumps(_access_line(request, current, status, elapsed)))
 

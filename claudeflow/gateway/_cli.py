@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.config:
         print("claudeflow serve: a config file is required", file=sys.stderr)
         return 2
+    # The message alone: access lines are JSON, and a prefix would break their parsing.
     logging.basicConfig(level=args.log_level.upper(), format="%(message)s")
     from ._server import serve
     from ._workers import serve_workers
@@ -73,5 +74,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _read_key() -> str:
     if sys.stdin.isatty():
+        # Not echoed, and not in the shell's history as an argument would be.
         return getpass.getpass("gateway key: ")
     return sys.stdin.readline().strip()

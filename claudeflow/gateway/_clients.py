@@ -29,6 +29,7 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     key = headers.get("x-api-key")
     if not key:
         bearer = headers.get("authorization", "")
+        # The scheme is case-insensitive (RFC 9110); OpenAI SDKs send their key this way.
         if bearer[:7].lower() == "bearer ":
             key = bearer[7:].strip()
     return key or None
@@ -46,6 +47,7 @@ class Clients:
         """Swap in a new client list; a client whose entry is unchanged keeps its usage."""
         old = self._quotas
         self._quotas = {
+            # Kept only if the client's entry is unchanged: new limits start a fresh quota.
             client.key_sha256: _kept(old.get(client.key_sha256), client)
             or ClientQuota(client, self._clock)
             for client in config.clients
@@ -61,6 +63,7 @@ class Clients:
         # A lookup by digest: what timing could reveal is the hash, never the key.
         quota = self._quotas.get(hash_key(key))
         if quota is None:
+            # The same answer for every unknown key: nothing tells a guesser it came close.
             raise NotAuthenticated("invalid x-api-key")
         return quota
 

@@ -69,6 +69,7 @@ class ClientConfig:
     """
 
     name: str
+    # Kept out of reprs: the hash of a short key can be reversed by brute force.
     key_sha256: str = field(repr=False)
     priority: int = 1
     models: frozenset[str] | None = None
@@ -80,6 +81,7 @@ class ClientConfig:
         """Listed itself, or a route (alias, split) all of whose ``targets`` are listed."""
         if self.models is None or model in self.models:
             return True
+        # All, not any: a split may send any request to any of its arms.
         return bool(targets) and all(target in self.models for target in targets)
 
 
@@ -121,6 +123,7 @@ def load_config(path: str | Path) -> GatewayConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
+        # strerror, not the whole exception: the path is in our message already.
         raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from None
     return parse_config(text, source=str(path))
 
@@ -152,6 +155,7 @@ def parse_config(text: str, *, source: str | None = None) -> GatewayConfig:
 
 def _client(t: Table) -> ClientConfig:
     t.only("name", "key_sha256", "priority", "models", "rpm", "tpm", "budget_usd_per_day")
+    # A digest pasted in upper case must match the lower-case one hash_key makes.
     key_hash = t.text("key_sha256", None).lower()
     if not _SHA256.fullmatch(key_hash):
         t.fail("key_sha256", "must be 64 hex digits (print one with `claudeflow serve --hash-key`)")
@@ -180,6 +184,7 @@ def _alerts(t: Table) -> AlertConfig:
         t.fail("budget_thresholds", "must be a list of fractions > 0, e.g. [0.8, 1.0]")
     return AlertConfig(
         webhook_url=t.optional_text("webhook_url"),
+        # Sorted, so one request that crosses several thresholds alerts in rising order.
         budget_thresholds=tuple(sorted(float(x) for x in thresholds)),
         upstream_errors_per_min=t.number("upstream_errors_per_min", 10.0),
         webhook_timeout_s=t.number("webhook_timeout_s", 5.0),
@@ -193,6 +198,7 @@ def _check_unique(config: GatewayConfig, root: Table) -> None:
         if client.name in names:
             table.fail("name", f"duplicate client name {client.name!r}")
         if client.key_sha256 in hashes:
+            # One key twice would authenticate as whichever client came last.
             table.fail("key_sha256", "the same key is configured twice")
         names.add(client.name)
         hashes.add(client.key_sha256)

@@ -48,7 +48,9 @@ def build_engine(
 ) -> Engine:
     """Build (but do not start) the Flow the gateway sends everything through."""
     keys = _api_keys(upstream)
+    # The SDKs' own variable, so the gateway points where an SDK in its place would.
     base_url = upstream.base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+    # One transport for the Flow and count_tokens: one connection pool upstream.
     transport = transport or AiohttpTransport(base_url)
     cache, closers = _cache(upstream)
     flow = Flow(
@@ -67,6 +69,7 @@ def build_engine(
         transport=transport,
         clock=clock,
     )
+    # count_tokens has no key pool: it goes out with the first key.
     headers = {"x-api-key": keys[0].key, "anthropic-version": "2023-06-01"}
     return Engine(flow=flow, transport=transport, headers=headers, closers=closers)
 
@@ -91,6 +94,7 @@ def _api_keys(upstream: UpstreamConfig) -> list[ApiKey]:
 def _limits(upstream: UpstreamConfig) -> RateLimits | dict[str, RateLimits]:
     if not upstream.limits:
         return upstream.default_limits()
+    # "*" first, so one given in the config replaces the default.
     return {"*": upstream.default_limits(), **upstream.limits}
 
 
@@ -124,5 +128,6 @@ def _cache(
         return cache, ()
     import redis.asyncio  # only a Redis cache needs the client
 
+    # The engine made this client, so the engine closes it (closers).
     client = redis.asyncio.Redis.from_url(upstream.redis or "")
     return ResponseCache(ttl_s=config.ttl_s, redis=client), (client.aclose,)

@@ -106,7 +106,9 @@ class Gateway:
                 retry_after=seconds_to_midnight(),
                 headers={},
             )
+        # After the gateway's budget: a request either refuses takes nothing from the client.
         call.quota.admit()
+        # An allow-list, not a deny-list: a client's credentials must never reach the API.
         call.headers = {k: v for k in _FORWARDED if (v := headers.get(k))}
 
     def check_model(self, client: ClientConfig, model: Any) -> str:
@@ -128,6 +130,7 @@ class Gateway:
     @contextlib.asynccontextmanager
     async def stream(self, call: Call, body: dict[str, Any]) -> AsyncIterator[FlowStream]:
         body = _api_body(call, body)
+        # flow.stream sets stream itself; the client's flag must not reach it as a keyword.
         body.pop("stream", None)
         with self._refund_if_refused(call):
             async with self.flow.stream(
@@ -137,10 +140,12 @@ class Gateway:
                 # An error here was raised to the handler already, inside the block.
                 with contextlib.suppress(ClaudeflowError):
                     call.result = await stream.result()
+        # After the block: a stream's usage is known only once it has been read to the end.
         self._settle(call, call.result)
 
     async def count_tokens(self, headers: Mapping[str, str], body: dict[str, Any]) -> ApiResponse:
         """Forward ``count_tokens`` with the gateway's credentials (no quota is taken)."""
+        # Authenticated like any request, but no quota: count_tokens is free and has its own limit.
         quota = self.clients.authenticate(headers)
         model = self.check_model(quota.client, body.get("model"))
         if isinstance(model, str) and model:
@@ -159,6 +164,7 @@ class Gateway:
     def _refund_if_refused(self, call: Call) -> Any:
         try:
             yield
+        # Refused before the API saw it (queue full, deadline): the client gets its request back.
         except RequestRejected:
             call.quota.refund()
             raise
@@ -185,6 +191,7 @@ def _api_body(call: Call, body: dict[str, Any]) -> dict[str, Any]:
     """The body with the resolved model; refused (and refunded) if it names Flow options."""
     smuggled = sorted(_FLOW_OPTIONS & body.keys())
     if smuggled:
+        # admit() has already taken the request; refusing without a refund would leak it.
         call.quota.refund()
         raise InvalidRequestError(f"{smuggled[0]}: Extra inputs are not permitted")
     return {**body, "model": call.model}

@@ -26,6 +26,7 @@ class GatewayMetrics:
     """Every series the gateway exports; :meth:`render` gives the text exposition."""
 
     def __init__(self, stats: Callable[[], FlowStats]) -> None:
+        # Our own registry: two gateways in one process (tests) would collide in the global one.
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -62,6 +63,7 @@ class _FlowCollector(Collector):
         self._stats = stats
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        # One snapshot per scrape, so every series of it describes the same instant.
         s = self._stats()
         yield _family(
             CounterMetricFamily, "upstream_rate_limited", "Upstream 429 answers (retried or not)",

@@ -51,10 +51,13 @@ async def get_model(request: web.Request) -> web.Response:
 
 
 def _model_ids(gateway: Gateway, request: web.Request) -> list[str]:
+    # Authenticated: the model list depends on the key, and says what the gateway serves.
     client: ClientConfig = gateway.clients.authenticate(request.headers).client
     upstream, routes = gateway.config.upstream, gateway.config.upstream.routes
     names = [*upstream.aliases, *routes.aliases, *routes.splits, *upstream.models]
+    # The real ids behind aliases and splits too: a client may ask for either.
     names += [target for name in names for target in upstream.targets(name)]
+    # Only what this key may use: listing the rest would invite 403s.
     return [n for n in dict.fromkeys(names) if gateway.config.allows(client, n)]
 
 

@@ -24,7 +24,7 @@ from ._openai_wire import (
     to_completion,
 )
 from ._replies import error_reply, openai_error
-from ._wire import GATEWAY, exchange, read_json
+from ._wire import GATEWAY, identified
 
 __all__ = ["chat_completions"]
 
@@ -40,9 +40,7 @@ def error_response(error: BaseException) -> web.Response:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
     try:
-        raw = await read_json(request)
-        call = gateway.identify(request.headers, "openai")
-        exchange().call = call  # from here on, the metrics know who it was
+        call, raw = await identified(request, "openai")
         translated = to_anthropic(raw, default_max_tokens=gateway.config.default_max_tokens)
         gateway.admit(call, raw.get("model"), request.headers)
         if translated.stream:
@@ -71,8 +69,10 @@ async def _stream(
             async for event in events:
                 await _write(response, chunks, event.to_dict())
         except StreamError as exc:
+            # Mid-stream, as OpenAI does: an error object in a data chunk, since the status is sent.
             error = openai_error(error_reply(exc))
             await response.write(_data(error))
+        # OpenAI's end-of-stream marker, after an error chunk too: SDKs read until it.
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
     return response

@@ -68,9 +68,11 @@ def finish_reason(stop_reason: str | None) -> str | None:
 
 def to_anthropic(request: dict[str, Any], *, default_max_tokens: int) -> OpenAIRequest:
     """Translate a Chat Completions body, or raise naming the offending field."""
+    # Refused by name, not dropped: a silently ignored option would change the answer unseen.
     unknown = sorted(k for k, v in request.items() if k not in _SUPPORTED and v is not None)
     if unknown:
         raise UnsupportedFields(unknown)
+    # Claude answers one choice per request; n > 1 cannot be honoured.
     if request.get("n") not in (None, 1):
         raise UnsupportedFields(["n"])
     system, messages = _messages(request.get("messages"))
@@ -85,6 +87,7 @@ def to_anthropic(request: dict[str, Any], *, default_max_tokens: int) -> OpenAIR
         if request.get(name) is not None:
             body[name] = request[name]
     temperature = body.get("temperature")
+    # OpenAI allows up to 2; Claude's range ends at 1, and a clear error beats a clamp.
     if isinstance(temperature, int | float) and temperature > 1:
         raise InvalidRequestError(f"temperature: must be <= 1 for Claude, got {temperature}")
     stop = request.get("stop")
@@ -96,6 +99,7 @@ def to_anthropic(request: dict[str, Any], *, default_max_tokens: int) -> OpenAIR
     if choice is not None:
         body["tool_choice"] = choice
     if request.get("user"):
+        # OpenAI's user is Anthropic's metadata.user_id: both name the end user for abuse tracking.
         body["metadata"] = {"user_id": str(request["user"])}
     options = request.get("stream_options") or {}
     return OpenAIRequest(
@@ -107,6 +111,7 @@ def to_anthropic(request: dict[str, Any], *, default_max_tokens: int) -> OpenAIR
 
 
 def _max_tokens(request: dict[str, Any], default: int) -> Any:
+    # The newer name first: OpenAI deprecated max_tokens for it.
     value = request.get("max_completion_tokens")
     return value if value is not None else request.get("max_tokens") or default
 
@@ -121,11 +126,13 @@ def _messages(messages: Any) -> tuple[str, list[dict[str, Any]]]:
             raise InvalidRequestError(f"messages.{i}: must be an object")
         role = message.get("role")
         if role in ("system", "developer"):
+            # Every system message, wherever it stands: Anthropic has one system prompt, up front.
             system.append(_text(message.get("content"), i))
             continue
         if role not in ("user", "assistant", "tool"):
             raise InvalidRequestError(f"messages.{i}.role: unsupported role {role!r}")
         blocks = _blocks(message, i)
+        # Tool results are user turns to Anthropic.
         anthropic_role = "assistant" if role == "assistant" else "user"
         # Anthropic wants alternating turns: consecutive same-role messages are merged.
         if turns and turns[-1]["role"] == anthropic_role:
@@ -174,6 +181,7 @@ def _part(part: Any, i: int) -> dict[str, Any]:
         return {"type": "text", "text": part.get("text", "")}
     if kind == "image_url":
         url = str((part.get("image_url") or {}).get("url", ""))
+        # A data URL is sent inline as base64; any other URL is for the API to fetch.
         if url.startswith("data:") and ";base64," in url:
             media, data = url[5:].split(";base64,", 1)
             return {"type": "image", "source": {"type": "base64", "media_type": media,
@@ -197,6 +205,7 @@ def _tool(tool: Any) -> dict[str, Any]:
         raise InvalidRequestError("tools: only {'type': 'function', 'function': {...}} tools")
     out = {
         "name": function.get("name"),
+        # A tool without parameters still needs a schema to Anthropic: an empty object.
         "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
     }
     if function.get("description"):
@@ -212,11 +221,13 @@ def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
     elif choice == "none":
         mapped = {"type": "none"}
     elif choice == "required":
+        # OpenAI's required is Anthropic's any: some tool must be called.
         mapped = {"type": "any"}
     elif isinstance(choice, dict) and choice.get("type") == "function":
         mapped = {"type": "tool", "name": (choice.get("function") or {}).get("name")}
     else:
         raise InvalidRequestError(f"tool_choice: unsupported value {choice!r:.60}")
+    # With tools off (none) there is nothing to run in parallel.
     if parallel is False and mapped["type"] != "none":
         mapped["disable_parallel_tool_use"] = True
     return mapped
@@ -225,6 +236,7 @@ def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
 def _usage(usage: dict[str, Any]) -> dict[str, Any]:
     prompt = (
         int(usage.get("input_tokens") or 0)
+        # OpenAI's prompt_tokens is the whole prompt, cached parts included.
         + int(usage.get("cache_read_input_tokens") or 0)
         + int(usage.get("cache_creation_input_tokens") or 0)
     )
@@ -249,6 +261,7 @@ def to_completion(message: dict[str, Any], *, created: int) -> dict[str, Any]:
     if calls:
         reply["tool_calls"] = calls
     return {
+        # Derived from the message id, so a completion is traced to its upstream request.
         "id": f"chatcmpl-{message['id']}",
         "object": "chat.completion",
         "created": created,
@@ -282,6 +295,7 @@ class ChunkTranslator:
             message = event["message"]
             self._id, self._model = f"chatcmpl-{message['id']}", message["model"]
             self._usage = dict(message.get("usage") or {})
+            # OpenAI streams open with the role, in a chunk of its own.
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
             return self._block_start(event)
@@ -291,12 +305,14 @@ class ChunkTranslator:
             self._usage.update(event.get("usage") or {})
             reason = finish_reason((event.get("delta") or {}).get("stop_reason"))
             return [self._chunk({}, finish=reason)]
+        # Usage only when asked (stream_options.include_usage), in a last chunk without choices.
         if kind == "message_stop" and self.include_usage:
             return [{**self._chunk({}), "choices": [], "usage": _usage(self._usage)}]
         return []
 
     def _block_start(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         block = event.get("content_block") or {}
+        # Text streams through its deltas; thinking and other blocks have no OpenAI form.
         if block.get("type") != "tool_use":
             return []
         index = self._tools[int(event["index"])] = len(self._tools)
@@ -309,6 +325,7 @@ class ChunkTranslator:
         if delta.get("type") == "text_delta":
             return [self._chunk({"content": delta.get("text", "")})]
         if delta.get("type") == "input_json_delta":
+            # OpenAI numbers tool calls from 0; Anthropic numbers every content block.
             index = self._tools.get(int(event["index"]), 0)
             call = {"index": index, "function": {"arguments": delta.get("partial_json", "")}}
             return [self._chunk({"tool_calls": [call]})]

@@ -70,6 +70,7 @@ class ClientQuota:
 
     @property
     def spent_today_usd(self) -> float:
+        # A new UTC day starts at zero, noticed on read: no timer to reset it.
         if self._day() != self._spent_day:
             self._spent_day, self._spent_usd = self._day(), 0.0
         return self._spent_usd
@@ -79,12 +80,14 @@ class ClientQuota:
         now = self._clock.now()
         name = self.client.name
         budget = self.client.budget_usd_per_day
+        # First: no per-minute wait helps a client whose day is spent.
         if budget is not None and self.spent_today_usd >= budget:
             raise QuotaExceeded(
                 f"client {name!r} has spent its ${budget:g} budget for today",
                 retry_after=self._until_midnight(),
                 headers={},
             )
+        # One token: a request's cost is unknown until it ends; only an empty bucket refuses.
         if self._tokens is not None and not self._tokens.can_take(1, now):
             raise QuotaExceeded(
                 f"client {name!r} used its {self.client.tpm:g} tokens per minute",
@@ -98,6 +101,7 @@ class ClientQuota:
                     retry_after=self._requests.time_until(1, now),
                     headers=self.headers(),
                 )
+            # Taken last, once every check passed: a refused request spends nothing.
             self._requests.take(1, now)
 
     def refund(self) -> None:
@@ -119,8 +123,7 @@ class ClientQuota:
         for name, bucket in (("requests", self._requests), ("tokens", self._tokens)):
             if bucket is None:
                 continue
-            remaining = max(0, math.floor(bucket.level(now) + 1e-9))
-            reset = bucket.time_until(1, now) if remaining == 0 else bucket.time_until_full(now)
+            remaining, reset = bucket.ratelimit_state(now)
             policies.append(f'"{name}";q={bucket.capacity:g};w={_WINDOW_S:g}')
             states.append(f'"{name}";r={remaining};t={math.ceil(reset)}')
         if not policies:

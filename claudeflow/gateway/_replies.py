@@ -22,12 +22,11 @@ Only 400-class messages about the request body itself go through, scrubbed of ke
 
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass
 from typing import Any, Final
 
 from .._clock import wall_time
+from .._error_reply import ErrorReply
 from .._errors import (
     APIStatusError,
     APITimeoutError,
@@ -46,6 +45,7 @@ from ._quota import QuotaExceeded
 
 __all__ = ["ErrorReply", "anthropic_error", "error_reply", "openai_error", "scrub"]
 
+# Any sk- key, not only Anthropic's: a client's message may quote a key of any provider.
 _KEY: Final = re.compile(r"sk-[A-Za-z0-9_\-]{8,}")
 _BUSY: Final = "the gateway is at capacity; retry after the Retry-After delay"
 # Upstream statuses whose message is about the request itself (safe to show).
@@ -57,23 +57,6 @@ _UPSTREAM_MESSAGES: Final = {
     429: "the upstream API is rate limiting the gateway; retry after the Retry-After delay",
     529: "the upstream API is overloaded; retry after the Retry-After delay",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorReply:
-    """What an error means over HTTP, before it becomes an API-shaped body."""
-
-    status: int
-    type: str
-    message: str
-    retry_after: float | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-
-    def all_headers(self) -> dict[str, str]:
-        headers = dict(self.headers)
-        if self.retry_after is not None:
-            headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
-        return headers
 
 
 def scrub(text: str) -> str:
@@ -97,6 +80,7 @@ def error_reply(error: BaseException, *, busy_retry_s: float = 1.0) -> ErrorRepl
     if isinstance(error, CapacityError):
         return ErrorReply(413, "request_too_large", scrub(str(error)))
     if isinstance(error, QueueFullError):
+        # 503, not 429: the client did nothing wrong; the gateway as a whole is saturated.
         return ErrorReply(503, "overloaded_error", _BUSY, error.retry_after or busy_retry_s)
     if isinstance(error, DeadlineExceededError | FlowClosedError):
         return ErrorReply(503, "overloaded_error", _BUSY, busy_retry_s)
@@ -115,12 +99,14 @@ def error_reply(error: BaseException, *, busy_retry_s: float = 1.0) -> ErrorRepl
 
 def _upstream(error: APIStatusError, busy_retry_s: float) -> ErrorReply:
     status = error.status_code
+    # The API's own error type when it gave one, so SDKs raise the class they would.
     kind = error.type or ("api_error" if status >= 500 else "invalid_request_error")
     if status in _ABOUT_REQUEST:
         message = scrub(error.message)
     else:
         message = _UPSTREAM_MESSAGES.get(status, "the upstream API failed; retry later")
     retry_after = None
+    # Only where waiting can help: a 400 stays a 400 however long one waits.
     if status == 429 or status >= 500:
         retry_after = parse_retry_after(error.headers, now_wall=wall_time()) or busy_retry_s
     return ErrorReply(status, kind, message, retry_after)

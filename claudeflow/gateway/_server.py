@@ -67,6 +67,7 @@ async def run_gateway(
     gateway = build_gateway(config, transport=transport)
     runner = web.AppRunner(
         create_app(gateway, sample_every_s=sample_every_s),
+        # aiohttp's own access log is off: _observe writes one JSON line per request instead.
         access_log=None,
         shutdown_timeout=config.shutdown_timeout_s,
     )
@@ -78,15 +79,18 @@ async def run_gateway(
             else web.SockSite(runner, sock)
         )
         await site.start()
+        # The real port: port 0 in the config asks the OS for a free one.
         port = runner.addresses[0][1]
         yield RunningGateway(f"http://{config.host}:{port}", gateway, runner)
     finally:
+        # Before cleanup: /readyz says draining for the whole shutdown timeout.
         gateway.accepting = False
         await runner.cleanup()
 
 
 def reload_config(gateway: Gateway) -> bool:
     """Re-read the gateway's config file; keep the old config if the new one is bad."""
+    # A config built in code has no file to read again.
     if gateway.config.source is None:
         return False
     try:
@@ -97,6 +101,7 @@ def reload_config(gateway: Gateway) -> bool:
     if (config.upstream, config.host, config.port) != (
         gateway.config.upstream, gateway.config.host, gateway.config.port
     ):  # fmt: skip
+        # The engine holds the queue: rebuilding it for a reload would drop every request in it.
         logger.warning("config reload: [upstream], host and port take effect on restart only")
     gateway.reload(config)
     logger.info("config reloaded: %d clients", len(config.clients))
@@ -114,6 +119,7 @@ async def serve(path: str | Path, *, sock: socket.socket | None = None) -> None:
     async with run_gateway(config, sock=sock) as running:
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
+        # In the loop, not a signal.signal handler: a reload then never runs mid-request code.
         loop.add_signal_handler(signal.SIGHUP, reload_config, running.gateway)
         if sock is None:
             logger.info("claudeflow gateway listening on %s", running.url)

@@ -21,6 +21,7 @@ class Lines:
         """Line (1-based) of ``key =`` inside the ``index``-th ``header`` section."""
         start, seen = 0, -1
         if header:
+            # One or two brackets: a table and an array of tables are found alike.
             pattern = re.compile(rf"^\s*\[{{1,2}}\s*{re.escape(header)}\s*\]{{1,2}}\s*(#.*)?$")
             for number, line in enumerate(self.lines):
                 if pattern.match(line):
@@ -30,9 +31,11 @@ class Lines:
                         break
             else:
                 return None
+        # Quoted keys too: model ids such as "claude-sonnet-4-6" = ... need quotes.
         key_pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
         for number in range(start, len(self.lines)):
             line = self.lines[number]
+            # The next section header: the key is not in this one.
             if number > start and re.match(r"^\s*\[", line):
                 return None
             if key_pattern.match(line):
@@ -52,6 +55,7 @@ class Table:
         self.data: dict[str, Any] = data
 
     def fail(self, key: str, problem: str) -> Any:
+        # An array's entries share one header; which one is ``index``.
         header = re.sub(r"\[\d+\]$", "", self.path)
         line = self.lines.find(header, self.index, key)
         where = f" (line {line})" if line is not None else ""
@@ -61,6 +65,7 @@ class Table:
     def only(self, *keys: str) -> None:
         for key in self.data:
             if key not in keys:
+                # Refused, not ignored: a misspelt key would otherwise configure nothing, silently.
                 self.fail(key, f"unknown key; expected one of {', '.join(keys)}")
 
     def table(self, key: str) -> Table:

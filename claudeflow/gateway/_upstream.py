@@ -130,8 +130,10 @@ def parse_upstream(t: Table) -> UpstreamConfig:
         "batches", "redis", "redis_on_failure",
     )  # fmt: skip
     window_s = t.number("window_s", 60.0)
+    # secret: the URL may hold a password, so no error quotes its value.
     redis = t.optional_text("redis", secret=True)
     cache = _cache(t.table("cache")) if "cache" in t.data else None
+    # Refused here, where the error can name the key and line, not later in the engine.
     if cache is not None and cache.backend == "redis" and redis is None:
         t.table("cache").fail("backend", '"redis" needs upstream.redis = "redis://..."')
     return UpstreamConfig(
@@ -169,8 +171,10 @@ def _keys(t: Table) -> tuple[KeyConfig, ...]:
         keys.append(KeyConfig(name, env, entry.optional_text("base_url")))
     names = [k.name for k in keys]
     for index, name in enumerate(names):
+        # Names label pools and metrics: two keys of one name would share one pool's buckets.
         if name in names[:index]:
             t.tables("keys")[index].fail("name", f"duplicate key name {name!r}")
+    # Either, not both: which key serves would otherwise be a guess.
     if keys and "api_key" in t.data:
         t.fail("api_key", "give either api_key or keys, not both")
     return tuple(keys)
@@ -186,6 +190,7 @@ def _limits(t: Table, window_s: float) -> Mapping[str, RateLimits]:
                 rpm=pool.optional_number("rpm"),
                 input_tpm=pool.optional_number("input_tpm"),
                 output_tpm=pool.optional_number("output_tpm"),
+                # The top-level window by default, so a time-scaled upstream scales every pool.
                 window_s=pool.number("window_s", window_s),
                 burst=pool.number("burst", 1.0),
                 lead_s=pool.number("lead_s", 0.05, allow_zero=True),

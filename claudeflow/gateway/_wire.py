@@ -12,7 +12,7 @@ from aiohttp import web
 from .._errors import InvalidRequestError
 from ._gateway import Call, Gateway
 
-__all__ = ["GATEWAY", "Exchange", "exchange", "read_json"]
+__all__ = ["GATEWAY", "Exchange", "exchange", "identified", "read_json"]
 
 GATEWAY: Final = web.AppKey("claudeflow_gateway", Gateway)
 
@@ -45,11 +45,21 @@ def end_exchange(token: Any) -> None:
     _EXCHANGE.reset(token)
 
 
+async def identified(request: web.Request, api: str) -> tuple[Call, dict[str, Any]]:
+    """Who is calling (401 if nobody we know) and the JSON body they sent."""
+    body = await read_json(request)
+    call = request.app[GATEWAY].identify(request.headers, api)
+    exchange().call = call  # from here on, the metrics know who it was
+    return call, body
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The body as a JSON object, or :class:`InvalidRequestError` saying why not."""
     try:
         body = json.loads(await request.read())
+    # The API's own wording, so SDKs and clients see the message they know.
     except (ValueError, UnicodeDecodeError):
+        # from None: the JSON parser's traceback says nothing to an HTTP client.
         raise InvalidRequestError(
             "There was an error parsing the body of your request as JSON"
         ) from None

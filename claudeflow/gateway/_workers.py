@@ -77,7 +77,9 @@ def listen(config: GatewayConfig, count: int) -> list[socket.socket]:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((config.host, port))
             port = sock.getsockname()[1]  # port 0: the rest join the first one's port
+            # A deep backlog: connections that arrive while a worker starts wait rather than fail.
             sock.listen(1024)
+            # As asyncio wants it: the worker's loop takes the socket as it is.
             sock.setblocking(False)
     except OSError:
         for sock in sockets:
@@ -108,6 +110,7 @@ def _fork(path: str | Path, sock: socket.socket, sockets: list[socket.socket]) -
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+        # _exit: a forked child must not run the parent's atexit handlers or cleanups.
         os._exit(status)
 
 
@@ -128,9 +131,11 @@ def _supervise(pids: list[int]) -> int:
     status = 0
     while alive:
         pid, code = os.waitpid(-1, 0)
+        # Not a worker: some library's own subprocess.
         if pid not in alive:
             continue
         alive.discard(pid)
+        # Any exit we did not ask for, even a clean one, is a worker lost.
         if code != 0 or not stopping:
             logger.error("gateway worker %d exited (status %d); stopping the others", pid, code)
             status, stopping = 1, True
@@ -140,5 +145,6 @@ def _supervise(pids: list[int]) -> int:
 
 def _send(pids: set[int], sig: signal.Signals) -> None:
     for pid in pids:
+        # Gone between waitpid and kill: nothing left to tell.
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)

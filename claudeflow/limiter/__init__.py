@@ -13,7 +13,7 @@ from ._backend import PoolStatistics as PoolStatistics
 from ._bucket import TokenBucket as TokenBucket
 from ._classes import ModelClasses as ModelClasses
 from ._classes import model_class as model_class
-from ._memory import DIMENSIONS as DIMENSIONS
+from ._local import DIMENSIONS as DIMENSIONS
 from ._memory import MemoryBackend as MemoryBackend
 from ._memory import MemoryPool as MemoryPool
 from ._quota import Quota as Quota

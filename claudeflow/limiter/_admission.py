@@ -36,6 +36,7 @@ class Slots:
         return self.limit is not None and self.in_flight >= self.limit
 
     def delay(self) -> float:
+        # inf, not a time: only a release frees a slot, and the release wakes the line itself.
         return math.inf if self.full else 0.0
 
 
@@ -54,6 +55,7 @@ class Permit:
         self.reserved = reserved
         self.owner = owner
         self.settled = False
+        # Held from the same instant as the reservation: never one without the other.
         slots.in_flight += 1
 
     def adjust(self, *, input_tokens: int | None = None, output_tokens: int | None = None) -> None:
@@ -66,6 +68,7 @@ class Permit:
         if self.settled:
             return
         target = Cost(
+            # The request itself was spent when it was sent; only tokens come back early.
             self.reserved.requests,
             self.reserved.input_tokens if input_tokens is None else input_tokens,
             self.reserved.output_tokens if output_tokens is None else output_tokens,
@@ -78,11 +81,14 @@ class Permit:
         """Square the reservation with ``actual`` usage and free the concurrency slot."""
         if self.settled:
             return
+        # First, and no await below: cancellation or a second call never settles twice or halfway.
         self.settled = True
         self._slots.in_flight -= 1
+        # Negative fields are overspend: give_back debits them, into debt if need be.
         unused = self.reserved - actual
         if unused != Cost(0, 0, 0):
             self._pool.give_back(unused)
+        # Last: whoever wakes sees the refund and the free slot together.
         self._slots.on_release()
 
     def release(self) -> None:

@@ -32,6 +32,7 @@ class TokenBucket:
     def __init__(
         self, rate: float, capacity: float, *, now: float, level: float | None = None
     ) -> None:
+        # ValueError, not ConfigError: callers pass limits RateLimits or the server vouched for.
         if rate <= 0 or capacity <= 0:
             raise ValueError(f"rate and capacity must be > 0, got {rate!r}, {capacity!r}")
         self.rate = float(rate)
@@ -54,11 +55,13 @@ class TokenBucket:
     def take(self, amount: float, now: float) -> None:
         """Debit ``amount`` unconditionally (the level may go negative)."""
         self._refill(now)
+        # Debt, not refusal: the server already counted these tokens; later requests repay them.
         self._level -= amount
 
     def give(self, amount: float, now: float) -> None:
         """Credit ``amount`` back, never above capacity."""
         self._refill(now)
+        # Capped: a refund must never make room for a burst above capacity.
         self._level = min(self.capacity, self._level + amount)
 
     def time_until(self, amount: float, now: float) -> float:
@@ -71,9 +74,20 @@ class TokenBucket:
     def time_until_full(self, now: float) -> float:
         return max(0.0, self.capacity - self.level(now)) / self.rate
 
+    def ratelimit_state(self, now: float) -> tuple[int, float]:
+        """Whole units left, and seconds until the quota is back (IETF ``RateLimit``'s r, t).
+
+        Back means one unit when none is left (when a retry can succeed), else full.
+        """
+        # Floored: a header must never promise a unit that would be refused.
+        remaining = max(0, math.floor(self.level(now) + _EPSILON))
+        reset = self.time_until(1, now) if remaining == 0 else self.time_until_full(now)
+        return remaining, reset
+
     def clamp(self, remaining: float, now: float) -> bool:
         """Lower the level to ``remaining`` if it is higher; return whether it changed."""
         self._refill(now)
+        # Down only: a higher ``remaining`` is the server not yet counting our requests in flight.
         if remaining < self._level:
             self._level = remaining
             return True
@@ -84,9 +98,11 @@ class TokenBucket:
         self._refill(now)
         self.rate = float(rate)
         self.capacity = float(capacity)
+        # Not refilled: a larger learned limit must not grant a fresh burst on top of the spent one.
         self._level = min(self._level, self.capacity)
 
     def _refill(self, now: float) -> None:
+        # A caller with an older ``now`` neither refills nor drains the bucket.
         if now > self._stamp:
             self._level = min(self.capacity, self._level + (now - self._stamp) * self.rate)
             self._stamp = now

@@ -24,10 +24,13 @@ def model_class(model: str) -> str:
         if part not in _FAMILIES:
             continue
         after = parts[index + 1] if index + 1 < len(parts) else ""
+        # A short number after the family is the major version; a long one is a date.
         if after.isdigit() and len(after) <= 2:
             return f"claude-{part}-{after}"
+        # Older ids put the version first: claude-3-5-haiku.
         before = [p for p in parts[1:index] if p.isdigit()]
         return f"claude-{part}-{before[0]}" if before else f"claude-{part}"
+    # No known family: its own class, so an unknown model shares buckets with nobody.
     return model
 
 

@@ -99,6 +99,7 @@ class QuotaBook:
         self._flush_s = flush_s
         self._used: dict[str, dict[str, Any]] = {}
         self._reserved: dict[str, QuotaCharge] = {}
+        # Long ago: the first settle writes at once, so a fresh file exists from the start.
         self._written_at = -1e18
         self._dirty = False
         if self.quotas:
@@ -114,6 +115,7 @@ class QuotaBook:
             for field in _FIELDS:
                 cap = getattr(quota, field)
                 total = used[field] + getattr(held, field) + getattr(charge, field)
+                # Used, in flight and this charge together: the cap holds with requests in flight.
                 if cap is not None and total > cap + 1e-12:
                     raise self._refusal(quota, field, used[field], getattr(held, field))
 
@@ -136,6 +138,7 @@ class QuotaBook:
     def settle(self, pool: str, reserved: QuotaCharge, actual: QuotaCharge) -> None:
         for quota in self._of(pool):
             held = self._reserved.get(quota.name, _ZERO)
+            # The worst case comes off the in-flight total; the actual usage goes on the books.
             self._reserved[quota.name] = _add(held, reserved, -1)
             used = self._usage(quota)
             for field in _FIELDS:
@@ -154,6 +157,7 @@ class QuotaBook:
         if not self._dirty:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Temporary file, then rename: a crash mid-write leaves the old file, never half a new one.
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(self._used, sort_keys=True))
         os.replace(temporary, self.path)
@@ -161,18 +165,22 @@ class QuotaBook:
         self._dirty = False
 
     def _maybe_flush(self) -> None:
+        # At most once per flush_s: a file write per request would cost more than the request.
         if self._wall() - self._written_at >= self._flush_s:
             self.flush()
 
     def _load(self) -> None:
         try:
             data = json.loads(self.path.read_text())
+        # No file yet is a first run, not an error.
         except FileNotFoundError:
             return
         except (OSError, ValueError) as exc:
             message = f"{self.path} is not a readable quota file: {exc}"
+            # Refused, not reset: starting from zero would silently lift every cap.
             raise ConfigError("quota_file", message) from exc
         if isinstance(data, dict):
+            # An entry edited out of shape restarts its own count; the others keep theirs.
             self._used = {k: v for k, v in data.items() if _valid_entry(v)}
 
     # -- periods ---------------------------------------------------------------------
@@ -184,6 +192,7 @@ class QuotaBook:
         """The quota's usage in the current period (a new period starts at zero)."""
         period = _period_key(quota.period, self._wall())
         entry = self._used.get(quota.name)
+        # A new period is noticed when used, so no timer is needed to reset a quota.
         if entry is None or entry.get("period") != period:
             entry = self._used[quota.name] = {
                 "period": period,
@@ -200,6 +209,7 @@ _ZERO = QuotaCharge(0, 0, 0.0)
 
 def _add(a: QuotaCharge, b: QuotaCharge, sign: int) -> QuotaCharge:
     return QuotaCharge(
+        # Floored at zero: float sums of dollars may undershoot, and room below zero lifts the cap.
         max(0, a.requests + sign * b.requests),
         max(0, a.tokens + sign * b.tokens),
         max(0.0, a.usd + sign * b.usd),
@@ -215,6 +225,7 @@ def _valid_entry(entry: object) -> bool:
 
 
 def _period_key(period: str, now: float) -> str:
+    # UTC: the host's time zone must not move a reset.
     moment = datetime.fromtimestamp(now, UTC)
     return moment.strftime("%Y-%m-%d" if period == "day" else "%Y-%m")
 

@@ -55,9 +55,7 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -65,9 +63,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from .._clock import Clock, LoopClock
-from .._config import RateLimits, check_positive
-from .._errors import BackendUnavailableError, ConfigError
+from .._config import RateLimits
+from .._errors import BackendUnavailableError
 from ._redis_pool import LOST, RedisPool
+from ._redis_settings import RedisSettings, check_url
 
 if TYPE_CHECKING:
     from ._backend import Backend, PoolBuckets
@@ -78,7 +77,6 @@ __all__ = ["RedisBackend"]
 log = logging.getLogger("claudeflow.limiter.redis")
 
 Mode = Literal["shared", "degraded", "failed"]
-_SCHEMES = ("redis", "rediss", "unix")
 
 
 class RedisBackend:
@@ -107,9 +105,12 @@ class RedisBackend:
         reconnect_max_s: float = 5.0,
         clock: Clock | None = None,
     ) -> None:
-        self._url, self._secret = _check_url(url)
+        self._url, self._secret = check_url(url)
+        # Kept apart from the masked one: only the connection may see the password.
         self._raw_url = url
-        self._settings = _Settings(on_failure, timeout_s, heartbeat_s, key_ttl_s, reconnect_max_s)
+        self._settings = RedisSettings(
+            on_failure, timeout_s, heartbeat_s, key_ttl_s, reconnect_max_s
+        )
         self.on_failure = on_failure
         self._clock = clock or LoopClock()
         #: this process's id in the pools' registries (host, pid and a random part)
@@ -118,6 +119,7 @@ class RedisBackend:
         self._pools: dict[str, RedisPool] = {}
         self._client: Redis | None = None
         self._pubsub: PubSub | None = None
+        # Not shared until the first connection succeeds: admission before start follows the policy.
         self._mode: Mode = "failed" if on_failure == "fail" else "degraded"
         self._why = "not started"
         self._tasks: set[asyncio.Task[None]] = set()
@@ -143,6 +145,7 @@ class RedisBackend:
         )
         self._pools[name] = pool
         if self._pubsub is not None and self._mode == "shared":
+            # Subscribed in the background: pool() is synchronous; reserve waits for it (joined).
             task = asyncio.get_running_loop().create_task(self._subscribe(pool))
             self._joining[name] = task
             task.add_done_callback(lambda _: self._joining.pop(name, None))
@@ -187,6 +190,7 @@ class RedisBackend:
 
     async def until_mode(self, mode: Mode) -> None:
         """Return once the backend is in ``mode`` (e.g. ``shared`` after a reconnect)."""
+        # A loop: the mode may change again between the wake-up and this check.
         while self._mode != mode:
             waiter = asyncio.get_running_loop().create_future()
             self._mode_waiters.append(waiter)
@@ -203,15 +207,18 @@ class RedisBackend:
         """Wait until a pool made after start hears wake-ups (before it can wait for one)."""
         task = self._joining.get(pool.name)
         if task is not None:
+            # Shielded: one caller's cancellation must not cancel the subscription the pool shares.
             await asyncio.shield(task)
 
     def lost(self, exc: BaseException) -> None:
         """A call failed for want of the server: change mode and start reconnecting."""
         self._why = self._hide(f"{type(exc).__name__}: {exc}")
+        # Only the first failure changes mode; later ones while reconnecting just update the reason.
         if self._mode == "shared":
             self._set_mode("failed" if self.on_failure == "fail" else "degraded")
             for pool in self._pools.values():
                 pool.lose()
+        # One reconnect loop at a time, and none once closed.
         if self._started and (self._reconnecting is None or self._reconnecting.done()):
             self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
 
@@ -233,6 +240,7 @@ class RedisBackend:
     # -- connection ------------------------------------------------------------------
 
     async def _connect(self) -> None:
+        # A half-open client from the last attempt would leak its sockets.
         await self._disconnect()
         client = Redis.from_url(
             self._raw_url,
@@ -268,6 +276,7 @@ class RedisBackend:
 
     async def _reconnect(self) -> None:
         longest = self._settings.reconnect_max_s
+        # Start fast, so a short blip costs little, then back off to reconnect_max_s.
         delay = min(0.05, longest)
         while self._started:
             await self._clock.sleep(delay)
@@ -306,6 +315,7 @@ class RedisBackend:
         assert self._wake is not None
         while True:
             await self._wake.wait()
+            # Cleared before flushing: a poke during the flush sets it again.
             self._wake.clear()
             if self._mode == "shared":
                 await self._flush_all(only_pending=True)
@@ -314,15 +324,18 @@ class RedisBackend:
         while True:
             await self._clock.sleep(self._settings.heartbeat_s)
             if self._mode == "shared":
+                # Every pool, pending or not: the call is the heartbeat that keeps us alive.
                 await self._flush_all(only_pending=False)
 
     async def _flush_all(self, *, only_pending: bool) -> None:
         for pool in list(self._pools.values()):
+            # A busy pool's call in flight will carry its pending corrections anyway.
             if not only_pending or (pool.pending and not pool.busy):
                 try:
                     await pool.flush(heartbeat=not only_pending)
                 except LOST as exc:
                     self.lost(exc)
+                    # One lost call means the server is gone; the other pools would fail alike.
                     return
 
     # -- helpers ---------------------------------------------------------------------
@@ -339,6 +352,7 @@ class RedisBackend:
             self.poke()
         else:
             log.warning("Redis backend %s: %s (%s)", self._url, mode, self._why)
+        # Swapped first: a woken waiter that waits again joins the new list, not this one.
         waiters, self._mode_waiters = self._mode_waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -356,50 +370,11 @@ class RedisBackend:
         return f"the shared limits at {self._url} are unavailable ({self._why})"
 
     def _hide(self, text: str) -> str:
+        # The reason is logged and raised (_why): a password quoted in it must not go along.
         return text.replace(self._secret, "***") if self._secret else text
 
     def __repr__(self) -> str:
         return f"RedisBackend({self._url!r}, on_failure={self.on_failure!r}, mode={self._mode!r})"
-
-
-@dataclass(frozen=True, slots=True)
-class _Settings:
-    """The backend's knobs, checked once (see :class:`RedisBackend` for their meaning)."""
-
-    on_failure: str
-    timeout_s: float
-    heartbeat_s: float
-    key_ttl_s: float
-    reconnect_max_s: float
-
-    def __post_init__(self) -> None:
-        if self.on_failure not in ("fail", "degrade"):
-            raise ConfigError("on_failure", f"must be 'fail' or 'degrade', got {self.on_failure!r}")
-        for name in ("timeout_s", "heartbeat_s", "key_ttl_s", "reconnect_max_s"):
-            check_positive(name, getattr(self, name), allow_none=False)
-        if self.key_ttl_s <= 3 * self.heartbeat_s:
-            raise ConfigError("key_ttl_s", f"must exceed 3 * heartbeat_s, got {self.key_ttl_s!r}")
-
-
-def _check_url(url: object) -> tuple[str, str]:
-    """The URL with its password masked, and the password (to scrub from messages)."""
-    if not isinstance(url, str):
-        raise ConfigError("url", f"must be a str, got {type(url).__name__}")
-    try:
-        parts = urlsplit(url)
-        secret = parts.password or ""
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        raise ConfigError("url", "is not a valid URL") from None
-    if parts.scheme not in _SCHEMES:
-        schemes = ", ".join(_SCHEMES)
-        raise ConfigError("url", f"scheme must be one of {schemes}; got {parts.scheme!r}")
-    if parts.scheme != "unix" and not host:
-        raise ConfigError("url", "has no host")
-    user = parts.username or ""
-    netloc = f"{user}:***@{host}{port}" if secret else parts.netloc
-    return urlunsplit(parts._replace(netloc=netloc)), secret
 
 
 if TYPE_CHECKING:

@@ -22,15 +22,14 @@ from .._config import RateLimits
 from .._errors import BackendUnavailableError, ConfigError
 from .._types import Cost
 from ._backend import PoolStatistics
-from ._memory import DIMENSIONS, amounts
-from ._redis_local import LocalBuckets
+from ._local import DIMENSIONS, LIMIT_FIELD, LocalBuckets, amounts
 
 __all__ = ["LOST", "Link", "RedisPool", "pool_keys"]
 
 #: What "the server is gone" looks like (refused, reset, timed out, not authenticated).
+# OSError too: a refused or reset socket may reach us below redis-py's own errors.
 LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 
-_LIMIT_FIELD = {"requests": "rpm", "input_tokens": "input_tpm", "output_tokens": "output_tpm"}
 _UNSET = object()
 
 
@@ -135,6 +134,7 @@ class RedisPool:
         self, dim: str, limit: float, remaining: float, *, window_s: float | None = None
     ) -> None:
         changed = [local.learn(dim, limit, remaining, window_s) for local in self._locals()]
+        # The shared view's answer decides; a degraded slice only follows it.
         if changed[0]:
             op: dict[str, Any] = {"k": "learn", "d": dim, "l": float(limit), "v": float(remaining)}
             if window_s is not None:
@@ -152,6 +152,7 @@ class RedisPool:
         self._queue({"k": "pause", "v": float(seconds), "r": str(reason)})
 
     def waiting(self, priority: int | None) -> None:
+        # Unchanged heads are not sent: each would be one more write to the pool's sorted set.
         if priority == self._head:
             return
         self._head = priority
@@ -179,6 +180,7 @@ class RedisPool:
             if not batch and not heartbeat:
                 return
             reply = await self._link.run("apply", self.keys, self._args(batch))
+            # Only what was sent goes: corrections queued during the call wait for the next one.
             del self._ops[: len(batch)]
         self._mirror(reply)
 
@@ -212,6 +214,7 @@ class RedisPool:
         if self._link.mode != "degraded":
             raise self._link.unavailable()
         if self._degraded is None:
+            # Cut once per outage, from the last shared view.
             self._degraded = self._view.share(self.processes)
         return self._degraded.reserve(cost)
 
@@ -225,6 +228,7 @@ class RedisPool:
         return float(wait)
 
     def _queue(self, op: dict[str, Any]) -> None:
+        # Numbered: the script skips numbers it has seen, so a retried call applies nothing twice.
         self._seq += 1
         op["s"] = self._seq
         self._ops.append(op)
@@ -245,14 +249,15 @@ class RedisPool:
 
 
 def _config(limits: RateLimits, key_ttl_s: float, head_ttl_s: float) -> dict[str, Any]:
-    rates = [limits.per_second(_LIMIT_FIELD[d]) or 0.0 for d in DIMENSIONS]
-    caps = [limits.capacity(_LIMIT_FIELD[d]) or 0.0 for d in DIMENSIONS]
+    rates = [limits.per_second(LIMIT_FIELD[d]) or 0.0 for d in DIMENSIONS]
+    caps = [limits.capacity(LIMIT_FIELD[d]) or 0.0 for d in DIMENSIONS]
     return {
         "r": rates,
         "c": caps,
         "w": limits.window_s,
         "b": limits.burst,
         "l": limits.lead_s,
+        # Milliseconds, for PEXPIRE: short TTLs (tests) stay exact.
         "t": int(key_ttl_s * 1000),
         "h": head_ttl_s,
     }

@@ -21,6 +21,7 @@ SCRIPT_NAMES = ("reserve", "apply")
 
 def _source(name: str) -> str:
     lua = resources.files(__package__).joinpath("lua")
+    # The prelude is pasted in, not loaded apart: Redis scripts cannot call one another.
     return lua.joinpath("common.lua").read_text() + "\n" + lua.joinpath(f"{name}.lua").read_text()
 
 
@@ -39,10 +40,12 @@ class Scripts:
         self.loads += 1
 
     async def run(self, client: Redis, name: str, keys: list[str], args: list[str]) -> Any:
+        # A first run on a new connection loads the scripts itself.
         if name not in self._shas:
             await self.load(client)
         try:
             return await client.evalsha(self._shas[name], len(keys), *keys, *args)
+        # Nothing ran when NOSCRIPT came back, so running again cannot apply anything twice.
         except NoScriptError:
             await self.load(client)
             return await client.evalsha(self._shas[name], len(keys), *keys, *args)

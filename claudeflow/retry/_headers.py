@@ -48,6 +48,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now_wall: float) -> float |
     >>> parse_retry_after({"retry-after": "58"}, now_wall=0.0)
     58.0
     """
+    # Any mapping a user passes, not only a transport's lower-cased one.
     lower = _lower(headers)
     millis = _non_negative(lower.get("retry-after-ms"))
     if millis is not None:
@@ -106,6 +107,7 @@ def parse_rate_limits(headers: Mapping[str, str], *, now_wall: float) -> ServerL
     ('requests',)
     """
     lower = _lower(headers)
+    # None at all (a proxy's error page, say): the shared empty view, no parsing.
     if not any(key.startswith(_PREFIX) for key in lower):
         return ServerLimits.empty
     views = {
@@ -162,12 +164,14 @@ def _count(raw: str | None) -> int | None:
     if raw is None:
         return None
     digits = raw.strip()
+    # isascii too: isdigit accepts "²", which int() refuses.
     return int(digits) if digits.isascii() and digits.isdigit() else None
 
 
 def _http_date(raw: str) -> float | None:
     try:
         moment = parsedate_to_datetime(raw)
+    # Each of these comes out of parsedate_to_datetime for some malformed date.
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return _timestamp(moment)
@@ -191,5 +195,6 @@ def _timestamp(moment: datetime) -> float | None:
         moment = moment.replace(tzinfo=UTC)
     try:
         return moment.timestamp()
+    # A year beyond what the platform's time functions hold.
     except (OverflowError, OSError, ValueError):
         return None

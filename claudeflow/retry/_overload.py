@@ -55,17 +55,21 @@ class OverloadGate:
         """
         if self.failures and now < self.resume_at:
             return self.resume_at - now  # an echo of the same overload from a request sent with it
+        # The exponent is capped first, so a long outage cannot overflow the power.
         pause = min(first * 2.0 ** min(self.failures, 30), cap)
         pause *= 0.5 + 0.5 * rng.random()  # spread the probes of many clients
         if retry_after is not None:
+            # The server's retry-after is a floor: a probe sent sooner only earns another 529.
             pause = max(pause, retry_after)
         self.failures += 1
+        # A pause already promised to the line is never shortened.
         self.resume_at = max(self.resume_at, now + pause)
         return pause
 
     def clear(self) -> bool:
         """A request succeeded: the API is back. Return whether the gate was tripped."""
         was = self.failures > 0
+        # One success is enough: the overload is one shared condition, and so is its end.
         self.failures = 0
         self.resume_at = -math.inf
         return was

@@ -143,6 +143,7 @@ class RetryPolicy:
         if _unreachable(error) and attempt > self.refused_retries:
             return None
         delay = self._delay(error, attempt, rng.random(), now_wall)
+        # Given up, not shortened: a wait cut below retry-after would only earn another 429.
         if self.budget_s is not None and waited_s + delay > self.budget_s:
             return None
         return delay
@@ -183,6 +184,7 @@ def _status_retryable(error: APIStatusError, retry_statuses: frozenset[int]) -> 
     if error.status_code == 429 and error.error_code in _SPEND_CAP_CODES:
         return False  # the cap holds until the month ends; a retry only burns a request
     should_retry = error.headers.get("x-should-retry", "").strip().lower()
+    # Only the two values the API sends count; anything else falls back to the status.
     if should_retry in ("true", "false"):
         return should_retry == "true"
     return error.status_code in retry_statuses
@@ -197,5 +199,6 @@ def _check_statuses(statuses: Iterable[int]) -> frozenset[int]:
         if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
             raise ConfigError("retry_statuses", f"{status!r} is not an HTTP status")
         if status in NEVER_RETRY_STATUSES:
+            # Refused, not ignored: a configured status that silently never retries would mislead.
             raise ConfigError("retry_statuses", f"{status} is never retryable")
     return result

@@ -46,14 +46,17 @@ class WindowEstimate:
         limit = _count(lower.get(_PREFIX + "limit"))
         remaining = _count(lower.get(_PREFIX + "remaining"))
         reset = _rfc3339(lower.get(_PREFIX + "reset"))
+        # A zero limit says nothing about time (and would divide by zero below).
         if not limit or remaining is None:
             return
         if remaining >= limit - _FULL_SLACK:
+            # A full bucket has no deficit to time, but it proves the bucket holds the whole limit.
             self.full_seen = True
             return
         date = lower.get("date")
         server_now = _http_date(date) if date else None
         deficit = limit - remaining
+        # Until a full bucket was seen, its capacity may be below the limit: the bound too short.
         if not self.full_seen or server_now is None or reset is None or reset <= server_now:
             return
         if deficit >= max(1.0, 0.05 * limit):

@@ -44,6 +44,7 @@ class ApiKey:
             raise ConfigError("api_key", "each key must be a non-empty str")
         if self.name is not None and (not isinstance(self.name, str) or not self.name):
             raise ConfigError("name", "must be a non-empty str or None")
+        # Only the type here: the transport made for the URL checks its form.
         if self.base_url is not None and not isinstance(self.base_url, str):
             raise ConfigError("base_url", f"must be a str, got {type(self.base_url).__name__}")
 
@@ -53,6 +54,7 @@ class ApiKey:
         return self.name or f"key-{fingerprint(self.key)}"
 
     def __repr__(self) -> str:
+        # The label, never the key: reprs end up in logs and tracebacks.
         return f"ApiKey(name={self.label!r}, base_url={self.base_url!r})"
 
 
@@ -89,6 +91,7 @@ class KeyEntry:
 
     def __init__(self, api_key: ApiKey, headers: Mapping[str, str], transport: Transport) -> None:
         self.api_key = api_key
+        # The only place the key is kept; everything else names it by its label.
         self.headers = _Headers({**headers, "x-api-key": api_key.key})
         self.transport = transport
         self.active = True
@@ -136,6 +139,7 @@ class KeyRing:
             raise ConfigError("api_key", f"a key named {api_key.label!r} is already in the pool")
         entry = KeyEntry(api_key, self._headers, self._make_transport(api_key.base_url))
         self._entries[api_key.label] = entry
+        # A new key is new capacity: waiting lines may go at once.
         self.on_change()
         return entry
 
@@ -144,12 +148,14 @@ class KeyRing:
         entry = self._entries.get(name)
         if entry is None:
             raise ConfigError("name", f"no key named {name!r} (keys: {sorted(self._entries)})")
+        # Retired first: requests in flight on it finish, and the lines wake to the change.
         self.retire(entry, "removed")
         del self._entries[name]
         return entry
 
     def retire(self, entry: KeyEntry, reason: str, error: BaseException | None = None) -> None:
         """The API refused this key for good: take it out of rotation, once, with a log line."""
+        # Once: requests in flight on a dead key fail too, and one log line is enough.
         if not entry.active:
             return
         entry.active = False
@@ -161,6 +167,7 @@ class KeyRing:
 
     def refuse(self, pool: Pool, error: BaseException) -> None:
         """The API denies this key the pool's model class (a 403): the key serves the rest."""
+        # This class only: a key refused one model (not enabled for it) still serves the others.
         if pool.refusal is None:
             pool.refusal = error
             log.warning("key %s may not use %s (%s)", pool.key.name, pool.model_class, error)
@@ -171,6 +178,7 @@ class KeyRing:
         found: BaseException | None = None
         for entry in self._entries.values():
             pool = entry._pools.get(model_class)
+            # A class's refusal is the more specific reason, so it wins over the key's own.
             found = (pool.refusal if pool is not None else None) or entry.refusal or found
         return found
 
@@ -179,12 +187,14 @@ class KeyRing:
         found = [self.pool(e, model_class) for e in self._entries.values() if e.active]
         found = [pool for pool in found if pool.refusal is None]
         if len(found) > 1:
+            # Least busy first spreads the load; the sort is stable, so ties keep the keys' order.
             found.sort(key=lambda pool: pool.key.in_flight)
         return found
 
     def pool(self, entry: KeyEntry, model_class: str) -> Pool:
         found = entry._pools.get(model_class)
         if found is None:
+            # On first use: a key has pools only for the classes it is asked to serve.
             found = entry._pools[model_class] = self._pools(entry, model_class)
         return found
 
@@ -193,6 +203,7 @@ class KeyRing:
             yield from entry._pools.values()
 
     def __iter__(self) -> Iterator[KeyEntry]:
+        # A copy: keys may be added or removed while a caller iterates.
         return iter(list(self._entries.values()))
 
     def __len__(self) -> int:

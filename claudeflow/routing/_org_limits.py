@@ -61,6 +61,7 @@ def parse_rate_limits_response(body: Any, *, window_s: float = 60.0) -> dict[str
                 window_s=window_s,
             )
         except (KeyError, TypeError) as exc:
+            # from None: the KeyError's traceback says nothing the message does not.
             raise ConfigError(
                 "body", f"data[{index}] is not a rate-limit entry ({exc!r})"
             ) from None
@@ -85,7 +86,9 @@ async def fetch_rate_limits(
     """
     if not isinstance(admin_key, str) or not admin_key:
         raise ConfigError("admin_key", "must be a non-empty str (an Admin key, sk-ant-admin...)")
+    # A transport the caller passed is theirs to close; one made here is closed here.
     owned = transport is None
+    # 30 s, not the Messages default of 600: a listing of limits is small and quick.
     sender = transport or AiohttpTransport(base_url, timeouts=Timeouts(total=30))
     headers = {"x-api-key": admin_key, "anthropic-version": "2023-06-01"}
     limits: dict[str, RateLimits] = {}

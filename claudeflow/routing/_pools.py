@@ -51,6 +51,7 @@ class PoolLimits:
             if name == "*":
                 self._default = limits
             else:
+                # Ids and class names both land on the class: limits belong to the class's buckets.
                 self._by_class[classes(name)] = limits
 
     @property
@@ -63,6 +64,7 @@ class PoolLimits:
     @property
     def window_s(self) -> float:
         """The "minute" of the configured limits (for learned limits and token counting)."""
+        # Any configured limits' window: one Flow talks to one server, with one minute.
         given = self._default or next(iter(self._by_class.values()), None)
         return (given or RateLimits()).window_s
 
@@ -107,6 +109,7 @@ class Pool:
     @property
     def can_start(self) -> bool:
         """Whether one more request may start (a probe goes alone, learning or overloaded)."""
+        # A probe goes alone: a second request would meet the same unknown limit or the same 529.
         return not ((self.probing or self.overload.tripped) and self.in_flight)
 
     def __repr__(self) -> str:
@@ -132,8 +135,11 @@ class PoolFactory:
         self._on_change = on_change
 
     def __call__(self, key: KeyEntry, model_class: str) -> Pool:
+        # Label and class: the same key and class in another process is the same shared pool.
         name = f"{key.name}/{model_class}"
         buckets = self._backend.pool(name, self._limits.of(model_class), clock=self._clock)
+        # The class's line is woken: one line per model class serves every key's pool of it.
         buckets.on_change = lambda: self._on_change(model_class)
+        # Some limit unknown: one request first, to read the limits from its headers.
         probing = self._learn and not self._limits.all_known(model_class)
         return Pool(key, model_class, buckets, probing=probing)

@@ -39,6 +39,7 @@ def max_output_tokens(model: str) -> int | None:
     if int(major) >= 5:
         return 128_000
     if int(major) == 4:
+        # Opus 4.5+ share the class of Opus 4 and 4.1 but not their smaller output limit.
         old_opus = family == "claude-opus-4" and not any(
             v in model for v in ("4-5", "4-6", "4-7", "4-8")
         )
@@ -72,6 +73,7 @@ class Routes:
             if not all(isinstance(m, str) and m for m in chain):
                 raise ConfigError("fallbacks", f"{model!r} must map to a list of model ids")
         for name in ("aliases", "rules", "splits", "fallbacks"):
+            # Copied, read-only: a caller's dict changed later must not reroute a running Flow.
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
 
@@ -112,11 +114,14 @@ class Router:
             ruled = self._routes.rules.get(task) if isinstance(task, str) else None
             if ruled is None:
                 raise InvalidRequestError(f"task: no rule for task {task!r}")
+            # An explicit model wins over the task's rule; the task must still have one.
             name = name or ruled
         if not isinstance(name, str):
+            # Not a str: returned as is, so request validation names the bad ``model``.
             return name, None
         split = self._routes.splits.get(name)
         if split is not None:
+            # One draw per request (the caller's seeded RNG), so a run's arms replay exactly.
             return self._alias(_pick(split, draw())), name
         return self._alias(name), None
 

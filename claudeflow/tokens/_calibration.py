@@ -96,6 +96,7 @@ class Calibrator:
             samples = self._samples[model] = deque(maxlen=self._window)
         samples.append((estimated, actual))
         fresh = self._fresh.get(model, 0) + 1
+        # Up to min_samples, any sample may be the one that ends the 1.0 default.
         if fresh >= self._refresh or len(samples) <= self._min_samples:
             self._factors.pop(model, None)
             fresh = 0

@@ -91,6 +91,7 @@ def _get() -> _Backend:
     backend = _backend
     if backend is None:
         with _lock:
+            # Checked again under the lock: another thread may have loaded it while we waited.
             if _backend is None:
                 _backend = _load()
             backend = _backend
@@ -110,6 +111,7 @@ def _load() -> _Backend:
             HEURISTIC_BYTES_PER_TOKEN,
         )
         return _Backend(HEURISTIC_BACKEND, heuristic_count)
+    # encode() raises on "<|endoftext|>" in a prompt; to us that is user text.
     encode: Callable[[str], list[int]] = encoding.encode_ordinary
     return _Backend(TIKTOKEN_BACKEND, lambda text: _count_chunked(encode, text))
 

@@ -145,6 +145,7 @@ class PriceTable:
 
     def price(self, model: str) -> ModelPrice | None:
         """The prices of ``model``, or ``None`` if it is not in the table."""
+        # The exact id first: a dated snapshot may be priced apart from its alias.
         key = model.strip().lower()
         found = self._prices.get(key)
         return found if found is not None else self._prices.get(normalize_model_id(key))

@@ -78,9 +78,11 @@ class OutputReservation:
         if max_tokens <= 0:
             return 0  # max_tokens=0 only pre-warms the cache and generates nothing
         outputs = self._outputs.get(model)
+        # Too few outputs seen to trust a quantile: the safe reservation until then.
         if self._mode == "max_tokens" or outputs is None or len(outputs) < self._min_samples:
             return max_tokens
         typical = ceil_tokens(quantile_of(outputs, self._quantile) * (1.0 + self._margin))
+        # The floor: a run of short answers must not leave a long one starved of room.
         return min(max_tokens, max(self._floor, typical))
 
     def observe(self, model: str, output_tokens: int) -> None:
@@ -89,6 +91,7 @@ class OutputReservation:
             return
         outputs = self._outputs.get(model)
         if outputs is None:
+            # Bounded: the reservation follows the model's recent outputs, not all-time ones.
             outputs = self._outputs[model] = deque(maxlen=self._window)
         outputs.append(output_tokens)
 

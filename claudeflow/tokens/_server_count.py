@@ -62,6 +62,7 @@ class ServerTokenCounter:
         self._transport = transport
         self._headers = headers
         self._clock = clock
+        # About a second's burst: the API may enforce a minute's limit over shorter windows.
         self._bucket = TokenBucket(rpm / window_s, max(1.0, rpm / 60), now=clock.now())
         self._cache: OrderedDict[str, int] = OrderedDict()
         self._cache_size = cache_size
@@ -71,8 +72,10 @@ class ServerTokenCounter:
 
     async def estimate_async(self, body: Mapping[str, Any]) -> int:
         counted = {k: body[k] for k in _COUNTED_FIELDS if k in body}
+        # A hash, not the prompt: the cache must not keep every counted prompt in memory.
         key = hashlib.sha256(json.dumps(counted, sort_keys=True).encode()).hexdigest()
         if key in self._cache:
+            # Least recently used goes first when the cache is full.
             self._cache.move_to_end(key)
             return self._cache[key]
         count = await self._ask(counted)
@@ -85,17 +88,20 @@ class ServerTokenCounter:
         return count
 
     async def _ask(self, counted: Mapping[str, Any]) -> int | None:
+        # A loop: other callers may take the token this one waited for.
         while (wait := self._bucket.time_until(1, self._clock.now())) > 0:
             await self._clock.sleep(wait)
         self._bucket.take(1, self._clock.now())
         self.calls += 1
         try:
+            # Bounded: a slow count must fall back to the estimate, not hold up admission.
             response = await self._transport.send(
                 "POST", COUNT_TOKENS_PATH, headers=self._headers, json=counted, timeout=30.0
             )
             if response.status == 200:
                 return int(json.loads(await response.read())["input_tokens"])
             reason = f"HTTP {response.status}"
+        # Any failure, transport or a malformed reply: counting never loses a request.
         except (ClaudeflowError, ValueError, KeyError, TypeError) as exc:
             reason = type(exc).__name__
         _log.warning("count_tokens failed (%s); using the local estimate", reason)

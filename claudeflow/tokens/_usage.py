@@ -58,6 +58,7 @@ cache_read_input_tokens=90, cache_creation_5m=0, cache_creation_1h=0)
         :param count_cache_reads: true for the few models whose cache reads still count
             toward ITPM (Haiku 3.5 in 2026); false for most models.
         """
+        # Cache writes count toward ITPM on every model; reads only on a few.
         charged = self.input_tokens + self.cache_creation_input_tokens
         return charged + self.cache_read_input_tokens if count_cache_reads else charged
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -20,7 +20,16 @@ import aiohttp
 from .._checks import check_count, check_instance, check_positive
 from .._config import Timeouts
 from .._errors import APIConnectionError, APITimeoutError, ConfigError
-from ._base import ApiResponse, Response, SseEvent, check_headers, lower_names
+from ._base import (
+    ApiResponse,
+    AsyncClosing,
+    BaseTransport,
+    Request,
+    Response,
+    SseEvent,
+    check_headers,
+    lower_names,
+)
 from ._failures import RepeatedFailures, describe, failure_kind
 from ._sse import SseParser
 
@@ -65,7 +74,7 @@ def _describe(what: str, exc: BaseException) -> str:
     return f"{what}: {type(exc).__name__}" + (f": {detail}" if detail else "")
 
 
-class _OpenResponse:
+class _OpenResponse(AsyncClosing):
     """A :class:`Response` over an aiohttp response whose body is still on the wire."""
 
     __slots__ = ("_note", "_response", "headers", "status")
@@ -97,9 +106,6 @@ class _OpenResponse:
     async def aclose(self) -> None:
         self._response.release()  # back to the pool (aiohttp closes it if the body is unread)
 
-    async def __aenter__(self) -> Self:
-        return self
-
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -109,10 +115,10 @@ class _OpenResponse:
         if exc is not None:
             self._response.close()  # abandoned mid-body (error or cancellation): drop it
         else:
-            self._response.release()
+            await self.aclose()
 
 
-class AiohttpTransport:
+class AiohttpTransport(BaseTransport):
     """Sends requests with aiohttp; loop-safe and lazily connected.
 
     Nothing is opened at construction. The first call inside a running loop opens a
@@ -165,22 +171,12 @@ class AiohttpTransport:
     def base_url(self) -> str:
         return self._base_url
 
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str],
-        json: Any = None,
-        timeout: float | None = None,
-        stream: bool = False,
-    ) -> Response:
-        """Send one request (any status); read its body now unless ``stream`` is true."""
+    async def handle(self, request: Request) -> Response:
         session = await self._current_session()
-        kwargs = self._request_kwargs(headers, json, timeout, stream)
+        kwargs = self._request_kwargs(request)
         with map_aiohttp_errors(self._failures.note):
-            response = await session.request(method, self._url(path), **kwargs)
-            if stream:
+            response = await session.request(request.method, self._url(request.path), **kwargs)
+            if request.stream:
                 return _OpenResponse(response, self._failures.note)
             async with response:
                 body = await response.read()
@@ -193,17 +189,6 @@ class AiohttpTransport:
         self._failures.reset()  # the next run warns afresh
         if guard is not None and loop is not None:
             await _close_guard(guard, loop)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         # base_url only: default headers carry the API key.
@@ -240,14 +225,14 @@ class AiohttpTransport:
             return path
         return f"{self._base_url}/{path.lstrip('/')}"
 
-    def _request_kwargs(
-        self, headers: Mapping[str, str], json: Any, timeout: float | None, stream: bool
-    ) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"headers": {**self._default_headers, **lower_names(headers)}}
-        if json is not None:
-            kwargs["json"] = json
-        if timeout is not None or stream:
-            kwargs["timeout"] = self._client_timeout(timeout, stream)
+    def _request_kwargs(self, request: Request) -> dict[str, Any]:
+        # The request's names are lower-case already, so a call's header replaces the
+        # default of the same name whatever case either was written in.
+        kwargs: dict[str, Any] = {"headers": {**self._default_headers, **request.headers}}
+        if request.json is not None:
+            kwargs["json"] = request.json
+        if request.timeout is not None or request.stream:
+            kwargs["timeout"] = self._client_timeout(request.timeout, request.stream)
         return kwargs
 
     def _client_timeout(self, timeout: float | None, stream: bool) -> aiohttp.ClientTimeout:

@@ -26,6 +26,9 @@ from .._errors import ConfigError, InvalidRequestError
 __all__ = [
     "CREDENTIAL_HEADERS",
     "ApiResponse",
+    "AsyncClosing",
+    "BaseTransport",
+    "Request",
     "Response",
     "SseEvent",
     "StreamResponse",
@@ -77,7 +80,9 @@ def _header_problem(value: object) -> str | None:
     if not isinstance(value, Mapping):
         return f"must be a mapping of header names to values, got {type(value).__name__}"
     for name, text in value.items():
+        # Printable only: a control character would corrupt the header line.
         if not isinstance(name, str) or not name or not name.isprintable():
+            # Bounded: a huge bad name must not make a huge error message.
             shown = repr(name[:60]) if isinstance(name, str) else type(name).__name__
             return f"header names must be non-empty printable strings, got {shown}"
         if not isinstance(text, str) or "\r" in text or "\n" in text:
@@ -141,11 +146,32 @@ class Response(Protocol):
 StreamResponse = Response
 
 
+class AsyncClosing:
+    """``async with`` for anything that has ``aclose()``: leaving the block closes it."""
+
+    __slots__ = ()
+
+    async def aclose(self) -> None:
+        return None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
 @dataclass(frozen=True, slots=True)
-class ApiResponse:
+class ApiResponse(AsyncClosing):
     """A complete HTTP response, already read: a :class:`Response` holding nothing open.
 
-    ``headers`` keys are lower-case.
+    ``headers`` keys are lower-case. ``aclose()`` does nothing: the body was read before
+    this was built.
     """
 
     status: int
@@ -159,25 +185,12 @@ class ApiResponse:
         return self.body
 
     async def events(self) -> AsyncIterator[SseEvent]:
+        # A whole body read as events: one handler serves plain and streaming callers alike.
         from ._sse import SseParser  # _sse builds on this module's SseEvent
 
         parser = SseParser()
         for event in parser.feed(self.body) + parser.close():
             yield event
-
-    async def aclose(self) -> None:
-        return None  # nothing is open: the body was read before this was built
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
 
 
 @runtime_checkable
@@ -200,3 +213,53 @@ class Transport(Protocol):
     ) -> Response: ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Request:
+    """One call of :meth:`Transport.send`, as a transport receives it.
+
+    ``headers`` keys are lower-cased. The repr masks credentials, so a failing test's
+    output never shows a key.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    json: Any = None
+    timeout: float | None = None
+    stream: bool = False  #: True when sent with ``send(..., stream=True)``
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(method={self.method!r}, path={self.path!r}, "
+            f"headers={masked(self.headers)!r}, "
+            f"json={self.json!r}, timeout={self.timeout!r}, stream={self.stream!r})"
+        )
+
+
+class BaseTransport(AsyncClosing):
+    """A :class:`Transport` written as one method: :meth:`handle` of a :class:`Request`.
+
+    ``send``'s keyword arguments are gathered here once, so a transport only says what
+    it does with a request; ``async with`` closes it.
+    """
+
+    __slots__ = ()
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str],
+        json: Any = None,
+        timeout: float | None = None,
+        stream: bool = False,
+    ) -> Response:
+        """Send one request (any status); read its body now unless ``stream`` is true."""
+        # Lower-cased once, here: every transport then merges and masks headers by exact name.
+        return await self.handle(Request(method, path, lower_names(headers), json, timeout, stream))
+
+    async def handle(self, request: Request) -> Response:
+        raise NotImplementedError

@@ -29,6 +29,7 @@ _WHAT: dict[ConnectionFailure, str] = {
     "other": "connection failed",
 }
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
+# A server that hangs up mid-reply, or cuts a body short: a reset in all but errno.
 _RESET_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)
 
 
@@ -39,6 +40,7 @@ def describe(kind: ConnectionFailure) -> str:
 
 def failure_kind(exc: BaseException) -> ConnectionFailure:
     """Which kind of connection failure ``exc`` (an aiohttp or socket error) is."""
+    # First: asyncio's and aiohttp's timeouts are OSErrors too, and would read as 'other'.
     if isinstance(exc, TimeoutError):
         return "timeout"
     if isinstance(exc, aiohttp.ClientConnectorDNSError | socket.gaierror):
@@ -64,6 +66,7 @@ class RepeatedFailures:
 
     def __init__(self, base_url: str) -> None:
         url = urlsplit(base_url)
+        # Scheme, host and port only: a URL's user, password and query stay out of logs.
         self._host = f"{url.scheme}://{url.hostname}" + (f":{url.port}" if url.port else "")
         self._seen: set[ConnectionFailure] = set()
         self._warned: set[ConnectionFailure] = set()

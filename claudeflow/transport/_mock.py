@@ -15,36 +15,26 @@ import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self, TypeAlias
+from typing import TypeAlias
 
 from .._errors import ConfigError
-from ._base import ApiResponse, Response, SseEvent, lower_names, masked
+from .._replay import replay_events
+from ._base import (
+    ApiResponse,
+    AsyncClosing,
+    BaseTransport,
+    Request,
+    Response,
+    SseEvent,
+    lower_names,
+)
 from ._sse import SseParser, encode_event
 
 __all__ = ["MockHandler", "MockRequest", "MockStream", "MockTransport"]
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class MockRequest:
-    """What the code under test sent. ``headers`` keys are lower-cased.
-
-    The repr masks credentials, so a failing test's output never shows a key.
-    """
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    json: Any = None
-    timeout: float | None = None
-    stream: bool = False  #: True when sent with ``send(..., stream=True)``
-
-    def __repr__(self) -> str:
-        return (
-            f"MockRequest(method={self.method!r}, path={self.path!r}, "
-            f"headers={masked(self.headers)!r}, "
-            f"json={self.json!r}, timeout={self.timeout!r}, stream={self.stream!r})"
-        )
+# What the code under test sent: the request every transport receives.
+MockRequest = Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +51,8 @@ MockResult: TypeAlias = ApiResponse | MockStream
 MockHandler: TypeAlias = Callable[[MockRequest], MockResult | Awaitable[MockResult]]
 
 
-class _Stream:
-    """The open :class:`Response` of ``send(..., stream=True)``."""
+class _Stream(AsyncClosing):
+    """The open :class:`Response` of ``send(..., stream=True)``; it holds nothing open."""
 
     __slots__ = ("_body", "_events", "headers", "status")
 
@@ -89,22 +79,8 @@ class _Stream:
     async def read(self) -> bytes:
         return self._body
 
-    async def aclose(self) -> None:
-        return None  # nothing to give back: the handler's answer is all in memory
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-
-class MockTransport:
+class MockTransport(BaseTransport):
     """A :class:`Transport` whose answers come from ``handler``; records every request.
 
     >>> transport = MockTransport(lambda request: ApiResponse(200, {}, b"{}"))
@@ -121,19 +97,9 @@ class MockTransport:
         self.requests: list[MockRequest] = []
         self.closed = False
 
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str],
-        json: Any = None,
-        timeout: float | None = None,
-        stream: bool = False,
-    ) -> Response:
-        request = MockRequest(method, path, lower_names(headers), json, timeout, stream)
+    async def handle(self, request: Request) -> Response:
         result = await self._call(request)
-        if stream:
+        if request.stream:
             return _Stream(result)
         if isinstance(result, ApiResponse):
             return ApiResponse(result.status, lower_names(result.headers), result.body)
@@ -142,22 +108,13 @@ class MockTransport:
     async def aclose(self) -> None:
         self.closed = True
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     async def _call(self, request: MockRequest) -> MockResult:
         self.requests.append(request)
+        # Sync or async handlers alike, as httpx's MockTransport allows.
         result = self._handler(request)
         if inspect.isawaitable(result):
             result = await result
+        # A clear TypeError now beats an AttributeError deep inside the code under test.
         if not isinstance(result, ApiResponse | MockStream):
             raise TypeError(
                 f"MockTransport handler must return ApiResponse or MockStream, "
@@ -179,24 +136,7 @@ def _message_events(result: ApiResponse) -> list[SseEvent]:
         return []
     if not isinstance(message, dict) or message.get("type") != "message":
         return []
-    usage = message.get("usage") or {}
-    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 0}}
-    data: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
-    for index, block in enumerate(message.get("content") or []):
-        text = block.get("text") if block.get("type") == "text" else None
-        opened = {**block, "text": ""} if text is not None else block
-        data.append({"type": "content_block_start", "index": index, "content_block": opened})
-        if text:
-            delta = {"type": "text_delta", "text": text}
-            data.append({"type": "content_block_delta", "index": index, "delta": delta})
-        data.append({"type": "content_block_stop", "index": index})
-    stop = {
-        "stop_reason": message.get("stop_reason"),
-        "stop_sequence": message.get("stop_sequence"),
-    }
-    data.append({"type": "message_delta", "delta": stop, "usage": usage})
-    data.append({"type": "message_stop"})
-    return [SseEvent(event=d["type"], data=json.dumps(d)) for d in data]
+    return [SseEvent(event=d["type"], data=json.dumps(d)) for d in replay_events(message)]
 
 
 def _parse_body(body: bytes) -> list[SseEvent]:
@@ -205,6 +145,7 @@ def _parse_body(body: bytes) -> list[SseEvent]:
 
 
 async def _stream_body(stream: MockStream) -> bytes:
+    # An explicit body wins: tests use it for malformed streams that events cannot express.
     if stream.body:
         return stream.body
     if isinstance(stream.events, Sequence):

@@ -53,6 +53,7 @@ class SseParser:
     )
 
     def __init__(self) -> None:
+        # Incremental: a multi-byte character split across two chunks must not become two U+FFFDs.
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._tail = ""  # an unfinished line
         self._skip_lf = False  # the last chunk ended in CR: a leading LF belongs to it
@@ -67,6 +68,7 @@ class SseParser:
         """End of stream: parse what is left and return the events it completes."""
         events = self._consume(self._decoder.decode(b"", final=True))
         if self._tail:
+            # A stream cut without its final newline still delivers its last line.
             self._line(self._tail, events)
             self._tail = ""
         self._dispatch(events)
@@ -99,7 +101,9 @@ class SseParser:
         if line.startswith(":"):
             return  # a comment (Anthropic sends none, proxies send keep-alives)
         name, sep, value = line.partition(":")
+        # Stripped, beyond the standard: real streams pad field names.
         name = name.strip()
+        # Only one space, as the standard says: the rest may be part of the data.
         if sep and value.startswith(" "):
             value = value[1:]
         if name == "data":
@@ -112,6 +116,7 @@ class SseParser:
             self._extra[name] = value.strip()
 
     def _dispatch(self, events: list[SseEvent]) -> None:
+        # A lone blank line (keep-alive) is no event.
         if self._has_fields:
             data = "\n".join(self._data)
             events.append(SseEvent(self._event or _DEFAULT_EVENT, data, self._extra))
@@ -131,5 +136,6 @@ def encode_event(event: SseEvent) -> bytes:
     """The wire form of ``event`` (``event:``, ``id:``/``retry:``, ``data:`` lines, blank line)."""
     lines = [f"event: {event.event}"]
     lines.extend(f"{name}: {value}" for name, value in event.extra.items())
+    # One data: line per line of data: the parser joins them back with newlines.
     lines.extend(f"data: {part}" for part in event.data.split("\n"))
     return ("\n".join(lines) + "\n\n").encode()

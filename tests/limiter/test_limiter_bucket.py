@@ -67,3 +67,12 @@ def test_reconfigure_keeps_level_capped_at_new_capacity() -> None:
 def test_rejects_non_positive_parameters(rate: float, capacity: float) -> None:
     with pytest.raises(ValueError, match="must be > 0"):
         TokenBucket(rate, capacity, now=0.0)
+
+
+def test_ratelimit_state_counts_whole_units_and_the_time_a_retry_can_succeed() -> None:
+    bucket = TokenBucket(rate=1.0, capacity=10.0, now=0.0)
+    bucket.take(7.5, now=0.0)
+    assert bucket.ratelimit_state(now=0.0) == (2, 7.5)  # 2.5 left: 2 whole; full in 7.5 s
+    bucket.take(4.0, now=0.0)
+    assert bucket.ratelimit_state(now=0.0) == (0, 2.5)  # in debt: one unit after 2.5 s
+    assert bucket.ratelimit_state(now=2.5) == (1, 9.0)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from claudeflow import CapacityError, Cost, RateLimits
-from claudeflow.limiter._redis_local import LocalBuckets
+from claudeflow.limiter._local import LocalBuckets
 from claudeflow.testing import FakeClock
 
 LIMITS = RateLimits(rpm=60, input_tpm=6000, window_s=60, lead_s=0)  # 1 req/s, 100 tok/s

@@ -11,7 +11,7 @@ from multidict import CIMultiDict
 
 from claudeflow import ConfigError, InvalidRequestError
 from claudeflow.transport import AiohttpTransport
-from claudeflow.transport._base import check_headers, lower_names
+from claudeflow.transport._base import Request, check_headers, lower_names
 
 KEY = "sk-ant-api03-SECRET-in-a-header"
 
@@ -96,5 +96,6 @@ def test_transport_arguments_are_checked_at_construction(
 
 async def test_default_and_call_headers_merge_case_insensitively() -> None:
     transport = AiohttpTransport("http://127.0.0.1:1", default_headers={"X-Api-Key": "old"})
-    sent = transport._request_kwargs({"x-API-key": "new"}, None, None, False)["headers"]
+    request = Request("POST", "/v1/messages", lower_names({"x-API-key": "new"}))
+    sent = transport._request_kwargs(request)["headers"]
     assert sent == {"x-api-key": "new"}

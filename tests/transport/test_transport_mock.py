@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -154,3 +155,32 @@ def test_package_exports() -> None:
     assert transport_pkg.__all__ == sorted(transport_pkg.__all__)
     for name in transport_pkg.__all__:
         assert getattr(transport_pkg, name) is not None
+
+
+async def test_a_whole_message_streams_as_the_api_would_send_it_tool_input_included() -> None:
+    message = {
+        "type": "message",
+        "id": "msg_1",
+        "model": "m",
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": "tu_1", "name": "f", "input": {"x": 1}}],
+        "stop_reason": "tool_use",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 3, "output_tokens": 2},
+    }
+    answer = ApiResponse(200, {}, json.dumps(message).encode())
+    t = MockTransport(lambda request: answer)
+    response = await t.send("POST", "/v1/messages", headers={}, stream=True)
+    events = [(e.event, e.json()) async for e in response.events()]
+    kinds = [kind for kind, _ in events]
+    assert kinds == [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    assert events[1][1]["content_block"]["input"] == {}
+    assert json.loads(events[2][1]["delta"]["partial_json"]) == {"x": 1}
+    assert events[4][1]["usage"] == {"input_tokens": 3, "output_tokens": 2}

@@ -33,7 +33,6 @@ WARNING on ``claudeflow.integrations.fastapi`` under that id.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ... import _error_reply
 from ..._clock import wall_time
 from ..._errors import (
     APIStatusError,
@@ -70,14 +70,9 @@ _logger = logging.getLogger("claudeflow.integrations.fastapi")
 
 
 @dataclass(frozen=True, slots=True)
-class ErrorReply:
+class ErrorReply(_error_reply.ErrorReply):
     """What a claudeflow error means over HTTP (before it becomes a response object)."""
 
-    status: int
-    type: str
-    message: str
-    retry_after: float | None = None
-    headers: tuple[tuple[str, str], ...] = ()
     # Our own id for an upstream failure, the key to its logged detail.
     request_id: str | None = None
     upstream_status: str | None = None
@@ -158,18 +153,13 @@ def error_response(error: ClaudeflowError, *, retry_after_s: float = 1.0) -> JSO
     reply = error_reply(error, retry_after_s=retry_after_s)
     detail: dict[str, Any] = {"type": reply.type, "message": reply.message}
     body: dict[str, Any] = {"type": "error", "error": detail}
-    headers = dict(reply.headers)
-    if reply.retry_after is not None:
-        # Retry-After is whole seconds (RFC 9110 10.2.3); round up so a client that
-        # obeys it never comes back early.
-        seconds = max(1, math.ceil(reply.retry_after))
-        headers["Retry-After"] = str(seconds)
-        detail["retry_after"] = seconds
+    if reply.retry_after_header is not None:
+        detail["retry_after"] = reply.retry_after_header
     if reply.upstream_status is not None:
         detail["upstream_status"] = reply.upstream_status
     if reply.request_id is not None:
         detail["request_id"] = reply.request_id
-    return JSONResponse(body, status_code=reply.status, headers=headers)
+    return JSONResponse(body, status_code=reply.status, headers=reply.all_headers())
 
 
 def install_error_handlers(app: FastAPI, *, retry_after_s: float = 1.0) -> None:

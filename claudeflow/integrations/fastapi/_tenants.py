@@ -169,10 +169,8 @@ class TenantLimiter:
 
     def _rate_headers(self, bucket: TokenBucket, now: float) -> dict[str, str]:
         # draft-ietf-httpapi-ratelimit-headers-10: q = quota units per window w (seconds);
-        # r = units remaining; t = seconds until the quota is back (for a token bucket:
-        # until one unit exists when none is left, else until the bucket is full).
-        remaining = max(0, math.floor(bucket.level(now) + 1e-9))
-        reset = bucket.time_until(1, now) if remaining == 0 else bucket.time_until_full(now)
+        # r = units remaining; t = seconds until the quota is back.
+        remaining, reset = bucket.ratelimit_state(now)
         quota = self.quota
         return {
             "RateLimit-Policy": f'"{_POLICY_NAME}";q={quota.rpm:g};w={quota.window_s:g}',

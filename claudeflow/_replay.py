@@ -1,4 +1,8 @@
-"""A cached answer replayed as the stream of events the API would have sent (api doc §5)."""
+"""A complete Message as the stream of events the API would have sent (api doc §5).
+
+Shared by the response cache (a hit replayed to a streaming caller) and the mock
+transport (a whole answer served to ``send(..., stream=True)``).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ def replay_events(message: Mapping[str, Any]) -> list[dict[str, Any]]:
     """
     usage = dict(message.get("usage") or {})
     start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+    # As the API's message_start: at most one output token counted yet; the rest in message_delta.
     start["usage"] = {**usage, "output_tokens": min(1, int(usage.get("output_tokens", 0)))}
     events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
     for index, block in enumerate(message.get("content") or []):
@@ -36,6 +41,7 @@ def _block_events(index: int, block: Mapping[str, Any]) -> list[dict[str, Any]]:
         head = {**block, "text": ""}
         deltas.append({"type": "text_delta", "text": block.get("text", "")})
     elif kind in ("tool_use", "server_tool_use"):
+        # The input streams as JSON text, as the API sends it; accumulators parse it at block stop.
         head = {**block, "input": {}}
         deltas.append(
             {"type": "input_json_delta", "partial_json": json.dumps(block.get("input", {}))}
