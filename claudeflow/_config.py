@@ -23,6 +23,8 @@ class RateLimits:
     from our bucket when it is sent but from the server's only when it arrives, so the
     server's bucket refills that much later than ours and, without the margin, a request
     admitted the instant ours can pay finds the server's a little short (a 429).
+    ``output_lead_s`` (default: ``lead_s``) is the same for output tokens alone; output
+    charged as it is generated reaches us late, so it may want more in hand.
 
     >>> RateLimits(rpm=50, input_tpm=30_000, output_tpm=8_000).per_second("rpm")
     0.8333333333333334
@@ -34,6 +36,7 @@ class RateLimits:
     window_s: float = 60.0
     burst: float = 1.0
     lead_s: float = 0.05
+    output_lead_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("rpm", "input_tpm", "output_tpm"):
@@ -42,12 +45,21 @@ class RateLimits:
         check_fraction("burst", self.burst, allow_zero=False, allow_one=True)
         if not 0 <= check_number("lead_s", self.lead_s) < self.window_s:
             raise ConfigError("lead_s", f"must be in [0, window_s), got {self.lead_s!r}")
+        out = self.output_lead_s
+        if out is not None and not 0 <= check_number("output_lead_s", out) < self.window_s:
+            raise ConfigError("output_lead_s", f"must be in [0, window_s), got {out!r}")
         if self.rpm is not None and self.rpm * self.burst < 1.0 - 1e-9:
             raise ConfigError(
                 "burst",
                 f"rpm x burst = {self.rpm * self.burst:.3g}: the bucket must hold at least "
                 "one request",
             )
+
+    @property
+    def leads(self) -> tuple[float, float, float]:
+        """Seconds of refill kept in hand for requests, input and output tokens."""
+        out = self.lead_s if self.output_lead_s is None else self.output_lead_s
+        return (self.lead_s, self.lead_s, out)
 
     def per_second(self, dimension: str) -> float | None:
         """Refill rate of ``dimension`` (``rpm``, ``input_tpm`` or ``output_tpm``) per second."""

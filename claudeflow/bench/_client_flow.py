@@ -13,7 +13,8 @@ from ..limiter import Backend
 from ..limiter._classes import model_class
 from ..retry import RetryPolicy
 from ..routing import LimitsSpec
-from ..scheduler import Flow, QueuePolicy, Result
+from ..scheduler import Flow, QueuePolicy, Result, TokenCounting
+from ..tokens import OutputReservation
 from ._record import Delivery, Send
 from ._target import Target
 from ._workload import WorkItem
@@ -44,6 +45,7 @@ async def flow_client(
         concurrency=target.concurrency,
         queue=QueuePolicy(max_size=None),
         retry=scaled_retry(target.time_scale),
+        tokens=_tokens(target),
         rng=random.Random(target.seed),
     )
 
@@ -77,6 +79,13 @@ def scaled_retry(time_scale: float) -> RetryPolicy:
         probe_delay=default.probe_delay * time_scale,
         max_probe_delay=default.max_probe_delay * time_scale,
     )
+
+
+def _tokens(target: Target) -> TokenCounting:
+    """Output charged as generated where the server counts it so (the 2026 rule)."""
+    if target.otpm_mode == "actual":
+        return TokenCounting(output_reservation=OutputReservation(mode="as_generated"))
+    return TokenCounting()
 
 
 def flow_limits(target: Target, mode: FlowMode) -> tuple[LimitsSpec, dict[str, str] | None]:

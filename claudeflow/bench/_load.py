@@ -67,6 +67,7 @@ async def run_client(
         concurrency=scenario.concurrency,
         seed=ctx.seed,
         models=scenario.workload.models,
+        otpm_mode=scenario.server.otpm_mode,
     )
     timeout = _TIMEOUT_MARGIN_S + _TIMEOUT_FACTOR * predicted_seconds(scenario, items)
     ctx.progress.begin(f"{scenario.name} · {client}", len(items))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..simulator._config import OtpmMode
 from ._scenario import Limits
 
 __all__ = ["Target"]
@@ -17,6 +18,8 @@ class Target:
         pools on the server, each with ``limits``); empty: only ``model``
     :ivar time_scale: ``minute_seconds / 60``: baselines scale their own time constants
         (tenacity's backoff) by it, as their users would tune them to a real minute
+    :ivar otpm_mode: the server's OTPM rule, which a user configures claudeflow for
+        (``"actual"``: output charged as generated)
     """
 
     base_url: str
@@ -26,6 +29,7 @@ class Target:
     concurrency: int
     seed: int
     models: tuple[str, ...] = ()
+    otpm_mode: OtpmMode = "reserve_max_tokens"
 
     @property
     def time_scale(self) -> float:

@@ -59,7 +59,7 @@ class LocalBuckets:
     def delay(self, cost: Cost) -> float:
         """Seconds until ``cost`` can be paid in full from every bucket (lead_s in hand)."""
         now = self._clock.now()
-        return wait_for(self.buckets, cost, self._limits.lead_s, self.paused_until, now)
+        return wait_for(self.buckets, cost, self._limits.leads, self.paused_until, now)
 
     def take(self, cost: Cost) -> None:
         """Debit ``cost`` from every bucket (call when :meth:`delay` is 0)."""
@@ -186,12 +186,16 @@ def check_fits(buckets: Mapping[str, TokenBucket], cost: Cost) -> None:
 
 
 def wait_for(
-    buckets: Mapping[str, TokenBucket], cost: Cost, lead_s: float, paused_until: float, now: float
+    buckets: Mapping[str, TokenBucket],
+    cost: Cost,
+    leads: tuple[float, float, float],
+    paused_until: float,
+    now: float,
 ) -> float:
-    """Seconds until every bucket can pay ``cost`` with ``lead_s`` of refill kept in hand."""
+    """Seconds until every bucket can pay ``cost`` with its lead of refill kept in hand."""
     # A 429 pause and the buckets all bind: the wait is the longest of them.
     wait = max(0.0, paused_until - now)
-    for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
+    for dim, amount, lead_s in zip(DIMENSIONS, amounts(cost), leads, strict=True):
         bucket = buckets.get(dim)
         if bucket is not None and amount > 0:
             # The lead never asks for more than a full bucket holds.

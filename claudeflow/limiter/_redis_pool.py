@@ -256,7 +256,7 @@ def _config(limits: RateLimits, key_ttl_s: float, head_ttl_s: float) -> dict[str
         "c": caps,
         "w": limits.window_s,
         "b": limits.burst,
-        "l": limits.lead_s,
+        "l": list(limits.leads),  # per dimension, in DIMENSIONS order
         # Milliseconds, for PEXPIRE: short TTLs (tests) stay exact.
         "t": int(key_ttl_s * 1000),
         "h": head_ttl_s,

@@ -12,6 +12,7 @@ names given in ``pools=``) or exact model ids to limits, with ``"*"`` for the re
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .._clock import Clock
@@ -32,10 +33,11 @@ LimitsSpec = RateLimits | Mapping[str, RateLimits] | None
 class PoolLimits:
     """Which configured limits apply to which pool."""
 
-    __slots__ = ("_by_class", "_default", "classes")
+    __slots__ = ("_by_class", "_default", "classes", "min_lead_s")
 
-    def __init__(self, spec: LimitsSpec, classes: ModelClasses) -> None:
+    def __init__(self, spec: LimitsSpec, classes: ModelClasses, *, min_lead_s: float = 0.0) -> None:
         self.classes = classes
+        self.min_lead_s = min_lead_s  # output refill every pool keeps in hand, at least
         self._by_class: dict[str, RateLimits] = {}
         self._default: RateLimits | None = None
         if spec is None or isinstance(spec, RateLimits):
@@ -59,7 +61,11 @@ class PoolLimits:
         return self._default
 
     def of(self, model_class: str) -> RateLimits | None:
-        return self._by_class.get(model_class, self._default)
+        limits = self._by_class.get(model_class, self._default)
+        if self.min_lead_s > (RateLimits() if limits is None else limits).leads[2]:
+            # A pool's learned limits start from the defaults: carry the lead there too.
+            return replace(limits or RateLimits(), output_lead_s=self.min_lead_s)
+        return limits
 
     @property
     def window_s(self) -> float:

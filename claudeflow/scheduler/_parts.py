@@ -71,7 +71,10 @@ def build_parts(given: Mapping[str, Any]) -> Parts:
     tokens: TokenCounting = given["tokens"] or TokenCounting()
     spend: SpendPolicy = given["spend"] or SpendPolicy()
     clock: Clock = given["clock"] or LoopClock()
-    pool_limits = PoolLimits(given["limits"], ModelClasses(given["pools"]))
+    reservation = tokens.output_reservation or OutputReservation()
+    # Output charged as generated is seen late: every pool keeps a cushion in hand.
+    classes = ModelClasses(given["pools"])
+    pool_limits = PoolLimits(given["limits"], classes, min_lead_s=reservation.cushion_s)
     transports = Transports(url, given["transport"], timeouts)
     headers = base_headers(given["anthropic_version"], given["default_headers"])
     signed = Headers({**headers, "x-api-key": keys[0].key})
@@ -91,7 +94,7 @@ def build_parts(given: Mapping[str, Any]) -> Parts:
         quotas=QuotaBook(spend.quotas, spend.quota_file),
         prices=spend.prices or PriceTable.default(),
         calibrator=Calibrator() if tokens.calibrate else None,
-        reservation=tokens.output_reservation or OutputReservation(),
+        reservation=reservation,
         estimator=_estimator(tokens, transports.main, signed, clock, pool_limits.window_s),
         headers=headers,
         transports=transports,

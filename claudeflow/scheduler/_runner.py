@@ -56,6 +56,7 @@ class Runner:
         self._clock = clock
         self._spending = spending
         self._count_cache_reads = count_cache_reads
+        self._reservation = reservation
         self._decision = RetryDecision(retry, rng, clock, ring, reroute)
         self._server = ServerView(learn_limits=learn_limits)
         self._outcomes = Outcomes(
@@ -96,7 +97,9 @@ class Runner:
         started = self._clock.now()
         # A probe is streamed even when the caller did not ask for a stream: the
         # headers that teach the limits arrive before the generation, not after it.
-        streamed = job.channel is not None or pool.probing
+        # Output charged as generated needs the deltas: such a request always streams.
+        live = self._reservation.as_generated(job.body["max_tokens"])
+        streamed = job.channel is not None or pool.probing or live
         acc = MessageAccumulator()
         outcome: Answer | ClaudeflowError
         total = _total_s(job, streamed)
@@ -121,6 +124,10 @@ class Runner:
             self.fail(job, unexpected)
             return None
         if isinstance(outcome, Answer):
+            if streamed:
+                self._reservation.observe_text(
+                    job.model, acc.generated_chars, outcome.usage.output_tokens
+                )
             latency = self._clock.now() - started
             self._outcomes.succeed(job, permit, outcome, latency, spent)
             return None
@@ -132,9 +139,16 @@ class Runner:
     ) -> Answer | APIStatusError:
         """One request on ``pool``'s key; streamed into ``acc`` when there is one."""
 
+        max_tokens = job.body["max_tokens"]
+        live = self._reservation.as_generated(max_tokens)
+
         async def read_events(events: AsyncIterator[SseEvent]) -> MessageAccumulator:
             assert acc is not None
-            await pump(events, acc, permit, job.channel, count_cache_reads=self._count_cache_reads)
+            await pump(
+                events, acc, permit, job.channel, count_cache_reads=self._count_cache_reads,
+                ahead=self._reservation.ahead if live else None, max_tokens=max_tokens,
+                chars_per_token=self._reservation.chars_per_token(job.model),
+            )  # fmt: skip
             return acc
 
         return await exchange(
@@ -149,7 +163,10 @@ class Runner:
     def _interrupted(self, job: Job, acc: MessageAccumulator, streamed: bool) -> Cost:
         """What an attempt cut off in flight (cancelled, or a bug) most likely cost."""
         if streamed:
-            return used_so_far(acc, self._count_cache_reads)
+            used = used_so_far(acc, self._count_cache_reads)
+            # The server counted what it generated; the usage says so only at the end.
+            generated = acc.generated_tokens(self._reservation.chars_per_token(job.model))
+            return Cost(1, used.input_tokens, max(used.output_tokens, generated))
         # The server has probably counted the request and its input; no output reached
         # us, so that reservation goes back.
         return Cost(1, job.cost.input_tokens, 0)

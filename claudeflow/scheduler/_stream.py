@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -30,6 +31,7 @@ class MessageAccumulator:
         self.message: dict[str, Any] = {}
         self.content_started = False
         self.finished = False
+        self.generated_chars = 0  # text, thinking and tool input received so far
         self._partial_json: dict[int, str] = {}
 
     def apply(self, event: dict[str, Any]) -> None:
@@ -65,17 +67,26 @@ class MessageAccumulator:
         delta = event.get("delta") or {}
         kind = delta.get("type", "")
         if kind == "text_delta":
-            block["text"] = block.get("text", "") + delta.get("text", "")
+            text = delta.get("text", "")
+            block["text"] = block.get("text", "") + text
+            self.generated_chars += len(text)
         elif kind == "input_json_delta":
-            self._partial_json[index] = self._partial_json.get(index, "") + delta.get(
-                "partial_json", ""
-            )
+            part = delta.get("partial_json", "")
+            self._partial_json[index] = self._partial_json.get(index, "") + part
+            self.generated_chars += len(part)
         elif kind == "thinking_delta":
-            block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+            thinking = delta.get("thinking", "")
+            block["thinking"] = block.get("thinking", "") + thinking
+            self.generated_chars += len(thinking)
         elif kind == "signature_delta":
             block["signature"] = delta.get("signature", "")
         elif kind == "citations_delta":
             block.setdefault("citations", []).append(delta.get("citation"))
+
+    def generated_tokens(self, chars_per_token: float) -> int:
+        """Output tokens generated so far, estimated from the deltas' characters (the
+        final usage corrects it)."""
+        return math.ceil(self.generated_chars / chars_per_token)
 
     @property
     def usage(self) -> dict[str, Any]:

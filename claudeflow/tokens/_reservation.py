@@ -12,7 +12,15 @@ from ._numbers import quantile as quantile_of
 
 __all__ = ["OutputReservation", "ReservationMode"]
 
-ReservationMode = Literal["max_tokens", "adaptive"]
+# Characters a token until streams have taught the ratio: on the high side of the
+# tokens (English runs near 4), so an estimate charges more than was generated, not less.
+_CAUTIOUS_CHARS_PER_TOKEN = 3.0
+# Streams that teach the ratio, and the share of it used (a margin toward charging more).
+_TEXT_WINDOW = 50
+_TEXT_MIN_SAMPLES = 5
+_TEXT_SAFETY = 0.9
+
+ReservationMode = Literal["max_tokens", "adaptive", "as_generated"]
 
 
 class OutputReservation:
@@ -25,12 +33,26 @@ class OutputReservation:
     never above ``max_tokens``. Until ``min_samples`` outputs are seen it reserves
     ``max_tokens``. Settling to the real usage corrects any under-reservation afterwards.
 
-    :param mode: ``"max_tokens"`` or ``"adaptive"``
+    ``"as_generated"`` is for servers that count output as it is generated (the 2026
+    rule, api doc §1.4): a request whose ``max_tokens`` is above ``whole_up_to`` is
+    streamed (a plain one under the hood, still returned whole), reserves ``ahead``
+    tokens when admitted, and is charged ``ahead`` more each time its stream has produced
+    what it holds, so capacity is never held for tokens that were not generated. A
+    smaller ``max_tokens`` is reserved whole: streaming it would cost more than it frees.
+    A stream's tokens reach us a moment after the server counts them, so every pool keeps
+    ``cushion_s`` of refill in hand (it raises :class:`~claudeflow.RateLimits` ``lead_s``
+    to that). Against a server that still reserves ``max_tokens`` this mode admits more
+    than the server allows, and its 429s say so.
+
+    :param mode: ``"max_tokens"``, ``"adaptive"`` or ``"as_generated"``
     :param quantile: quantile of observed outputs to reserve, in (0, 1]
     :param margin: fraction added on top of that quantile
     :param floor: smallest adaptive reservation
     :param window: outputs remembered per model
     :param min_samples: outputs needed before adapting (<= ``window``)
+    :param ahead: ``as_generated``: tokens charged ahead of a stream's output
+    :param cushion_s: ``as_generated``: seconds of refill every pool keeps in hand
+    :param whole_up_to: ``as_generated``: the largest ``max_tokens`` reserved whole
     :raises ConfigError: on a bad argument
 
     >>> policy = OutputReservation(mode="adaptive", min_samples=1, floor=1, margin=0.0)
@@ -39,7 +61,19 @@ class OutputReservation:
     300
     """
 
-    __slots__ = ("_floor", "_margin", "_min_samples", "_mode", "_outputs", "_quantile", "_window")
+    __slots__ = (
+        "_ahead",
+        "_cushion_s",
+        "_floor",
+        "_margin",
+        "_min_samples",
+        "_mode",
+        "_outputs",
+        "_quantile",
+        "_ratios",
+        "_whole_up_to",
+        "_window",
+    )
 
     def __init__(
         self,
@@ -50,14 +84,21 @@ class OutputReservation:
         floor: int = 256,
         window: int = 200,
         min_samples: int = 20,
+        ahead: int = 16,
+        cushion_s: float = 0.1,
+        whole_up_to: int = 256,
     ) -> None:
         if mode not in get_args(ReservationMode):
-            raise ConfigError("mode", f"must be 'max_tokens' or 'adaptive', got {mode!r}")
+            modes = ", ".join(repr(m) for m in get_args(ReservationMode))
+            raise ConfigError("mode", f"must be one of {modes}, got {mode!r}")
         check_fraction("quantile", quantile, allow_zero=False, allow_one=True)
         check_non_negative("margin", margin)
         check_count("floor", floor, minimum=0)
         check_count("window", window)
         check_count("min_samples", min_samples)
+        check_count("ahead", ahead)
+        check_non_negative("cushion_s", cushion_s)
+        check_count("whole_up_to", whole_up_to, minimum=0)
         if min_samples > window:
             raise ConfigError("min_samples", f"must be <= window ({window}), got {min_samples}")
         self._mode: ReservationMode = mode
@@ -66,17 +107,37 @@ class OutputReservation:
         self._floor = floor
         self._window = window
         self._min_samples = min_samples
+        self._ahead = ahead
+        self._cushion_s = float(cushion_s)
+        self._whole_up_to = whole_up_to
         self._outputs: dict[str, deque[int]] = {}
+        self._ratios: dict[str, deque[float]] = {}
 
     @property
     def mode(self) -> ReservationMode:
-        """``"max_tokens"`` or ``"adaptive"``."""
+        """``"max_tokens"``, ``"adaptive"`` or ``"as_generated"``."""
         return self._mode
+
+    @property
+    def ahead(self) -> int:
+        """Tokens a stream charged as generated holds ahead of its output."""
+        return self._ahead
+
+    def as_generated(self, max_tokens: int) -> bool:
+        """Whether a request with this ``max_tokens`` is charged as it is generated."""
+        return self._mode == "as_generated" and max_tokens > self._whole_up_to
+
+    @property
+    def cushion_s(self) -> float:
+        """Seconds of refill pools keep in hand for output not yet seen (0: none)."""
+        return self._cushion_s if self._mode == "as_generated" else 0.0
 
     def reserve(self, model: str, max_tokens: int) -> int:
         """Output tokens to reserve for a request to ``model`` with this ``max_tokens``."""
         if max_tokens <= 0:
             return 0  # max_tokens=0 only pre-warms the cache and generates nothing
+        if self._mode == "as_generated":
+            return self._ahead if self.as_generated(max_tokens) else max_tokens
         outputs = self._outputs.get(model)
         # Too few outputs seen to trust a quantile: the safe reservation until then.
         if self._mode == "max_tokens" or outputs is None or len(outputs) < self._min_samples:
@@ -95,6 +156,23 @@ class OutputReservation:
             outputs = self._outputs[model] = deque(maxlen=self._window)
         outputs.append(output_tokens)
 
+    def observe_text(self, model: str, chars: int, output_tokens: int) -> None:
+        """Record that a finished stream's ``chars`` characters were ``output_tokens``."""
+        if chars <= 0 or output_tokens <= 0:
+            return
+        ratios = self._ratios.get(model)
+        if ratios is None:
+            ratios = self._ratios[model] = deque(maxlen=_TEXT_WINDOW)
+        ratios.append(chars / output_tokens)
+
+    def chars_per_token(self, model: str) -> float:
+        """How many characters of a stream's deltas make one output token of ``model``:
+        the median of recent streams, less a margin, or a cautious 3 until 5 finished."""
+        ratios = self._ratios.get(model)
+        if ratios is None or len(ratios) < _TEXT_MIN_SAMPLES:
+            return _CAUTIOUS_CHARS_PER_TOKEN
+        return max(1.0, _TEXT_SAFETY * quantile_of(ratios, 0.5))
+
     def samples(self, model: str) -> int:
         """Outputs currently remembered for ``model``."""
         return len(self._outputs.get(model, ()))
@@ -103,5 +181,6 @@ class OutputReservation:
         return (
             f"OutputReservation(mode={self._mode!r}, quantile={self._quantile!r}, "
             f"margin={self._margin!r}, floor={self._floor!r}, window={self._window!r}, "
-            f"min_samples={self._min_samples!r})"
+            f"min_samples={self._min_samples!r}, ahead={self._ahead!r}, "
+            f"cushion_s={self._cushion_s!r}, whole_up_to={self._whole_up_to!r})"
         )

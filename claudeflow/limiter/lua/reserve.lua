@@ -14,7 +14,7 @@ local function bucket_wait(s, cfg, amounts)
       if amount > b.cap * (1 + EPS) then
         return math.huge
       end
-      local need = math.min(amount + b.rate * cfg.l, math.max(amount, b.cap))
+      local need = math.min(amount + b.rate * cfg.l[i], math.max(amount, b.cap))
       local deficit = need - b.level
       if deficit > EPS * math.max(1, need) then
         wait = math.max(wait, deficit / b.rate)

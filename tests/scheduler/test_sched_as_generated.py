@@ -1,0 +1,133 @@
+"""Output charged as generated (the 2026 OTPM rule): streamed under the hood, charged by
+the deltas a step ahead, squared to the final count. Virtual time, scripted streams."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sched_helpers import make_flow
+
+from claudeflow import ConfigError, OutputReservation, RateLimits, TokenCounting
+from claudeflow.limiter import ModelClasses
+from claudeflow.routing import PoolLimits
+from claudeflow.scheduler import Flow
+from claudeflow.testing import FakeClock
+from claudeflow.transport import MockRequest, MockStream, SseEvent
+
+TEXT = ["a" * 30, "b" * 30, "c" * 30]  # 30 characters: 10 tokens at the cautious 3 a token
+
+
+def _sse(kind: str, **data: Any) -> SseEvent:
+    return SseEvent(kind, json.dumps({"type": kind, **data}))
+
+
+def _output_level(flow: Flow) -> float:
+    (pool,) = flow.stats().pools.values()
+    return pool.buckets["output_tokens"].level
+
+
+def _scripted(flow_box: list[Flow], levels: list[float]) -> Any:
+    """A stream of TEXT that records the pool's output level before each event is sent
+    (so after the previous one was read), ending with a final count of 25 tokens."""
+
+    async def events() -> AsyncIterator[SseEvent]:
+        start = {
+            "id": "msg_g",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-haiku-4-5",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 10, "output_tokens": 1},
+        }
+        script = [
+            _sse("message_start", message=start),
+            _sse("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+            *(
+                _sse("content_block_delta", index=0, delta={"type": "text_delta", "text": t})
+                for t in TEXT
+            ),
+            _sse("content_block_stop", index=0),
+            _sse(
+                "message_delta",
+                delta={"stop_reason": "end_turn", "stop_sequence": None},
+                usage={"output_tokens": 25},
+            ),
+            _sse("message_stop"),
+        ]
+        for event in script:
+            levels.append(_output_level(flow_box[0]))
+            yield event
+
+    def handler(request: MockRequest) -> MockStream:
+        assert request.json is not None and request.json["stream"] is True
+        return MockStream(200, {}, events())
+
+    return handler
+
+
+async def test_a_plain_request_is_streamed_and_charged_as_it_is_generated(
+    clock: FakeClock,
+) -> None:
+    levels: list[float] = []
+    box: list[Flow] = []
+    policy = OutputReservation(mode="as_generated", ahead=10, cushion_s=0.0, whole_up_to=50)
+    flow, transport = make_flow(
+        clock,
+        _scripted(box, levels),
+        limits=RateLimits(output_tpm=6_000),
+        tokens=TokenCounting(estimator=None, calibrate=False, output_reservation=policy),
+    )
+    box.append(flow)
+    async with flow:
+        result = await flow.create(
+            model="claude-haiku-4-5",
+            max_tokens=100,
+            messages=[{"role": "user", "content": "hi"}],
+        )
+    assert result.message.content[0].text == "".join(TEXT)
+    assert transport.requests[0].json is not None and transport.requests[0].json["stream"]
+    charged = [6_000 - level for level in levels]
+    # Admitted holding `ahead` (10), not max_tokens (100); each delta that catches up with
+    # the charge adds `ahead` more (10, 20, 30 tokens generated -> 20, 30, 40 held); the
+    # final count (25) squares it, and nothing is charged after it.
+    assert charged == [10, 10, 10, 20, 30, 40, 40, 25]
+    assert 6_000 - _output_level(flow) == 25 == result.usage.output_tokens
+
+
+def test_the_policy_reserves_ahead_and_learns_characters_per_token() -> None:
+    policy = OutputReservation(mode="as_generated", ahead=16)
+    # Above whole_up_to (256) it holds `ahead`; at or below it, max_tokens whole.
+    assert policy.reserve("m", 4_096) == 16 and policy.reserve("m", 256) == 256
+    assert policy.as_generated(257) and not policy.as_generated(256)
+    assert policy.ahead == 16 and policy.cushion_s == 0.1
+    assert policy.chars_per_token("m") == 3.0  # cautious until five streams finished
+    for _ in range(4):
+        policy.observe_text("m", 5_000, 1_000)
+    assert policy.chars_per_token("m") == 3.0
+    policy.observe_text("m", 5_000, 1_000)
+    assert policy.chars_per_token("m") == pytest.approx(4.5)  # 0.9 of the median, 5
+    assert not OutputReservation().as_generated(10_000) and OutputReservation().cushion_s == 0
+    with pytest.raises(ConfigError, match="ahead"):
+        OutputReservation(mode="as_generated", ahead=0)
+    with pytest.raises(ConfigError, match="cushion_s"):
+        OutputReservation(mode="as_generated", cushion_s=-1.0)
+    with pytest.raises(ConfigError, match="as_generated"):
+        OutputReservation(mode="generated")  # type: ignore[arg-type]
+
+
+def test_the_cushion_raises_every_pools_output_lead_only() -> None:
+    classes = ModelClasses(None)
+    given = PoolLimits(RateLimits(rpm=50, lead_s=0.05), classes, min_lead_s=0.2)
+    assert given.of("claude-haiku-4").leads == (0.05, 0.05, 0.2)  # type: ignore[union-attr]
+    learned = PoolLimits(None, classes, min_lead_s=0.2).of("claude-haiku-4")
+    assert learned is not None and learned.leads == (0.05, 0.05, 0.2) and learned.rpm is None
+    larger = PoolLimits(RateLimits(rpm=50, output_lead_s=0.5), classes, min_lead_s=0.2)
+    assert larger.of("claude-haiku-4").leads[2] == 0.5  # type: ignore[union-attr]
+    assert PoolLimits(None, classes).of("claude-haiku-4") is None
+    with pytest.raises(ConfigError, match="output_lead_s"):
+        RateLimits(output_lead_s=-1.0)
