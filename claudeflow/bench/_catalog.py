@@ -201,7 +201,7 @@ def _learned(name: str, title: str, input_tpm: float, workload: Workload) -> Loa
         title=title,
         limits=limits,
         workload=workload,
-        clients=("claudeflow-learned",),
+        clients=("claudeflow", "claudeflow-learned"),  # the goal compares the two
         goals=(EFFICIENCY_LEARNED,),
     )
 

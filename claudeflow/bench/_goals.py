@@ -80,9 +80,7 @@ def evaluate(
     by fixed costs, so their goals are reported with the figures but not judged.
     """
     verdicts = [
-        _judge_load(goal, scenario.name, _claudeflow_run(scenario, runs))
-        for scenario in scenarios
-        for goal in scenario.goals
+        _judge_goal(goal, scenario, runs) for scenario in scenarios for goal in scenario.goals
     ]
     if reduced:
         verdicts = [
@@ -97,9 +95,24 @@ def evaluate(
     return tuple(sorted(verdicts, key=lambda v: order.get(v.goal, len(order))))
 
 
-def _claudeflow_run(scenario: LoadScenario, runs: Sequence[RunMetrics]) -> RunMetrics | None:
+def _judge_goal(goal: str, scenario: LoadScenario, runs: Sequence[RunMetrics]) -> Verdict:
+    target = EFFICIENCY_TARGETS.get(goal)
+    if target is not None and target.of_configured:
+        configured = _claudeflow_run(scenario, runs, configured=True)
+        learned = _claudeflow_run(scenario, runs, configured=False)
+        return judge_efficiency(scenario.name, learned, goal=goal, configured=configured)
+    return _judge_load(goal, scenario.name, _claudeflow_run(scenario, runs))
+
+
+def _claudeflow_run(
+    scenario: LoadScenario, runs: Sequence[RunMetrics], *, configured: bool | None = None
+) -> RunMetrics | None:
+    """The scenario's first claudeflow run (``configured``: the one given the limits, or
+    not; ``None``: either)."""
     for run in runs:
-        if run.scenario == scenario.name and not is_baseline(run.client):
+        if run.scenario != scenario.name or is_baseline(run.client):
+            continue
+        if configured is None or (run.client == CONFIGURED_CLIENT) == configured:
             return run
     return None
 
@@ -118,13 +131,22 @@ def _unjudged(goal: str, subject: str, target: str, why: str) -> Verdict:
     return Verdict(goal, subject, target, None, "-", why)
 
 
-def judge_efficiency(subject: str, run: RunMetrics | None, *, goal: str = EFFICIENCY) -> Verdict:
-    """Efficiency against the goal's perfect schedule, failures and 429s within its limits."""
+def judge_efficiency(
+    subject: str,
+    run: RunMetrics | None,
+    *,
+    goal: str = EFFICIENCY,
+    configured: RunMetrics | None = None,
+) -> Verdict:
+    """Efficiency against the goal's perfect schedule (or, for a goal ``of_configured``,
+    against ``configured``'s), failures and 429s within its limits."""
     want = EFFICIENCY_TARGETS[goal]
     name = _REFERENCE_NAMES[want.reference]
     failures = "no failed request, " if want.no_failures else ""
+    share = f"{want.minimum:g} of the configured run's efficiency against {name}"
     target = (
-        f"efficiency >= {want.minimum:g} of {name}, {failures}<= {want.max_per_1k:g} 429s per 1,000"
+        f"efficiency >= {share if want.of_configured else f'{want.minimum:g} of {name}'}, "
+        f"{failures}<= {want.max_per_1k:g} 429s per 1,000"
     )
     if run is None:
         return _unjudged(goal, subject, target, "no claudeflow run")
@@ -133,15 +155,21 @@ def judge_efficiency(subject: str, run: RunMetrics | None, *, goal: str = EFFICI
     efficiency = run.efficiency_against(want.reference)
     if efficiency is None:
         return _unjudged(goal, subject, target, "no perfect schedule for this run")
+    bar, against = want.minimum, ""
+    if want.of_configured:
+        given = None if configured is None else configured.efficiency_against(want.reference)
+        if given is None:
+            return _unjudged(goal, subject, target, "no configured run to compare with")
+        bar, against = want.minimum * given, f" (configured: {given:.3f})"
     problems = []
-    if efficiency < want.minimum:
-        problems.append(f"efficiency {efficiency:.3f} < {want.minimum:g}")
+    if efficiency < bar:
+        problems.append(f"efficiency {efficiency:.3f} < {bar:.3f}{against}")
     if want.no_failures and run.failed + run.unfinished > 0:
         problems.append(f"{run.failed + run.unfinished} request(s) failed or unfinished")
     if run.per_1k_429 > want.max_per_1k:
         problems.append(f"{run.per_1k_429:g} 429s per 1,000 > {want.max_per_1k:g}")
     measured = (
-        f"efficiency {efficiency:.3f} of {name} ({run.wall_s:.3f}s vs "
+        f"efficiency {efficiency:.3f} of {name}{against} ({run.wall_s:.3f}s vs "
         f"{_perfect_s(run, want.reference):.3f}s), {run.failed} failed, "
         f"{run.per_1k_429:g} 429s/1k ({run.client}){_where_time_went(run)}"
     )
@@ -160,6 +188,7 @@ def _where_time_went(run: RunMetrics) -> str:
     )
 
 
+CONFIGURED_CLIENT = "claudeflow"  # the client given the scenario's limits
 _REFERENCE_NAMES = {"fifo": "FIFO", "work_conserving": "work-conserving"}
 
 

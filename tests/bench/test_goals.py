@@ -69,14 +69,23 @@ def test_efficiency_goal_fails_on_failed_requests_and_429s() -> None:
     assert "429s per 1,000" in verdict.detail
 
 
-def test_learned_limits_must_be_within_three_percent_and_may_see_some_429s() -> None:
+def test_learned_limits_must_be_within_three_percent_of_configured_and_may_see_429s() -> None:
     some = counters(received=47, admitted=46, rate_limited=1)
     outcomes = tuple(outcome(n) for n in range(200))
-    run = _run(4.1, outcomes=outcomes, server=some)  # 0.976 of FIFO
-    assert run.per_1k_429 == pytest.approx(5.0)
-    assert judge_efficiency("s", run, goal=EFFICIENCY_LEARNED).met is True
-    assert judge_efficiency("s", run).met is False
-    assert judge_efficiency("s", _run(4.2), goal=EFFICIENCY_LEARNED).met is False  # 0.952
+    learned = _run(4.1, outcomes=outcomes, server=some)  # 0.976 of FIFO
+    assert learned.per_1k_429 == pytest.approx(5.0)
+    configured = _run(4.0)  # 1.0 of FIFO: the learned run is at 0.976 of it
+    verdict = judge_efficiency("s", learned, goal=EFFICIENCY_LEARNED, configured=configured)
+    assert verdict.met is True and "(configured: 1.000)" in verdict.measured
+    assert judge_efficiency("s", learned).met is False  # the plain goal wants 0.99
+    # 0.952 of FIFO against a configured 1.0: more than 3 % behind.
+    behind = judge_efficiency("s", _run(4.2), goal=EFFICIENCY_LEARNED, configured=configured)
+    assert behind.met is False and "< 0.970 (configured: 1.000)" in behind.detail
+    # A configured run that is slow too: 0.952 is within 3 % of 0.976.
+    slow = judge_efficiency("s", _run(4.2), goal=EFFICIENCY_LEARNED, configured=learned)
+    assert slow.met is True
+    alone = judge_efficiency("s", learned, goal=EFFICIENCY_LEARNED)
+    assert alone.met is None and "no configured run" in alone.detail
 
 
 def test_efficiency_is_not_judged_without_server_counts_or_reference() -> None:
