@@ -19,8 +19,9 @@ from .._errors import ConfigError
 from ..cache import ResponseCache
 from ..limiter import Backend
 from ..routing import ApiKey, Routes
-from ..scheduler import Flow, QueuePolicy, SpendPolicy
+from ..scheduler import Flow, QueuePolicy, SpendPolicy, TokenCounting
 from ..scheduler._flow import DEFAULT_BASE_URL
+from ..tokens import OutputReservation
 from ..transport import AiohttpTransport, Transport
 from ._upstream import UpstreamConfig
 
@@ -62,6 +63,9 @@ def build_engine(
         spend=SpendPolicy(quotas=upstream.quotas, quota_file=upstream.quota_file),
         backend=_backend(upstream, clock),
         concurrency=upstream.concurrency,
+        tokens=TokenCounting(
+            output_reservation=OutputReservation(mode=upstream.output_reservation)
+        ),
         queue=QueuePolicy(max_size=upstream.max_queue, timeout=upstream.queue_timeout_s),
         cache=cache,
         coalesce=upstream.coalesce,

@@ -40,13 +40,14 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, get_args
 
 from .._config import RateLimits
 from .._errors import ConfigError
 from ..batches import BatchOffload
 from ..limiter._quota import Quota
 from ..routing import Routes
+from ..tokens import ReservationMode
 from ._toml import Table
 
 __all__ = ["CacheConfig", "KeyConfig", "UpstreamConfig", "parse_upstream"]
@@ -110,6 +111,7 @@ class UpstreamConfig:
     batches: BatchOffload | None = None
     redis: str | None = field(default=None, repr=False)
     redis_on_failure: Literal["fail", "degrade"] = "fail"
+    output_reservation: ReservationMode = "max_tokens"
 
     def default_limits(self) -> RateLimits:
         return RateLimits(self.rpm, self.input_tpm, self.output_tpm, window_s=self.window_s)
@@ -127,7 +129,7 @@ def parse_upstream(t: Table) -> UpstreamConfig:
         "base_url", "api_key_env", "api_key", "keys", "rpm", "input_tpm", "output_tpm",
         "window_s", "limits", "pools", "concurrency", "max_queue", "queue_timeout_s",
         "aliases", "routes", "models", "quotas", "quota_file", "cache", "coalesce",
-        "batches", "redis", "redis_on_failure",
+        "batches", "redis", "redis_on_failure", "output_reservation",
     )  # fmt: skip
     window_s = t.number("window_s", 60.0)
     # secret: the URL may hold a password, so no error quotes its value.
@@ -160,6 +162,8 @@ def parse_upstream(t: Table) -> UpstreamConfig:
         batches=_batches(t.table("batches")) if "batches" in t.data else None,
         redis=redis,
         redis_on_failure=t.choice("redis_on_failure", ("fail", "degrade"), "fail"),
+        # as_generated: the 2026 OTPM rule (OutputReservation explains the three).
+        output_reservation=t.choice("output_reservation", get_args(ReservationMode), "max_tokens"),
     )
 
 

@@ -211,7 +211,8 @@ async def _flow(
 ) -> AsyncIterator[tuple[Any, WireTracker]]:
     """A running Flow whose transport is wrapped in a :class:`WireTracker`."""
     from ..retry import RetryPolicy
-    from ..scheduler import Flow, QueuePolicy
+    from ..scheduler import Flow, QueuePolicy, TokenCounting
+    from ..tokens import OutputReservation
     from ..transport import AiohttpTransport
     from ._wire import WireTracker
 
@@ -227,6 +228,9 @@ async def _flow(
         concurrency=settings.concurrency,
         queue=QueuePolicy(max_size=window),
         retry=retry,
+        tokens=TokenCounting(
+            output_reservation=OutputReservation(mode=settings.output_reservation)
+        ),
         transport=wire,
         backend=backend,  # None: this process's own buckets
     )

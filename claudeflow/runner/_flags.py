@@ -90,6 +90,11 @@ def _requests(flow: argparse._ArgumentGroup) -> None:
     flow.add_argument("--window", type=int, help="requests held in memory at once")
     flow.add_argument("--max-retries", type=int, help="retries per request (default 8)")
     flow.add_argument(
+        "--output-reservation",
+        choices=("max_tokens", "adaptive", "as_generated"),
+        help="output tokens held per request (as_generated: the 2026 OTPM rule)",
+    )
+    flow.add_argument(
         "--budget-usd", type=float, help="most USD OUTPUT may cost, earlier runs included"
     )
     flow.add_argument(

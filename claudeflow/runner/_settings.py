@@ -20,10 +20,11 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from .._config import check_positive
 from .._errors import ConfigError
+from ..tokens import ReservationMode
 
 __all__ = [
     "SETTING_HELP",
@@ -36,6 +37,7 @@ __all__ = [
 _FLOATS = ("rpm", "input_tpm", "output_tpm", "budget_usd")
 _REQUIRED_FLOATS = ("minute_seconds", "burst", "fsync_interval", "progress_interval")
 _INTS = ("concurrency", "max_line_bytes")
+_RESERVATIONS = get_args(ReservationMode)
 
 # Every key a config file may hold (the flag of the same name wins over it).
 SETTING_HELP: dict[str, str] = {
@@ -47,6 +49,8 @@ SETTING_HELP: dict[str, str] = {
     "concurrency": "requests in flight at once (default 16)",
     "window": "lines held at once, queued or in flight (default max(64, 4 x concurrency))",
     "max_retries": "retries per request (default 8)",
+    "output_reservation": "output tokens held per request: max_tokens (default), adaptive, or "
+    "as_generated (the 2026 OTPM rule: streamed, charged as generated)",
     "budget_usd": "most USD the results file may cost, earlier runs included: a line starts "
     "only if its worst case (estimated input + max_tokens output) still fits",
     "retry_failed": "true: send the lines whose latest result failed again, into OUTPUT",
@@ -96,6 +100,7 @@ class RunnerSettings:
     concurrency: int = 16
     window: int | None = None
     max_retries: int | None = None
+    output_reservation: ReservationMode = "max_tokens"
     budget_usd: float | None = None
     retry_failed: bool = False
     base_url: str | None = None
@@ -136,6 +141,11 @@ class RunnerSettings:
                 "retry_failed",
                 "cannot be combined with --batches; retry the failed lines without "
                 "--batches, into the same OUTPUT (either kind of run resumes the other's)",
+            )
+        if self.output_reservation not in _RESERVATIONS:
+            raise ConfigError(
+                "output_reservation",
+                f"must be one of {', '.join(_RESERVATIONS)}, got {self.output_reservation!r}",
             )
         for name in ("base_url", "dead_letter", "redis"):
             value = getattr(self, name)

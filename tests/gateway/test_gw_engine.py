@@ -28,6 +28,7 @@ port = 0
 base_url = "SIM"
 rpm = 600
 redis_on_failure = "degrade"
+output_reservation = "as_generated"
 keys = [{{ name = "team-a", env = "GW_TEST_KEY_A" }}, {{ name = "team-b", env = "GW_TEST_KEY_B" }}]
 pools = {{ "{SONNET}" = "sonnet" }}
 
@@ -59,7 +60,9 @@ def _config(sim_url: str = "http://127.0.0.1:9", extra: str = "") -> str:
     return ENGINE.replace("SIM", sim_url) + extra + client_table("alpha", models=[MODEL])
 
 
-def test_every_engine_part_parses() -> None:
+def test_every_engine_part_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GW_TEST_KEY_A", KEY_A)
+    monkeypatch.setenv("GW_TEST_KEY_B", KEY_B)
     upstream = parse_config(_config()).upstream
     assert [(k.name, k.env) for k in upstream.keys] == [
         ("team-a", "GW_TEST_KEY_A"), ("team-b", "GW_TEST_KEY_B"),
@@ -72,6 +75,10 @@ def test_every_engine_part_parses() -> None:
     assert upstream.cache is not None and upstream.cache.ttl_s == 600
     assert upstream.batches is not None and upstream.batches.linger_s == 2
     assert upstream.redis_on_failure == "degrade"
+    assert upstream.output_reservation == "as_generated"
+    tokens = build_engine(upstream).flow.tokens
+    assert tokens.output_reservation is not None
+    assert tokens.output_reservation.as_generated(1_000)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +109,11 @@ def test_bad_engine_values_name_the_key_and_line(extra: str, name: str, line: in
             'redis_on_failure = "degrade"',
             'redis_on_failure = "ignore"',
             "upstream.redis_on_failure",
+        ),
+        (
+            'output_reservation = "as_generated"',
+            'output_reservation = "actual"',
+            "upstream.output_reservation",
         ),
     ],
 )

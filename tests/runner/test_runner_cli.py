@@ -293,3 +293,27 @@ def test_batches_through_the_simulator_show_batch_progress_and_refuse_retry_fail
     refused = capsys.readouterr().err
     assert "retry_failed: cannot be combined with --batches" in refused
     assert "simulator at" not in refused  # refused before anything started
+
+
+def test_output_reservation_is_a_setting_checked_by_name() -> None:
+    assert merge_settings({"output_reservation": "as_generated"}).output_reservation == (
+        "as_generated"
+    )
+    with pytest.raises(ConfigError, match="output_reservation: must be one of max_tokens"):
+        merge_settings({"output_reservation": "actual"})
+
+
+def test_as_generated_output_runs_offline_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    # max_tokens above 256: each line is streamed under the hood and returned whole.
+    requests = write_lines(tmp_path / "in.jsonl", [body(i, max_tokens=600) for i in range(6)])
+    out = tmp_path / "out.jsonl"
+    args = [str(requests), "-o", str(out), "--simulate", "--quiet"]
+    extra = ["--sim-ttft", "0", "--sim-per-token", "0", "--output-reservation", "as_generated"]
+    assert main([*args, *extra]) == 0
+    assert id_counts(out) == each_input_line_once(requests)
+    done = records(out)
+    assert all(r["response"]["type"] == "message" for r in done)
+    assert all(r["response"]["usage"]["output_tokens"] > 0 for r in done)
