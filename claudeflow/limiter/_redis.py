@@ -86,6 +86,9 @@ class RedisBackend:
         too); the password never appears in reprs, logs or errors.
     :param on_failure: ``"fail"`` (refuse to admit while Redis is unreachable) or
         ``"degrade"`` (admit from a local 1/N share of the limits meanwhile).
+    :param fail_after_s: ``"fail"``: how long requests wait in line for a lost Redis to
+        come back before they fail (a restart or failover takes seconds; 0: at once).
+        Before the first connection there is no wait: nothing was ever shared.
     :param timeout_s: bound on connecting and on every call.
     :param heartbeat_s: how often an idle process proves it is alive; a process silent
         for three heartbeats counts as gone (its waiting head and its share).
@@ -103,13 +106,14 @@ class RedisBackend:
         heartbeat_s: float = 1.0,
         key_ttl_s: float = 3600.0,
         reconnect_max_s: float = 5.0,
+        fail_after_s: float = 5.0,
         clock: Clock | None = None,
     ) -> None:
         self._url, self._secret = check_url(url)
         # Kept apart from the masked one: only the connection may see the password.
         self._raw_url = url
         self._settings = RedisSettings(
-            on_failure, timeout_s, heartbeat_s, key_ttl_s, reconnect_max_s
+            on_failure, timeout_s, heartbeat_s, key_ttl_s, reconnect_max_s, fail_after_s
         )
         self.on_failure = on_failure
         self._clock = clock or LoopClock()
@@ -122,6 +126,7 @@ class RedisBackend:
         # Not shared until the first connection succeeds: admission before start follows the policy.
         self._mode: Mode = "failed" if on_failure == "fail" else "degraded"
         self._why = "not started"
+        self._lost_at: float | None = None  # when shared limits were last lost
         self._tasks: set[asyncio.Task[None]] = set()
         self._joining: dict[str, asyncio.Task[None]] = {}  # pools made after start
         self._listener: asyncio.Task[None] | None = None
@@ -221,6 +226,12 @@ class RedisBackend:
         # One reconnect loop at a time, and none once closed.
         if self._started and (self._reconnecting is None or self._reconnecting.done()):
             self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    def grace_left(self) -> float:
+        """Seconds requests may still wait for a lost Redis before failing (0: none)."""
+        if self._lost_at is None or self._mode != "failed":
+            return 0.0
+        return max(0.0, self._lost_at + self._settings.fail_after_s - self._clock.now())
 
     def unavailable(self) -> BackendUnavailableError:
         return BackendUnavailableError(
@@ -344,6 +355,7 @@ class RedisBackend:
         if mode == self._mode:
             return
         previous, self._mode = self._mode, mode
+        self._lost_at = None if mode == "shared" else self._clock.now()
         if mode == "shared":
             if self._why != "not started":  # the first connection is no change of mode
                 log.warning("Redis backend %s: shared limits again (was %s)", self._url, previous)

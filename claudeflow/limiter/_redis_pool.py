@@ -26,6 +26,9 @@ from ._local import DIMENSIONS, LIMIT_FIELD, LocalBuckets, amounts
 
 __all__ = ["LOST", "Link", "RedisPool", "pool_keys"]
 
+# While a lost Redis may still come back, a waiting head looks again this often.
+_RECHECK_S = 0.25
+
 #: What "the server is gone" looks like (refused, reset, timed out, not authenticated).
 # OSError too: a refused or reset socket may reach us below redis-py's own errors.
 LOST = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -48,6 +51,8 @@ class Link(Protocol):
     def lost(self, exc: BaseException) -> None: ...
 
     def unavailable(self) -> BackendUnavailableError: ...
+
+    def grace_left(self) -> float: ...
 
     def poke(self) -> None: ...
 
@@ -212,6 +217,10 @@ class RedisPool:
 
     def _reserve_local(self, cost: Cost) -> float:
         if self._link.mode != "degraded":
+            grace = self._link.grace_left()
+            if grace > 0:
+                # The line waits for the reconnect (it wakes the lanes) or the grace's end.
+                return min(grace, _RECHECK_S)
             raise self._link.unavailable()
         if self._degraded is None:
             # Cut once per outage, from the last shared view.

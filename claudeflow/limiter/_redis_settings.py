@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from .._checks import check_positive
+from .._checks import check_non_negative, check_positive
 from .._errors import ConfigError
 
 __all__ = ["RedisSettings", "check_url"]
@@ -27,12 +27,14 @@ class RedisSettings:
     heartbeat_s: float
     key_ttl_s: float
     reconnect_max_s: float
+    fail_after_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.on_failure not in ("fail", "degrade"):
             raise ConfigError("on_failure", f"must be 'fail' or 'degrade', got {self.on_failure!r}")
         for name in ("timeout_s", "heartbeat_s", "key_ttl_s", "reconnect_max_s"):
             check_positive(name, getattr(self, name), allow_none=False)
+        check_non_negative("fail_after_s", self.fail_after_s)
         # Keys must outlive a live process's head entry (three heartbeats), or expire under it.
         if self.key_ttl_s <= 3 * self.heartbeat_s:
             raise ConfigError("key_ttl_s", f"must exceed 3 * heartbeat_s, got {self.key_ttl_s!r}")

@@ -126,6 +126,7 @@ async def test_processes_share_redis_and_survive_losing_it() -> None:
     assert shared.server_429 == 0  # the whole workload fits in the first bucket
     assert shared.redis_trips_per_request is not None and shared.redis_trips_per_request >= 1
     assert shared.modes == ()
-    assert outage.completed + outage.failed == 19 and outage.unfinished == 0
-    assert outage.failed > 0 and set(outage.errors) == {"BackendUnavailableError"}
+    # A 1.2 s outage is shorter than fail mode's grace (5 s): the line waits it out.
+    assert (outage.completed, outage.failed, outage.unfinished) == (19, 0, 0)
     assert any("failed" in line for line in outage.modes)
+    assert any("shared limits again" in line for line in outage.modes)

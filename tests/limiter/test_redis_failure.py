@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from claudeflow import BackendUnavailableError, Cost, RateLimits
+from claudeflow import BackendUnavailableError, ConfigError, Cost, RateLimits
 from claudeflow._clock import LoopClock
 from claudeflow.limiter._redis import RedisBackend
 from claudeflow.testing import RedisServer, redis_server
@@ -22,7 +22,7 @@ LIMITS = RateLimits(rpm=20, window_s=600, lead_s=0)  # 20 requests, 1 per 30 s r
 async def test_fail_mode_raises_while_redis_is_gone_then_recovers(
     redis: RedisServer, backends: BackendFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    backend = backends(on_failure="fail", reconnect_max_s=0.1)
+    backend = backends(on_failure="fail", reconnect_max_s=0.1, fail_after_s=0)
     pool = backend.pool("p", LIMITS, clock=LoopClock())
     await backend.start()
     assert await pool.reserve(Cost(1, 0, 0), priority=1) == 0.0
@@ -41,6 +41,27 @@ async def test_fail_mode_raises_while_redis_is_gone_then_recovers(
     assert "shared limits again (was failed)" in changes[1]
     assert pool.statistics().mode == "shared"
     assert await pool.reserve(Cost(1, 0, 0), priority=1) == 0.0  # a fresh, full pool
+
+
+async def test_fail_mode_waits_out_a_short_outage_before_failing(
+    redis: RedisServer, backends: BackendFactory
+) -> None:
+    backend = backends(on_failure="fail", reconnect_max_s=0.1, fail_after_s=0.3)
+    pool = backend.pool("p", LIMITS, clock=LoopClock())
+    await backend.start()
+    assert await pool.reserve(Cost(1, 0, 0), priority=1) == 0.0
+    redis.stop()
+    # Within the grace the head is told to look again soon, not failed.
+    wait = await pool.reserve(Cost(1, 0, 0), priority=1)
+    assert 0 < wait <= 0.25 and pool.statistics().mode == "failed"
+    await asyncio.sleep(0.35)  # the grace (0.3 s) is over and Redis is still down
+    with pytest.raises(BackendUnavailableError, match="unavailable"):
+        await pool.reserve(Cost(1, 0, 0), priority=1)
+    redis.start()
+    await asyncio.wait_for(backend.until_mode("shared"), timeout=10)
+    assert await pool.reserve(Cost(1, 0, 0), priority=1) == 0.0
+    with pytest.raises(ConfigError, match="fail_after_s"):
+        RedisBackend(redis.url, fail_after_s=-1)
 
 
 async def test_degrade_mode_serves_one_nth_then_goes_back_to_shared(
@@ -91,7 +112,7 @@ async def test_unreachable_at_start(redis: RedisServer) -> None:
 async def test_the_password_never_shows(caplog: pytest.LogCaptureFixture) -> None:
     secret = "s3cr3t-hunter2"
     with redis_server(password=secret) as server:
-        backend = RedisBackend(server.url, reconnect_max_s=0.1)
+        backend = RedisBackend(server.url, reconnect_max_s=0.1, fail_after_s=0)
         pool = backend.pool("p", LIMITS, clock=LoopClock())
         with caplog.at_level(logging.DEBUG):
             await backend.start()
