@@ -184,8 +184,11 @@ class KeyRing:
 
     def pools(self, model_class: str) -> list[Pool]:
         """The active keys' pools for ``model_class`` (unless refused), least busy key first."""
-        found = [self.pool(e, model_class) for e in self._entries.values() if e.active]
-        found = [pool for pool in found if pool.refusal is None]
+        found = [
+            pool
+            for e in self._entries.values()
+            if e.active and (pool := self.pool(e, model_class)).refusal is None
+        ]
         if len(found) > 1:
             # Least busy first spreads the load; the sort is stable, so ties keep the keys' order.
             found.sort(key=lambda pool: pool.key.in_flight)
