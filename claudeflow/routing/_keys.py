@@ -78,6 +78,7 @@ class KeyEntry:
     """A key in the ring: its headers, its transport, its pools and its counters."""
 
     __slots__ = (
+        "_name",
         "_pools",
         "active",
         "api_key",
@@ -91,6 +92,7 @@ class KeyEntry:
 
     def __init__(self, api_key: ApiKey, headers: Mapping[str, str], transport: Transport) -> None:
         self.api_key = api_key
+        self._name = api_key.label  # once: every result names its key, and this hashes it
         # The only place the key is kept; everything else names it by its label.
         self.headers = _Headers({**headers, "x-api-key": api_key.key})
         self.transport = transport
@@ -103,7 +105,7 @@ class KeyEntry:
 
     @property
     def name(self) -> str:
-        return self.api_key.label
+        return self._name
 
     def statistics(self) -> KeyStatistics:
         return KeyStatistics(
