@@ -58,6 +58,9 @@ class _ErrorMap(AbstractContextManager[None]):
     def __init__(self, on_failure: Callable[[APIConnectionError], None] | None) -> None:
         self._on_failure = on_failure
 
+    def __enter__(self) -> None:
+        return None  # as the generator it replaces yielded nothing
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -256,7 +259,7 @@ class AiohttpTransport(BaseTransport):
     def _client_timeout(self, timeout: float | None, stream: bool) -> aiohttp.ClientTimeout:
         """``timeout`` bounds the whole reply, or each read of a stream (as the SDK does);
         ``inf`` means no limit, ``None`` the configured ``Timeouts.total``."""
-        if not stream and timeout == self._timeouts.total:
+        if not stream and (timeout is None or timeout == self._timeouts.total):
             return self._total_timeout  # the common case: checked and built once
         if timeout is None:
             timeout = self._timeouts.total
