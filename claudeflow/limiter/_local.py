@@ -175,6 +175,8 @@ def limited_buckets(limits: RateLimits, now: float) -> dict[str, TokenBucket]:
 
 def check_fits(buckets: Mapping[str, TokenBucket], cost: Cost) -> None:
     """Raise :class:`CapacityError` if ``cost`` can never be taken from ``buckets`` at once."""
+    if not buckets:  # no limits (yet): the three lookups below would all miss
+        return
     for dim, amount in zip(DIMENSIONS, amounts(cost), strict=True):
         bucket = buckets.get(dim)
         if bucket is not None and not bucket.fits(amount):
@@ -195,6 +197,8 @@ def wait_for(
     """Seconds until every bucket can pay ``cost`` with its lead of refill kept in hand."""
     # A 429 pause and the buckets all bind: the wait is the longest of them.
     wait = max(0.0, paused_until - now)
+    if not buckets:
+        return wait
     for dim, amount, lead_s in zip(DIMENSIONS, amounts(cost), leads, strict=True):
         bucket = buckets.get(dim)
         if bucket is not None and amount > 0:
@@ -206,6 +210,8 @@ def wait_for(
 
 def settle(buckets: Mapping[str, TokenBucket], amount: Cost, now: float) -> None:
     """Credit ``amount`` (capped at capacity); negative fields debit, into debt if need be."""
+    if not buckets:
+        return
     for dim, value in zip(DIMENSIONS, amounts(amount), strict=True):
         bucket = buckets.get(dim)
         if bucket is None or value == 0:

@@ -78,6 +78,7 @@ class KeyEntry:
     """A key in the ring: its headers, its transport, its pools and its counters."""
 
     __slots__ = (
+        "_name",
         "_pools",
         "active",
         "api_key",
@@ -91,6 +92,7 @@ class KeyEntry:
 
     def __init__(self, api_key: ApiKey, headers: Mapping[str, str], transport: Transport) -> None:
         self.api_key = api_key
+        self._name = api_key.label  # once: every result names its key, and this hashes it
         # The only place the key is kept; everything else names it by its label.
         self.headers = _Headers({**headers, "x-api-key": api_key.key})
         self.transport = transport
@@ -103,7 +105,7 @@ class KeyEntry:
 
     @property
     def name(self) -> str:
-        return self.api_key.label
+        return self._name
 
     def statistics(self) -> KeyStatistics:
         return KeyStatistics(
@@ -184,8 +186,11 @@ class KeyRing:
 
     def pools(self, model_class: str) -> list[Pool]:
         """The active keys' pools for ``model_class`` (unless refused), least busy key first."""
-        found = [self.pool(e, model_class) for e in self._entries.values() if e.active]
-        found = [pool for pool in found if pool.refusal is None]
+        found = [
+            pool
+            for e in self._entries.values()
+            if e.active and (pool := self.pool(e, model_class)).refusal is None
+        ]
         if len(found) > 1:
             # Least busy first spreads the load; the sort is stable, so ties keep the keys' order.
             found.sort(key=lambda pool: pool.key.in_flight)

@@ -63,30 +63,37 @@ class Budget:
 class Spending:
     """The budget and the long-window quotas, charged and settled together per request."""
 
-    __slots__ = ("budget", "quotas")
+    __slots__ = ("_quoted", "budget", "quotas")
 
     def __init__(self, budget: Budget, quotas: QuotaBook) -> None:
         self.budget = budget
         self.quotas = quotas
+        # Most Flows have no quota: skip building four charges per request for none.
+        self._quoted = bool(quotas.quotas)
 
     def check_open(self, job: Job) -> None:
         """At submission: refuse at once what the budget or a quota can no longer pay."""
         self.budget.check_open()
-        self.quotas.check(job.model_class, _charge(job))
+        if self._quoted:
+            self.quotas.check(job.model_class, _charge(job))
 
     def delay(self, job: Job) -> float:
         """At admission: 0 to go, ``inf`` to wait for a settle; raises to refuse."""
-        self.quotas.check(job.model_class, _charge(job))
+        if self._quoted:
+            self.quotas.check(job.model_class, _charge(job))
         return self.budget.delay(job.worst_usd)
 
     def reserve(self, job: Job) -> None:
         self.budget.reserve(job.worst_usd)
-        self.quotas.reserve(job.model_class, _charge(job))
+        if self._quoted:
+            self.quotas.reserve(job.model_class, _charge(job))
 
     def settle(self, job: Job, usd: float, tokens: int) -> None:
         self.budget.settle(job.worst_usd, usd)
-        requests = 1 if tokens else 0  # nothing came back: the request was not served
-        self.quotas.settle(job.model_class, _charge(job), QuotaCharge(requests, tokens, usd))
+        if self._quoted:
+            requests = 1 if tokens else 0  # nothing came back: the request was not served
+            actual = QuotaCharge(requests, tokens, usd)
+            self.quotas.settle(job.model_class, _charge(job), actual)
 
 
 def _charge(job: Job) -> QuotaCharge:

@@ -170,13 +170,14 @@ class Dispatcher:
     def queue(self, job: Job) -> None:
         """Put ``job`` in its class's line (a retried job keeps its original place)."""
         job.queued_since = self._clock.now()
-        self._lane(job.model_class).line.push(job, job.queued_since)
+        lane = self._lane(job.model_class)
+        lane.line.push(job, job.queued_since)
         if job.deadline is not None:
             job.timer = self._clock.call_later(
                 job.deadline - job.queued_since, lambda: self._expire(job)
             )
         self._idle.clear()
-        self._lanes[job.model_class].wake()
+        lane.wake()
 
     def _lane(self, model_class: str) -> Lane:
         lane = self._lanes.get(model_class)

@@ -76,8 +76,11 @@ class JobMaker:
 
     def route(self, params: dict[str, Any], task: str | None) -> tuple[dict[str, Any], str | None]:
         """The validated body with its model resolved, and the split it came from."""
-        routed, arm = self._router.resolve(params.get("model"), task=task, draw=self._draw)
-        return validate_body({**params, "model": routed} if routed is not None else params), arm
+        model = params.get("model")
+        routed, arm = self._router.resolve(model, task=task, draw=self._draw)
+        # validate_body copies: merge only a model that routing changed (one copy, not two).
+        changed = routed is not None and routed is not model
+        return validate_body({**params, "model": routed} if changed else params), arm
 
     async def make(
         self,
@@ -101,8 +104,9 @@ class JobMaker:
         cost = Cost(1, reserved_in, self._reservation.reserve(model, body["max_tokens"]))
         self.check_fits(model_class, cost)
         if queue_timeout is UNSET:
-            queue_timeout = self._queue_timeout
-        check_positive("queue_timeout", queue_timeout)
+            queue_timeout = self._queue_timeout  # checked once, by QueuePolicy
+        else:
+            check_positive("queue_timeout", queue_timeout)
         now = self._clock.now()
         job = Job(
             body=body,

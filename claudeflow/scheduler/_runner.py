@@ -22,7 +22,7 @@ from ..retry import RetryPolicy
 from ..routing import KeyRing, Pool
 from ..tokens import Calibrator, OutputReservation, PriceTable
 from ..transport import SseEvent
-from ._attempt import Answer, consumed_by_failure, exchange
+from ._attempt import Answer, Pump, consumed_by_failure, exchange
 from ._budget import Spending
 from ._job import Job
 from ._outcomes import Outcomes, Spent
@@ -105,10 +105,10 @@ class Runner:
         total = _total_s(job, streamed)
         try:
             if total is None:  # the common case; entering a context manager costs µs
-                outcome = await self._exchange(job, permit, pool, acc if streamed else None)
+                outcome = await self._exchange(job, permit, pool, acc if streamed else None, live)
             else:
                 async with _deadline(self._clock, total):
-                    outcome = await self._exchange(job, permit, pool, acc)
+                    outcome = await self._exchange(job, permit, pool, acc, live)
         except ClaudeflowError as error:
             if acc.content_started and job.channel is not None:
                 # Content already reached the caller: no retry; settle what was used.
@@ -135,30 +135,34 @@ class Runner:
         return self._after_failure(job, pool, outcome)
 
     async def _exchange(
-        self, job: Job, permit: Permit, pool: Pool, acc: MessageAccumulator | None
+        self, job: Job, permit: Permit, pool: Pool, acc: MessageAccumulator | None, live: bool
     ) -> Answer | APIStatusError:
-        """One request on ``pool``'s key; streamed into ``acc`` when there is one."""
+        """One request on ``pool``'s key; streamed into ``acc`` when there is one.
 
-        max_tokens = job.body["max_tokens"]
-        live = self._reservation.as_generated(max_tokens)
-
-        async def read_events(events: AsyncIterator[SseEvent]) -> MessageAccumulator:
-            assert acc is not None
-            await pump(
-                events, acc, permit, job.channel, count_cache_reads=self._count_cache_reads,
-                ahead=self._reservation.ahead if live else None, max_tokens=max_tokens,
-                chars_per_token=self._reservation.chars_per_token(job.model),
-            )  # fmt: skip
-            return acc
-
+        ``live``: the output is charged as it is generated.
+        """
         return await exchange(
             pool.key.transport,
             job.body,
             _headers(job, pool),
             job.timeout,
             observe=lambda headers, status: self._server.observe(pool, headers, status),
-            pump=None if acc is None else read_events,
+            pump=None if acc is None else self._pump_into(job, permit, acc, live),
         )
+
+    def _pump_into(self, job: Job, permit: Permit, acc: MessageAccumulator, live: bool) -> Pump:
+        """What reads a stream's events into ``acc`` (built only for streams)."""
+
+        async def read_events(events: AsyncIterator[SseEvent]) -> MessageAccumulator:
+            await pump(
+                events, acc, permit, job.channel, count_cache_reads=self._count_cache_reads,
+                ahead=self._reservation.ahead if live else None,
+                max_tokens=job.body["max_tokens"],
+                chars_per_token=self._reservation.chars_per_token(job.model),
+            )  # fmt: skip
+            return acc
+
+        return read_events
 
     def _interrupted(self, job: Job, acc: MessageAccumulator, streamed: bool) -> Cost:
         """What an attempt cut off in flight (cancelled, or a bug) most likely cost."""

@@ -125,7 +125,7 @@ class Calibrator:
         samples = self._samples.get(model)
         if samples is None or len(samples) < self._min_samples:
             return 1.0
-        ratio = quantile_of((actual / estimated for estimated, actual in samples), self._quantile)
+        ratio = quantile_of([actual / estimated for estimated, actual in samples], self._quantile)
         low, high = FACTOR_RANGE
         return min(high, max(low, ratio))
 

@@ -117,6 +117,8 @@ def _load() -> _Backend:
 
 
 def _count_chunked(encode: Callable[[str], list[int]], text: str) -> int:
+    if len(text) <= CHUNK_CHARS:  # one chunk, as chunk_bounds would say: no list, no copy
+        return len(encode(text))
     total = 0
     for start, end in chunk_bounds(text):
         total += len(encode(text[start:end]))

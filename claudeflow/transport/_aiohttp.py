@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,10 +36,9 @@ from ._sse import SseParser
 __all__ = ["AiohttpTransport", "map_aiohttp_errors"]
 
 
-@contextmanager
 def map_aiohttp_errors(
     on_failure: Callable[[APIConnectionError], None] | None = None,
-) -> Iterator[None]:
+) -> AbstractContextManager[None]:
     """Re-raise aiohttp, timeout and socket failures as claudeflow transport errors.
 
     The error's ``kind`` says what failed (see :func:`failure_kind`); ``on_failure``, if
@@ -48,14 +47,32 @@ def map_aiohttp_errors(
     :raises APITimeoutError: for any timeout (connect, read or total)
     :raises APIConnectionError: for every other aiohttp client error or ``OSError``
     """
-    try:
-        yield
-    # TimeoutError is an OSError, and aiohttp's timeout classes are TimeoutErrors too.
-    except (aiohttp.ClientError, OSError) as exc:
-        error = _mapped(exc)
-        if on_failure is not None:
-            on_failure(error)
-        raise error from exc
+    return _ErrorMap(on_failure)
+
+
+class _ErrorMap(AbstractContextManager[None]):
+    # A class, not @contextmanager: entered once per request, and a generator-based
+    # context manager costs several times more to build and enter.
+    __slots__ = ("_on_failure",)
+
+    def __init__(self, on_failure: Callable[[APIConnectionError], None] | None) -> None:
+        self._on_failure = on_failure
+
+    def __enter__(self) -> None:
+        return None  # as the generator it replaces yielded nothing
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # TimeoutError is an OSError, and aiohttp's timeout classes are TimeoutErrors too.
+        if isinstance(exc, aiohttp.ClientError | OSError):
+            error = _mapped(exc)
+            if self._on_failure is not None:
+                self._on_failure(error)
+            raise error from exc
 
 
 def _mapped(exc: BaseException) -> APIConnectionError:
@@ -146,6 +163,7 @@ class AiohttpTransport(BaseTransport):
         "_loop",
         "_session",
         "_timeouts",
+        "_total_timeout",
     )
 
     def __init__(
@@ -163,6 +181,11 @@ class AiohttpTransport(BaseTransport):
         check_count("max_connections", max_connections)
         self._limit = max_connections
         self._default_headers = check_headers("default_headers", default_headers, config=True)
+        # sock_connect, not connect: aiohttp's ``connect`` also counts the wait for a free
+        # pooled connection, which is our own queueing, not a network failure.
+        self._total_timeout = aiohttp.ClientTimeout(
+            total=self._timeouts.total, sock_connect=self._timeouts.connect
+        )
         self._session: aiohttp.ClientSession | None = None
         self._guard: AsyncGenerator[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -212,13 +235,8 @@ class AiohttpTransport(BaseTransport):
         return session
 
     def _new_session(self) -> aiohttp.ClientSession:
-        # sock_connect, not connect: aiohttp's ``connect`` also counts the wait for a free
-        # pooled connection, which is our own queueing, not a network failure.
-        timeout = aiohttp.ClientTimeout(
-            total=self._timeouts.total, sock_connect=self._timeouts.connect
-        )
         connector = aiohttp.TCPConnector(limit=self._limit)
-        return aiohttp.ClientSession(connector=connector, timeout=timeout)
+        return aiohttp.ClientSession(connector=connector, timeout=self._total_timeout)
 
     def _url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -228,7 +246,10 @@ class AiohttpTransport(BaseTransport):
     def _request_kwargs(self, request: Request) -> dict[str, Any]:
         # The request's names are lower-case already, so a call's header replaces the
         # default of the same name whatever case either was written in.
-        kwargs: dict[str, Any] = {"headers": {**self._default_headers, **request.headers}}
+        headers = request.headers
+        if self._default_headers:
+            headers = {**self._default_headers, **headers}
+        kwargs: dict[str, Any] = {"headers": headers}
         if request.json is not None:
             kwargs["json"] = request.json
         if request.timeout is not None or request.stream:
@@ -238,6 +259,8 @@ class AiohttpTransport(BaseTransport):
     def _client_timeout(self, timeout: float | None, stream: bool) -> aiohttp.ClientTimeout:
         """``timeout`` bounds the whole reply, or each read of a stream (as the SDK does);
         ``inf`` means no limit, ``None`` the configured ``Timeouts.total``."""
+        if not stream and (timeout is None or timeout == self._timeouts.total):
+            return self._total_timeout  # the common case: checked and built once
         if timeout is None:
             timeout = self._timeouts.total
         elif timeout != math.inf:
