@@ -1,9 +1,10 @@
 """The Flow: one object a service creates once, awaits per request, and closes.
 
-Data path (see DESIGN.md): ``create()`` routes, validates and estimates the request
-(:mod:`._jobs`) and, unless a cheaper path answers it (cache, coalescing, Message
-Batches), queues a :class:`Job` in its model class's line. Each line's loop admits its
-head when one of the class's pools (one per key) can pay in full (no polling: it sleeps
+Data path (see DESIGN.md): ``create()`` routes and validates the request (:mod:`._jobs`)
+and, unless a cheaper path answers it (cache, coalescing, Message Batches), queues a
+:class:`Job` in its model class's line. Each line's loop counts its head's input tokens
+(so a backlog submitted at once is not counted before anything can go) and admits it
+when one of the class's pools (one per key) can pay in full (no polling: it sleeps
 until the exact instant, or until a release wakes it); each admitted job runs as its own
 task, settles its permit to the actual usage, and either resolves the caller's future
 or, after the retry policy's delay, returns to its original place in line.
