@@ -31,12 +31,14 @@ class CheaperPaths:
     def __init__(self, parts: Parts, signed: Signer) -> None:
         self._signed = signed
         self._saving: SavingLayer[Result] | None = None
+        # coalesce=None still coalesces deterministic requests, so only False turns it off.
         if parts.cache is not None or parts.coalesce is not False:
             self._saving = SavingLayer(
                 cache=parts.cache, coalesce=parts.coalesce, make_result=Result
             )
         self._batching: BatchRunner[Result] | None = None
         if parts.batches is not None:
+            # The Flow's own transport and retry policy: one connection pool, one back-off.
             api = BatchApi(
                 parts.transports.main, retry=parts.retry, clock=parts.clock, rng=parts.rng
             )

@@ -156,6 +156,7 @@ class Dispatcher:
                     f"queue is full ({max_queue} waiting); retry later or pass wait_for_space=True",
                     retry_after=self._next_start(),
                 )
+            # One waiter per free place, in arrival order (a loop: another may take it first).
             waiter = asyncio.get_running_loop().create_future()
             self._space_waiters.append(waiter)
             await waiter
@@ -172,6 +173,7 @@ class Dispatcher:
         job.queued_since = self._clock.now()
         lane = self._lane(job.model_class)
         lane.line.push(job, job.queued_since)
+        # A timer, not a check at the head: a job deep in line must expire on time too.
         if job.deadline is not None:
             job.timer = self._clock.call_later(
                 job.deadline - job.queued_since, lambda: self._expire(job)
@@ -195,6 +197,7 @@ class Dispatcher:
                 budget_ok=self._budget_ok,
                 estimate=self._estimate,
             )
+            # Lanes are made on first use: a Flow serving one model runs one loop.
             self._group.create_task(lane.run(), name=f"claudeflow-lane-{model_class}")
         return lane
 

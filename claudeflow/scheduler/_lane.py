@@ -65,6 +65,7 @@ class Lane:
                 await self._count(job)
                 continue  # counting may have waited: look at the head again
             try:
+                # inf from either: a release or a settle wakes us, so no timer is needed.
                 wait = self._slots.delay() or self._budget_ok(job)
             except RequestRejected as error:  # the budget or a quota can no longer pay
                 self._fail_head(job, error)
@@ -87,8 +88,9 @@ class Lane:
             return 0.0
         best = math.inf
         now = self._clock.now()
+        # Least busy key first (the ring's order): the first that can pay takes the job.
         for pool in pools:
-            if not pool.can_start:
+            if not pool.can_start:  # probing or overloaded with a request already out
                 continue
             gate = pool.overload.wait(now)
             if gate > 0:
@@ -104,6 +106,7 @@ class Lane:
                     self.line.pop()
                     self._launch(job, Permit(pool.buckets, self._slots, job.cost, pool))
                 return 0.0
+            # The soonest any pool could pay: the head never waits longer than it must.
             best = min(best, wait)
         # inf: waiting on a probe or a release, or (rarely) learned limits it can never fit.
         if best == math.inf and not self._still_fits(job, pools):

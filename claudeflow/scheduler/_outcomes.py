@@ -70,6 +70,7 @@ class Outcomes:
         if pool.overload.clear():
             log.info("%s answers again: the whole line goes", pool.name)
             pool.buckets.on_change()
+        # Settled before the caller is resumed: capacity is back in the line at once.
         permit.settle(Cost(1, usage.itpm_tokens(self._count_cache_reads), usage.output_tokens))
         if self._calibrator is not None and job.estimate is not None:
             self._calibrator.observe(job.model, job.estimate, usage.total_input)
@@ -86,6 +87,7 @@ class Outcomes:
         """End ``job`` with ``outcome`` (no-op if it already ended)."""
         if job.channel is not None:
             job.channel.close()  # even for an ended job: a stream's reader must not hang
+        # Exactly one outcome per request: a cancelled or already-failed job keeps its own.
         if job.future.done():
             return
         if isinstance(outcome, BaseException):

@@ -39,10 +39,12 @@ class WaitingLine(Generic[J]):
 
     def push(self, job: J, now: float) -> None:
         """Queue ``job``; a job that was queued before keeps its original key."""
+        # Only the first push sets the key: a retry is the same request and keeps its turn.
         if job.key is None:
             rank = float(job.priority)
             if self._aging_s is not None:
                 rank = now + job.priority * self._aging_s
+            # The sequence breaks ties in arrival order and keeps jobs out of comparisons.
             job.key = (rank, next(self._seq))
         heapq.heappush(self._heap, (job.key[0], job.key[1], job))
         job.queued = True
@@ -51,6 +53,7 @@ class WaitingLine(Generic[J]):
 
     def head(self) -> J | None:
         """The job that goes next, or ``None`` when the line is empty."""
+        # Discarded entries are dropped only here: removal from a heap's middle is O(n).
         while self._heap and not self._heap[0][2].queued:
             heapq.heappop(self._heap)
         return self._heap[0][2] if self._heap else None
@@ -70,6 +73,7 @@ class WaitingLine(Generic[J]):
 
     def drain(self) -> list[J]:
         """Remove and return every queued job, in line order."""
+        # Sorted by key only: in line order, which a heap's list is not.
         jobs = [entry[2] for entry in sorted(self._heap, key=lambda e: e[:2]) if entry[2].queued]
         for job in jobs:
             self.discard(job)

@@ -38,6 +38,8 @@ class Runtime:
         self.cheaper = CheaperPaths(parts, self.signed)
         self.submitted = 0
 
+    # Rebuilt on every start (and nothing here at construction): a Flow binds to no event
+    # loop until it runs, and a restarted one begins with full buckets and empty lines.
     def signed(self, extra: Mapping[str, str] | None = None) -> Headers:
         """Headers with the first active key, for calls outside the pools (batches)."""
         key = next((e.api_key for e in self.ring if e.active), self.parts.keys[0])
@@ -51,6 +53,7 @@ class Runtime:
             p.pool_limits,
             p.clock,
             learn=p.learn_limits,
+            # Late-bound: the dispatcher is made after the ring, and a change wakes its lane.
             on_change=lambda model_class: self.dispatcher.wake(model_class),
         )
         ring = KeyRing(p.headers, factory, p.transports.for_url)
