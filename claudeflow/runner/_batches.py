@@ -207,6 +207,7 @@ class _BatchRun(_Run):
         return worst
 
     async def _collect(self, item: LineRequest, worst: float) -> None:
+        # Counted as sent, so a batch stays under the API's request size limit (api doc §7.4).
         size = len(json.dumps(item.body)) + _ENTRY_BYTES
         current = self.current
         if current.lines and (
@@ -236,6 +237,7 @@ class _BatchRun(_Run):
                 self._settle(worst, None)
                 self._failed(line, error)
             return
+        # Journalled before polling starts: from here on a kill must not resubmit these lines.
         batch.batch_id = str(created["id"])
         append_journal(self.journal, batch.batch_id, [line.custom_id for line in lines])
         batch.lines = [self._meta(line) for line in lines]  # bodies are not needed any more
@@ -259,10 +261,12 @@ class _BatchRun(_Run):
             return
         written: set[int] = set()
         for entry_id, result in parse_results(body):
+            # Results come in any order (api doc §7.3): matched by entry, each written once.
             entry = int(entry_id.removeprefix("r"))
             if entry not in written and entry < len(batch.lines):
                 written.add(entry)
                 self._write_outcome(batch, entry, result)
+        # An entry the results file lacks still gets an outcome: every line ends as one record.
         for entry in set(range(len(batch.lines))) - written:
             missing = BatchError(
                 "not in the results file", outcome="missing", batch_id=batch.batch_id
@@ -271,6 +275,7 @@ class _BatchRun(_Run):
         self.batch_counts.ended += 1
 
     async def _until_ended(self, batch_id: str, created: Mapping[str, Any] | None) -> Any:
+        # A resumed batch has no create answer: its state is fetched first.
         info = created or await self.api.retrieve(batch_id, self.headers)
         polls = 0
         while True:
@@ -291,6 +296,7 @@ class _BatchRun(_Run):
         line, worst = batch.lines[entry], batch.worst[entry]
         if line is None:  # an earlier run wrote it
             return
+        # Cleared first: a duplicate entry in the results can never write a line twice.
         batch.lines[entry] = None
         assert batch.batch_id is not None
         if result.get("type") != "succeeded":

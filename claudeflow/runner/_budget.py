@@ -57,6 +57,7 @@ class RunBudget:
         if self._prices.price(model) is None:
             return None
         max_tokens = body.get("max_tokens")
+        # All of max_tokens: the worst case must hold whatever the model writes.
         output = max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 0
         estimate = await self._estimator.estimate_async(body)
         usage = Usage(input_tokens=estimate, output_tokens=output)
@@ -70,5 +71,7 @@ class RunBudget:
 
     def settle(self, worst_usd: float, actual_usd: float | None) -> None:
         """A line has ended: release its reservation, count what it really cost."""
+        # Clamped: float sums of many reservations may leave a tiny negative remainder.
         self.reserved_usd = max(0.0, self.reserved_usd - worst_usd)
+        # None: a failure, billed nothing (an unpriced model never starts under a budget).
         self.spent_usd += actual_usd or 0.0

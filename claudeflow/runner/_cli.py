@@ -142,6 +142,7 @@ async def _main(
     with signals(stop, tally) as received:
         try:
             async with endpoint(settings) as (base_url, limits):
+                # The simulator runs in this process: nothing to check, and its key is any key.
                 if not settings.simulate:
                     unreachable = await preflight(_resolved_url(base_url), api_key)
                     if unreachable:
@@ -150,6 +151,7 @@ async def _main(
                     flow,
                     wire,
                 ):
+                    # Refused, not run alone: own limits would overrun the other processes.
                     if backend is not None and backend.mode != "shared":
                         return abort_early(_unshared(backend))
                     runner = run_batch_jsonl if settings.batches else run_jsonl
@@ -226,6 +228,7 @@ async def _flow(
         base_url=url,
         limits=limits,
         concurrency=settings.concurrency,
+        # The Flow's queue as large as the runner's window: a full queue never refuses a line.
         queue=QueuePolicy(max_size=window),
         retry=retry,
         tokens=TokenCounting(

@@ -68,9 +68,11 @@ class IdSet:
     def add(self, custom_id: str) -> bool:
         """Add ``custom_id``; return whether it was new."""
         digest = id_digest(custom_id) or 1
+        # (0 marks a free slot, so a digest of 0 is stored as 1: one more rare collision.)
         if not _place(self._slots, digest):
             return False
         self._count += 1
+        # At most half full: probes stay short, and a free slot always ends a probe.
         if 2 * self._count > len(self._slots):
             self._grow()
         return True
@@ -86,6 +88,7 @@ class IdSet:
 
     def _grow(self) -> None:
         old = self._slots
+        # Doubled: the size stays a power of two, so a mask replaces the modulo in _probe.
         self._slots = array("Q", bytes(16 * len(old)))
         for digest in old:
             if digest:

@@ -149,6 +149,7 @@ class LineReader:
                         raw.content_id,
                         f"line is longer than {self.max_line_bytes:,} bytes",
                         None,
+                        # A kept stdin line is a file of its own, copied from 0.
                         0 if raw.kept else offset,
                         by_content=True,
                         kept=raw.kept,
@@ -158,6 +159,7 @@ class LineReader:
                     continue
                 else:
                     item = parse_line(number, raw, offset=offset)
+                # Numbered before the uniqueness check: a repeated request is a line, not a reuse.
                 if item.by_content:
                     item = _numbered_copy(item, seen, copies)
                 if seen.add(item.custom_id):
@@ -219,6 +221,7 @@ async def items_of(
     def pump() -> None:
         try:
             for item in reader:
+                # Blocks the thread, not the loop, once _AHEAD items wait: reading stays bounded.
                 room.acquire()
                 hand_over(item)
         except Exception as error:  # raised again in the loop, by the reader of the queue
@@ -263,6 +266,7 @@ def raw_lines(
     number = 0
     offset = 0
     while True:
+        # One byte over the cap tells a line of exactly cap bytes from a longer one.
         raw = file.readline(cap + 1)
         if not raw:
             return
@@ -318,6 +322,7 @@ def _as_duplicate(item: LineRequest | BadLine, copy: int) -> BadLine:
 
 def parse_line(number: int, raw: bytes, *, offset: int = 0) -> LineRequest | BadLine:
     """Parse one line; every problem becomes a :class:`BadLine` naming it."""
+    # The newline is not part of the line: a dead letter gets exactly one back.
     raw = raw.rstrip(b"\n")
     try:
         data = json.loads(raw)
@@ -332,6 +337,7 @@ def parse_line(number: int, raw: bytes, *, offset: int = 0) -> LineRequest | Bad
         problem = f"custom_id: must be a string of 1-{_MAX_ID_CHARS} chars"
     else:
         problem = _problem_of(data)
+    # A bad line gets a key too: its invalid record must be skipped by the next run.
     key = custom_id or content_id(data)
     by_content = not custom_id
     if problem:

@@ -36,6 +36,7 @@ def append_journal(path: Path, batch_id: str, custom_ids: list[str]) -> None:
     """Record that the API accepted ``batch_id`` for ``custom_ids``; durable on return."""
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps({"batch_id": batch_id, "custom_ids": custom_ids}).encode() + b"\n"
+    # One O_APPEND write per line: a kill can tear only the last line, never an earlier one.
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)

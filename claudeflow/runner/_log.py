@@ -66,6 +66,7 @@ def repair_tail(path: Path) -> int:
         if keep < size:
             file.truncate(keep)
             file.flush()
+            # Durable before anything is appended: a crash must not bring the cut tail back.
             os.fsync(file.fileno())
         return size - keep
 
@@ -104,7 +105,9 @@ def read_records(path: Path, *, full: bool = True) -> Iterator[Outcome]:
         return
     with path.open("rb") as file:
         for number, raw in enumerate(file, start=1):
+            # "replace": a bad byte ends as a CorruptFileError naming the line, not a decode error.
             line = raw.decode("utf-8", "replace")
+            # Blank lines (a hand-edited file) hold no record and do no harm.
             if not line.strip():
                 continue
             quick = None if full else _quick_success(line)
@@ -135,6 +138,7 @@ def _quick_success(line: str) -> Outcome | None:
         cost, _ = _DECODER.raw_decode(line, end + len(_SUCCESS_COST))
     except ValueError:
         return None
+    # Anything unexpected falls back to the full parse, which names the damage.
     if not isinstance(custom_id, str):
         return None
     return Outcome(custom_id, "succeeded", _int_or_none(number), _number_or_none(cost), None)
@@ -190,6 +194,7 @@ class JsonlLog:
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Write ``record`` as one line; it is on the kernel's side when this returns."""
+        # ensure_ascii=False: non-ASCII replies stay readable, and the file smaller.
         self.append_line(json.dumps(record, ensure_ascii=False).encode())
 
     def append_line(self, line: bytes) -> None:
@@ -199,6 +204,7 @@ class JsonlLog:
         self._sync_if_due()
 
     def _sync_if_due(self) -> None:
+        # At most one fsync per interval: one per record would cap a run at the disk's sync rate.
         if self._clock.now() - self._synced_at >= self._fsync_interval_s:
             self.sync()
 

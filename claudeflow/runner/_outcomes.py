@@ -87,9 +87,11 @@ class RunState:
     def _failed(self, item: LineRequest, error: Exception) -> None:
         if isinstance(error, PermissionDeniedError) and not self.tally.succeeded:
             self.denied.append((item, error))  # the key's or the line's? see _judge_denied
+            # Judged once enough are held: a refused key stops the run early, not at the end.
             if len(self.denied) >= DENIED_TO_ABORT:
                 self._judge_denied()
             return
+        # Before recording: a fatal error is no line's own, so the line stays to be redone.
         fatal = fatal_reason(error, self.flow, self.secret)
         if fatal:
             self._abort(fatal)
@@ -136,6 +138,7 @@ class RunState:
         source = bad.kept or self.files.input  # where a line too long to hold is
         self._write_failure(bad_line_record(bad), bad.raw, bad.offset, invalid=True, source=source)
         if bad.kept is not None:
+            # Deleted only after its dead letter is written: until then it is the line's only copy.
             bad.kept.unlink(missing_ok=True)
         self._replaced(bad.custom_id)
         shown = self.tally.invalid

@@ -30,6 +30,7 @@ class Outputs:
         self._clock = clock
         self.results = self._log(files.output)
         try:
+            # sync_first: the dead letters never reach the disk ahead of their results.
             self.dead = self._log(files.dead_letter, sync_first=self.results)
         except BaseException:
             self.results.close()
@@ -63,6 +64,7 @@ class Outputs:
         have = count_complete_lines(self.files.dead_letter)
         if have == len(offsets):
             return
+        # Dead letters are copied from the input by offset; stdin cannot be read twice.
         if self.files.input == STDIN:
             notify(
                 f"{self.dead.path}: holds {have} line(s) for {len(offsets)} failure(s) in "
@@ -91,6 +93,7 @@ class Outputs:
             if offset >= 0:
                 fresh.copy_line(self.files.input, offset)
         fresh.close()
+        # An empty file is removed, not kept: no dead letters means every line succeeded.
         if fresh.written:
             os.replace(fresh.path, target)
         else:

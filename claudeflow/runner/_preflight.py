@@ -26,6 +26,7 @@ async def preflight(url: str, api_key: str) -> str:
     )
     headers = {"x-api-key": api_key, "anthropic-version": DEFAULT_API_VERSION}
     try:
+        # /v1/models costs nothing and has no Messages rate limit, yet checks the URL and the key.
         response = await transport.send("GET", "/v1/models", headers=headers)
         body = await response.read()
     except TransportError as error:

@@ -91,6 +91,7 @@ class Tally:
 
     @property
     def elapsed(self) -> float:
+        # Never zero: rates divide by it, and a run can end within one clock tick.
         return max(1e-9, self.clock.now() - self.started)
 
     def add_success(self, usage: Usage, cost_usd: float | None) -> None:
@@ -179,6 +180,7 @@ class RunSummary:
         """Input lines not in the results file yet (``None`` if the total is unknown)."""
         if self.total_lines is None:
             return None
+        # Clamped: the background count may disagree with what was read if the file changed.
         return max(0, self.total_lines - self.skipped - self.succeeded - self.failed - self.invalid)
 
     def render(self) -> str:
@@ -278,6 +280,7 @@ class Progress:
         now = t.clock.now()
         tokens = t.input_tokens + t.output_tokens
         self._samples.append((now, t.finished, tokens))
+        # Two samples are always kept: a slow redraw interval must not leave no span at all.
         while len(self._samples) > 2 and self._samples[0][0] < now - self._window:
             self._samples.popleft()
         then, finished_then, tokens_then = self._samples[0]
@@ -330,6 +333,7 @@ async def showing(
         yield
     finally:
         ticker.cancel()
+        # Awaited before the final draw, so that no tick can draw after it.
         await asyncio.gather(ticker, return_exceptions=True)
         refresh()
         progress.show()

@@ -58,6 +58,7 @@ class ResultsIndex:
         legacy: list[int] = []
         for outcome in read_records(path, full=False):
             digest = id_digest(outcome.custom_id)
+            # Every record counts, superseded ones too: that money was spent; the budget covers it.
             index.spent_usd += outcome.cost_usd or 0.0
             if outcome.line is not None and outcome.custom_id == _legacy_key(outcome.line):
                 legacy.append(outcome.line)
@@ -67,8 +68,10 @@ class ResultsIndex:
                 succeeded.append(digest)
                 continue
             offset = (outcome.record or {}).get("input_offset")
+            # Popped and re-inserted: a retried failure moves to the end, where its new record is.
             index._failures.pop(digest, None)
             index._failures[digest] = (outcome.status, offset if isinstance(offset, int) else -1)
+        # Built once after the scan: sorting once beats inserting into a sorted array per record.
         index._done = DoneIndex.from_digests(succeeded)
         for digest in [d for d in index._failures if d in index._done]:
             del index._failures[digest]  # failed first, succeeded when retried

@@ -109,6 +109,7 @@ class _Run(RunState):
                 self.count_in_background()
                 await self.feed()
                 self.settle_total()
+                # Last: the dead letters are rewritten only once every result of the run is written.
                 self.finish_retries()
         return self.tally.summary()
 
@@ -147,6 +148,7 @@ class _Run(RunState):
                 batch=self.batch_priced,
             )
         assert self.outputs is not None
+        # Before any new line is written: the dead letters a crash lost are the last ones.
         self.outputs.match_dead_letters(self.index.failure_offsets(), self.notify)
         self._warn_uncollected()
 
@@ -169,10 +171,12 @@ class _Run(RunState):
         """After a retry run, the dead letters lose the lines that have now succeeded."""
         if self.tally.retried:
             assert self.outputs is not None
+            # Scanned again, not tracked: the file on disk is what the next run will resume from.
             index = ResultsIndex.scan(self.files.output, retry_failed=True)
             self.outputs.rewrite_dead_letters(index.failure_offsets())
 
     def learn_total(self, counting: asyncio.Future[int]) -> None:
+        # A failed count only leaves the total unknown: nothing else depends on it.
         if not counting.cancelled() and counting.exception() is None:
             self.tally.total_lines = counting.result()
 
@@ -223,6 +227,7 @@ class _Run(RunState):
     async def _take(self, item: LineRequest | BadLine, window: asyncio.Semaphore) -> bool:
         """Skip, record or submit one line; ``False`` once the run must stop reading."""
         item = self.index.resolve(item)
+        # Before the skip: a changed input shows first on the lines an earlier run finished.
         self._check_unchanged(item)
         if self.index.is_done(item.custom_id):
             self.tally.skipped += 1
@@ -230,6 +235,7 @@ class _Run(RunState):
             self._bad_line(item)
         else:
             await window.acquire()
+            # Window first, then budget: money is reserved only for a line that can go out now.
             worst = None if self._stopping() else await self._reserve(item)
             if worst is None:
                 window.release()
@@ -321,6 +327,7 @@ class _Run(RunState):
         finally:
             window.release()
             if self.budget is not None:
+                # In finally: a cancelled request frees its window slot and its reservation too.
                 self.budget.settle(worst, cost)
 
 

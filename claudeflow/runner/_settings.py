@@ -169,6 +169,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError("config", f"{path}: use a .json or .toml file")
     if not isinstance(data, dict):
         raise ConfigError("config", f"{path}: must hold a table/object of settings")
+    # Dashes accepted: a config file may use the flag spelling (input-tpm) or the field's.
     return {key.replace("-", "_"): value for key, value in data.items()}
 
 

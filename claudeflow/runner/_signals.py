@@ -23,10 +23,12 @@ def signals(stop: asyncio.Event, tally: Tally) -> Iterator[list[int]]:
 
     def on_signal(signum: int) -> None:
         received.append(signum)
+        # Only a second signal cancels: a stop for another reason (budget) still waits gently.
         if stop.is_set() and tally.stop_reason == "interrupted":
             if task is not None:
                 task.cancel()
             return
+        # The reason is set before stop, so whoever wakes on stop reads why.
         tally.stop_reason = "interrupted"
         stop.set()
         say(

@@ -53,6 +53,7 @@ class WireTracker:
         stream: bool = False,
     ) -> Response:
         ticket = headers.get(TICKET_HEADER)
+        # The ticket is ours alone: it never reaches the API.
         plain = {k: v for k, v in headers.items() if k != TICKET_HEADER}
         if stream:
             # Only whole answers are tracked: the runner sends its lines plain, and a
@@ -77,6 +78,7 @@ class WireTracker:
             raise
         finally:
             if ticket is not None:
+                # In finally: a cancelled or failed send is off the wire as much as an answered one.
                 self.on_wire.discard(ticket)
                 self.landed(ticket, ok)
 

@@ -47,6 +47,7 @@ class Admission:
             minute_seconds=scale,
             burst=config.burst,
         )
+        # Token counting and batches have their own pools, apart from Messages (api doc §1.1).
         self.count_tokens = RateLimiter(rpm=config.count_tokens_rpm, minute_seconds=scale)
         self.batches = RateLimiter(rpm=config.batch.rpm, minute_seconds=scale)
         self._config = config
@@ -64,6 +65,7 @@ class Admission:
         if not self.messages.enabled:
             return None
         limits = self.messages.scope(key, self._classes(model), now)
+        # Cache-aware ITPM: cache reads are free unless the model counts them (api doc §1.3).
         itpm = plan.input_tokens + plan.cache_creation
         if self._config.count_cache_reads:
             itpm += plan.cache_read
@@ -73,6 +75,7 @@ class Admission:
         denial = self.messages.check(limits, Cost(1, itpm, output_need), now)
         if denial is not None:
             raise self._rate_limited(denial, limits, f"(org: {self._org_id}, model: {model})")
+        # Checked first, debited after: a refused request consumes nothing (api doc §1.2, CAP-2).
         limits.take(Cost(1, itpm, max_tokens if self._reserve else 0), now)
         return limits
 
@@ -103,6 +106,7 @@ class Admission:
 
     def retry_after(self, seconds: float) -> dict[str, str]:
         """``retry-after`` in whole seconds, rounded up (and ``retry-after-ms`` if enabled)."""
+        # Whole seconds, rounded up (api doc §2.2): a retry at the second below would fail.
         headers = {"retry-after": str(max(1, math.ceil(seconds - 1e-9))), "x-should-retry": "true"}
         if self._config.retry_after_ms:
             headers["retry-after-ms"] = str(max(1, math.ceil(seconds * 1000 - 1e-6)))
@@ -111,6 +115,7 @@ class Admission:
     def _rate_limited(self, denial: Denial, limits: LimitSet | None, subject: str) -> SimError:
         self._stats.rate_limited += 1
         self._stats.rate_limited_by[denial.dimension] += 1
+        # The 429 carries the full rate-limit header set, as the API's does (§2.3, CAP-2).
         headers = self.headers(limits) if limits is not None else {}
         message = (
             f"This request would exceed your organization's rate limit of "

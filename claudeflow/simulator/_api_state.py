@@ -39,6 +39,7 @@ class ApiState:
 
     def _answer(self, endpoint: str, work: Callable[[str], Reply]) -> Reply:
         """Count a request to ``endpoint`` and answer it with ``work(request_id)``."""
+        # The id comes first, so an error reply quotes the same request-id (api doc §2.2).
         rid = self._received(endpoint)
         try:
             reply = work(rid)
@@ -73,6 +74,7 @@ class ApiState:
 
     def _error(self, exc: SimError, rid: str) -> Reply:
         headers = self._headers(rid)
+        # The error's own headers (retry-after, rate limits) win over the common ones.
         headers.update(exc.headers)
         body = error_body(exc.error_type, exc.message, rid, exc.error_code)
         return Reply(exc.status, headers, dumps(body))

@@ -166,6 +166,7 @@ async def _send(request: web.Request, api: SimulatedAPI, reply: Reply) -> web.St
 
 async def _send_stream(request: web.Request, api: SimulatedAPI, reply: Reply) -> web.StreamResponse:
     response = web.StreamResponse(status=reply.status, headers=reply.headers)
+    # Headers (rate limits included) go out before the first event, as the API sends them.
     await response.prepare(request)
     async with aclosing(api.stream(reply)) as pieces:
         try:

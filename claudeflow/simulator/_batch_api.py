@@ -97,6 +97,7 @@ class BatchEndpoints(ApiState):
         try:
             if params.get("stream") is True:
                 raise invalid("stream: Message Batches do not support streaming requests")
+            # Validated at processing, not at create: the API accepts a batch and fails lines alone.
             spec = validate_messages(params, version, self.models)
             prompt = self._measure(params, spec.context_window)
         except SimError as exc:
@@ -110,6 +111,7 @@ class BatchEndpoints(ApiState):
 
         def run() -> dict[str, Any]:
             now = self.clock.now()
+            # Planned when the request runs, not when prepared: earlier requests may have cached it.
             plan = self._cache.plan(prompt, f"{key}\x00{params['model']}", now)
             self._cache.commit(plan, now)
             self._stats.record_input(plan.input_tokens, plan.cache_creation, plan.cache_read)
@@ -119,4 +121,5 @@ class BatchEndpoints(ApiState):
                 "message": self._message(params["model"], plan, output, "batch"),
             }
 
+        # Paced by the whole prompt and the output it will write (no cache discount).
         return PreparedRequest(Cost(1, prompt.total, output.tokens), run)

@@ -96,6 +96,7 @@ class BatchService:
 
     def create(self, api_key: str, body: dict[str, Any], version: str) -> Batch:
         requests = parse_requests(body.get("requests"), self._config.max_requests)
+        # The queue cap counts requests waiting in every batch, not batches (api doc §1.5).
         queued = sum(b.unfinished for b in self._batches.values() if b.api_key == api_key)
         cap = self._config.max_queued_requests
         if cap is not None and queued + len(requests) > cap:
@@ -118,6 +119,7 @@ class BatchService:
             expires_at=now + lifetime,
         )
         self._batches[batch.id] = batch
+        # Processing starts at creation: the API returns in_progress and works in the background.
         batch.task = asyncio.get_running_loop().create_task(self._process(batch))
         return batch
 
@@ -136,6 +138,7 @@ class BatchService:
     def cancel(self, api_key: str, batch_id: str) -> Batch:
         batch = self.get(api_key, batch_id)
         if batch.status == "in_progress":
+            # Canceling, not ended: the processing task turns the rest into canceled results.
             batch.status = "canceling"
             batch.cancel_wall = self._wall()
         return batch
@@ -158,6 +161,7 @@ class BatchService:
 
     def to_json(self, batch: Batch, base_url: str) -> dict[str, Any]:
         ended = batch.status == "ended"
+        # Outcomes are shown only once the batch has ended; until then all are processing (§7.2).
         counts = dict(batch.counts) if ended else dict.fromkeys(_OUTCOMES, 0)
         counts = {"processing": 0 if ended else len(batch.requests), **counts}
         results_url = f"{base_url}/v1/messages/batches/{batch.id}/results" if ended else None
@@ -210,6 +214,7 @@ class BatchService:
                     await self._clock.sleep(self._config.request_s)
                     slept = True
                 outcome = self._stop_reason(batch)
+                # Checked again after the wait: a batch canceled or expired meanwhile runs no more.
                 result = prepared.run() if outcome is None else {"type": outcome}
                 since_yield = 0 if slept else since_yield + 1
             else:

@@ -63,16 +63,19 @@ class PromptCache:
         """Split ``prompt`` for the cache ``scope`` (API key + model) without storing."""
         if not prompt.has_breakpoint:
             return CachePlan.uncached(prompt.total)
+        # Seeded with the scope: one key's cache never serves another key or model.
         digest = hashlib.blake2b(scope.encode(), digest_size=16)
         prefix = 0
         points: list[tuple[int, bytes, str]] = []
         for unit in prompt.units:
+            # One running digest: a prefix hits only if every block before it matches too.
             digest.update(json.dumps(unit.material, sort_keys=True).encode())
             prefix += unit.tokens
             if unit.ttl is not None and prefix >= self._min_tokens:
                 points.append((prefix, digest.digest(), unit.ttl))
         if not points:
             return CachePlan.uncached(prompt.total)
+        # Only the longest live prefix counts as read; shorter hits are inside it.
         read = max((size for size, key, _ in points if self._alive(key, now)), default=0)
         last = points[-1][0]
         creation = last - read
@@ -84,6 +87,7 @@ class PromptCache:
         for key, ttl in plan.entries:
             minutes = 60.0 if ttl == "1h" else self._ttl_minutes
             self._entries[key] = now + minutes * self._minute_seconds
+            # Moved to the end on every refresh, so eviction below drops the least recently used.
             self._entries.move_to_end(key)
         while len(self._entries) > _MAX_ENTRIES:
             self._entries.popitem(last=False)

@@ -192,9 +192,11 @@ async def _serve(config: SimulatorConfig, host: str, port: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
+        # A signal sets an event instead of raising, so the server shuts down cleanly.
         loop.add_signal_handler(sig, stop.set)
     try:
         async with run_simulator(config, host=host, port=port) as server:
+            # Flushed: a script waiting for the banner on a pipe learns the URL at once.
             print(describe(server, config), flush=True)
             await stop.wait()
             print("claudeflow simulate: shutting down", flush=True)
@@ -209,6 +211,7 @@ def describe(server: SimulatorServer, config: SimulatorConfig) -> str:
     def limit(value: float | None, unit: str) -> str:
         return "unlimited" if value is None else f"{value:,.0f} {unit}/min"
 
+    # Only a count of keys: the banner goes to terminals and logs, and keys are secrets.
     keys = "any non-empty key" if config.api_keys is None else f"{len(config.api_keys)} key(s)"
     return "\n".join(
         (

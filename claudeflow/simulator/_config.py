@@ -216,6 +216,7 @@ class SimulatorConfig:
     output_tpm: float | None = None
     minute_seconds: float = 60.0
     burst: float = 1.0
+    # The 2026 rule by default (api doc §1.4); "reserve_max_tokens" reproduces the 2025 one.
     otpm_mode: OtpmMode = "actual"
     count_cache_reads: bool = False
     count_tokens_rpm: float | None = None
@@ -233,6 +234,7 @@ class SimulatorConfig:
     faults: FaultConfig = FaultConfig()
     retry_after_ms: bool = False
     round_remaining: int = 1000
+    # 1024: the minimum cacheable prompt of most models (the API has one per model).
     cache_min_tokens: int = 1024
     cache_ttl_minutes: float = 5.0
     max_output_tokens: int | None = None
@@ -244,6 +246,7 @@ class SimulatorConfig:
             check_positive(name, getattr(self, name))
         check_positive("minute_seconds", self.minute_seconds, allow_none=False)
         check_positive("burst", self.burst, allow_none=False)
+        # At most 1: enforcement can make a burst smaller than a minute, not larger (§1.2).
         if self.burst > 1.0:
             raise ConfigError("burst", f"must be in (0, 1], got {self.burst!r}")
         if self.otpm_mode not in _OTPM_MODES:
@@ -259,6 +262,7 @@ class SimulatorConfig:
         object.__setattr__(self, "models", _string_set("models", self.models))
         extra = _string_set("extra_models", self.extra_models) if self.extra_models else None
         object.__setattr__(self, "extra_models", extra or frozenset())
+        # Normalised in place (frozen): any iterable given becomes the frozenset compared at auth.
         object.__setattr__(self, "api_keys", _string_set("api_keys", self.api_keys))
         if self.model_classes is not None:
             classes = dict(self.model_classes)

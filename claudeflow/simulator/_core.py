@@ -148,6 +148,7 @@ class SimulatedAPI(BatchEndpoints):
         """``GET /v1/organizations/rate_limits`` (Admin key only), from the configuration."""
 
         def work(rid: str) -> Reply:
+            # Rate limits come from configuration: the key still has to authenticate first.
             authorize_admin(authenticate(headers, None))  # an API key gets a 401, as from the API
             api_version(headers)
             result = rate_limits(self.config, self.models, self._classes, self._ids.org_id, query)
@@ -200,6 +201,7 @@ class SimulatedAPI(BatchEndpoints):
         prompt = self._measure(body, spec.context_window)
         model: str = body["model"]
         streaming = body.get("stream") is True
+        # Drawn after validation: the API rejects a malformed body before anything can go wrong.
         fault = self._draw_fault(streaming)
         if fault is not None and fault.before_admission:
             return self._fault_reply(fault, key, model, rid)
@@ -207,6 +209,7 @@ class SimulatedAPI(BatchEndpoints):
         # Cached prefixes belong to one key and one model (\x00 occurs in neither).
         plan = self._cache.plan(prompt, f"{key}\x00{model}", now)
         max_tokens: int = body["max_tokens"]
+        # Admission after the cache plan: cache reads are free in ITPM (api doc §1.3).
         limits = self._admission.admit_message(key, model, plan, max_tokens, now)
         if plan.entries:  # written only once admitted: a 429 leaves the cache as it was
             self._cache.commit(plan, now)
@@ -262,6 +265,7 @@ class SimulatedAPI(BatchEndpoints):
         fault: Fault | None,
         rid: str,
     ) -> Reply:
+        # Rate-limit headers go out once, with the HTTP headers, never inside events (api doc §2.3).
         headers = self._headers(rid, _SSE)
         headers["cache-control"] = "no-cache"
         if limits is not None:
@@ -290,9 +294,11 @@ class SimulatedAPI(BatchEndpoints):
         self._stats.faults[fault.value] += 1
         if fault is Fault.ERROR_504:
             reply = self._error(SimError(504, "timeout_error", "Request timed out"), rid)
+            # A 504 is retryable (api doc §3.2); it comes late, as a real timeout does.
             reply.headers["x-should-retry"] = "true"
             reply.delay = self.config.ttft_s
             return reply
+        # Fault 429s/529s carry the scope's rate-limit headers as a real 429 does (api doc §2.3).
         headers = self._admission.scope_headers(key, model)
         faults = self.config.faults
         if fault is Fault.RAMP_429:

@@ -32,6 +32,7 @@ class Fault(Enum):
 
     @property
     def before_admission(self) -> bool:
+        # These two break a reply under way, so the request was admitted and paid for first.
         return self not in (Fault.STREAM_ERROR, Fault.CONNECTION_DROP)
 
 
@@ -75,9 +76,11 @@ class FaultInjector:
         """
         fired: Fault | None = None
         for rate, rng, fault in self._draws:
+            # Every RNG draws even after one fired, so each kind's sequence ignores the others.
             hit = rng.random() < rate
             if hit and fired is None and (streaming or fault is not Fault.STREAM_ERROR):
                 fired = fault
+        # The window and the spend cap override random faults: they model states, not chance.
         window = self._config.overload_window
         if window is not None and window[0] <= elapsed < window[1]:
             return Fault.OVERLOAD_WINDOW
@@ -106,6 +109,7 @@ def fault_error(fault: Fault, headers: dict[str, str], wall: float) -> SimError:
         code = "ramp_limit_exceeded"
         return SimError(429, "rate_limit_error", message, error_code=code, headers=headers)
     today = datetime.fromtimestamp(wall, UTC)
+    # Access returns at 00:00 UTC on the first of next month (api doc §1.6); December rolls over.
     month = datetime(today.year + today.month // 12, today.month % 12 + 1, 1, tzinfo=UTC)
     message = (
         "You have reached your API usage limits: your organization's monthly spend cap. "

@@ -27,6 +27,7 @@ _WORDS = {REQUESTS: "requests", INPUT: "input tokens", OUTPUT: "output tokens"}
 
 def key_label(api_key: str) -> str:
     """A stable label for an API key that does not reveal it (for stats and logs)."""
+    # A hash, not a prefix of the key: key prefixes are shared (sk-ant-...) and would leak bits.
     return "key_" + hashlib.sha256(api_key.encode()).hexdigest()[:8]
 
 
@@ -131,6 +132,7 @@ class RateLimiter:
                 name: TokenBucket(limit / self._minute_seconds, limit * self._burst, now=now)
                 for name, limit in self._limits.items()
             }
+            # Created full on first use: an unseen key has its whole minute (api doc §1.2).
             found = self._sets[(api_key, model_class)] = LimitSet(buckets)
         return found
 
@@ -142,6 +144,7 @@ class RateLimiter:
             if bucket is None or amount <= 0:
                 continue
             wait = bucket.time_until(amount, now)
+            # The longest wait binds: retry-after must cover every dimension (§1.2, CAP-2).
             if wait > 0 and (worst is None or wait > worst.wait):
                 worst = Denial(dimension, self._limits[dimension], wait)
         return worst
@@ -156,8 +159,10 @@ class RateLimiter:
             limit = self._limits[dimension]
             level = bucket.level(now)
             if dimension == REQUESTS:
+                # Exact integers on the wire (api doc §2.1); the epsilon absorbs float refill.
                 remaining = max(0, math.floor(level + 1e-9))
             else:
+                # Token counts are rounded to the nearest thousand on the wire (api doc §2.1).
                 remaining = _round_tokens(level, limit, rounding)
             to_full = bucket.time_until_full(now)
             prefix = f"anthropic-ratelimit-{dimension}"
@@ -193,6 +198,7 @@ def _round_tokens(level: float, limit: float, rounding: int) -> int:
     if level <= 0:
         return 0
     rounded = math.floor(level / rounding + 0.5) * rounding
+    # Rounding up must never report more than the limit itself.
     return int(min(rounded, math.floor(limit)))
 
 

@@ -129,6 +129,7 @@ class ModelCatalog:
         context_window: int | None,
     ) -> None:
         known = {name: spec for spec in KNOWN_MODELS for name in (spec.id, *spec.aliases)}
+        # An alias given counts as its model: both spellings are served, as by the API.
         asked = set(known if models is None else models) | set(extra)
         # Catalogue models keep its newest-first order; other ids follow, sorted.
         served = [s for s in KNOWN_MODELS if asked & {s.id, *s.aliases}]
@@ -136,6 +137,7 @@ class ModelCatalog:
         self.listed: tuple[ModelSpec, ...] = tuple(
             replace(
                 spec,
+                # Overridden in the listing too: the Models API reports the limits enforced.
                 max_tokens=max_tokens or spec.max_tokens,
                 context_window=context_window or spec.context_window,
             )

@@ -75,12 +75,14 @@ class Plan:
 def plan_output(body: dict[str, Any], *, seed: int, low: int, high: int) -> Plan:
     """Decide the reply of a validated Messages body."""
     max_tokens: int = body["max_tokens"]
+    # A forced tool call replaces the text reply altogether, so it is decided first.
     if "tool_choice" in body and (tool := forced_tool(body)) is not None:
         return _tool_plan(tool, max_tokens)
     text = last_user_text(body["messages"])
     wanted = _directive(text)
     if wanted is None:
         span = high - low + 1
+        # CRC of the prompt, not a random draw: a retried request gets the same reply length.
         wanted = low + (zlib.crc32(text.encode(), seed & 0xFFFFFFFF) % span)
     thinking = body.get("thinking")
     budget = thinking["budget_tokens"] if thinking and thinking["type"] == "enabled" else 0
@@ -97,6 +99,7 @@ def _shaped_plan(wanted: int, budget: int, stops: Iterable[str], max_tokens: int
     tokens = min(wanted, max_tokens - thinking)
     reason, stop, cut = "max_tokens" if tokens < wanted else "end_turn", None, None
     text = words(0, tokens)
+    # The earliest occurrence wins, whichever stop sequence it is, as in the API.
     found = min(((text.find(s), s) for s in stops if s in text), default=None)
     if found is not None:
         cut, stop = found
@@ -140,6 +143,7 @@ def _directive(text: str) -> int | None:
     start += len(_DIRECTIVE)
     end = text.find("]]", start)
     digits = text[start:end].strip() if end > 0 else ""
+    # A directive of 0 still gives one token: an empty reply would have nothing to stream.
     return max(1, int(digits)) if digits.isdigit() else None
 
 
@@ -169,6 +173,7 @@ def build_message(
         },
         "output_tokens": output.tokens,
         "service_tier": tier,
+        # Limits are shared across geos (api doc §1.1), so one value suffices.
         "inference_geo": "global",
     }
     content = [_block_json(block, message_id) for block in output.content_blocks()]
@@ -193,6 +198,7 @@ def _block_json(block: Block, message_id: str) -> dict[str, Any]:
     text = words(0, block.tokens)
     if block.kind == "thinking":
         digest = hashlib.sha256(f"{message_id}/{text}".encode()).digest()
+        # Deterministic and opaque: clients only pass a signature back, they never read it.
         signature = base64.b64encode(digest * 3).decode()
         return {"type": "thinking", "thinking": text, "signature": signature}
     return {"type": "text", "text": text if block.cut is None else text[: block.cut]}

@@ -20,6 +20,7 @@ def page_bounds(ids: Sequence[str], query: Mapping[str, str]) -> tuple[int, int,
     """``(start, stop, has_more)`` of the page of ``ids`` that ``query`` asks for."""
     limit = page_limit(query.get("limit"))
     if after := query.get("after_id"):
+        # An unknown cursor (say, a deleted batch's id) ends the listing instead of failing it.
         start = ids.index(after) + 1 if after in ids else len(ids)
         stop = min(len(ids), start + limit)
         return start, stop, stop < len(ids)

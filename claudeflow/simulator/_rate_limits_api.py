@@ -76,6 +76,7 @@ def rate_limits(
             raise invalid(f"group_type: Input should be one of {', '.join(_GROUP_TYPES)}")
         entries = [e for e in entries if e["group"]["type"] == group_type]
     if (model := query.get("model")) is not None:
+        # Aliases are listed as members too, so filtering by an alias finds its group.
         entries = [e for e in entries if model in (e["models"] or ())]
         if not entries:
             raise not_found(f"model: {model}")
@@ -115,6 +116,7 @@ def _limits(pairs: tuple[tuple[str, float | None], ...]) -> list[dict[str, Any]]
 
 
 def _id(prefix: str, name: str) -> str:
+    # Hashed from the name: ids are stable across restarts, so cursors stay valid.
     return f"{prefix}_{hashlib.sha256(name.encode()).hexdigest()[:24]}"
 
 

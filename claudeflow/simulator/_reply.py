@@ -71,9 +71,11 @@ class Settlement:
 
     def produced(self, tokens: int) -> None:
         """``tokens`` output tokens exist so far (cumulative)."""
+        # Counts are cumulative and may repeat (ping chunks); only growth is debited.
         if self._done or tokens <= self._produced:
             return
         if self._actual and self._limits is not None:
+            # Debited as generated, possibly into debt: the new OTPM rule (api doc §1.4).
             self._limits.take(Cost(0, 0, tokens - self._produced), self._clock.now())
         self._produced = tokens
 
@@ -83,6 +85,7 @@ class Settlement:
             return
         self._done = True
         unused = self._reserved - self._produced
+        # Refunded at the end, not at admission: the old rule corrects to actual usage (§1.4).
         if not self._actual and self._limits is not None and unused > 0:
             self._limits.give(Cost(0, 0, unused), self._clock.now())
         self._on_done(self._produced)
@@ -120,8 +123,10 @@ async def deliver_json(reply: Reply, clock: Clock) -> None:
             await clock.sleep(reply.delay)
     finally:
         if settlement is not None:
+            # In finally: a client that hung up during the latency still pays for the whole reply.
             settlement.produced(settlement.total)
             settlement.finish()
+    # Headers computed after settling, so remaining counts this request's own output.
     if reply.refresh is not None:
         reply.headers.update(reply.refresh())
     if reply.drop:
@@ -135,6 +140,7 @@ async def stream_body(reply: Reply, clock: Clock) -> AsyncGenerator[bytes, None]
     try:
         for delay, data, tokens in reply.chunks or ():
             if delay > 0:
+                # Flush before sleeping: what was produced must reach the client before the pause.
                 if pending:
                     yield b"".join(pending)
                     pending.clear()

@@ -55,6 +55,7 @@ def stream_chunks(
     message: dict[str, Any], plan: Plan, timing: StreamTiming, *, fail_half_way: bool = False
 ) -> list[Chunk]:
     """The timed chunks of ``message`` (its final form, with full usage) as ``plan`` made it."""
+    # Built from the final message so the stream and the JSON reply can never disagree.
     items = [(_message_start(message), 0)]
     for index, (block, content) in enumerate(
         zip(plan.content_blocks(), message["content"], strict=True)
@@ -70,6 +71,7 @@ def stream_chunks(
     if fail_half_way:
         items = _half(items)
         error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        # An error event ends the stream: no message_delta or message_stop follow (api doc §5.4).
         items.append((event("error", error), 0))
     else:
         items.append((_tail(message), 0))
@@ -121,6 +123,7 @@ def _json_deltas(index: int, text: str, tokens: int, size: int) -> list[_Item]:
 def _half(items: list[_Item]) -> list[_Item]:
     """``items`` up to and including half of the token-bearing ones (at least one)."""
     bearing = [i for i, (_, tokens) in enumerate(items) if tokens > 0]
+    # At least one token-bearing event, so the client has begun receiving before it fails.
     keep = bearing[max(1, len(bearing) // 2) - 1] if bearing else len(items) - 1
     return items[: keep + 1]
 
@@ -137,6 +140,7 @@ def _timed(items: list[_Item], timing: StreamTiming) -> list[Chunk]:
             if tokens > 0:
                 chunks.append((timing.ttft, b"".join(head), produced))
         else:
+            # Cumulative tokens per chunk, so OTPM is debited as output is produced (§1.4).
             chunks.append((timing.per_token * tokens, data, produced))
     if not chunks:
         chunks.append((timing.ttft, b"".join(head), produced))
@@ -145,6 +149,7 @@ def _timed(items: list[_Item], timing: StreamTiming) -> list[Chunk]:
 
 def _keep_alive(chunks: list[Chunk], interval: float) -> list[Chunk]:
     """A ``ping`` every ``interval`` seconds of silence between chunks (after the first)."""
+    # The common case (no long silences) keeps the list as it is, without copying.
     if all(delay <= interval for delay, _, _ in chunks[1:]):
         return chunks
     out = chunks[:1]
@@ -158,6 +163,7 @@ def _keep_alive(chunks: list[Chunk], interval: float) -> list[Chunk]:
 
 def _message_start(message: dict[str, Any]) -> bytes:
     usage = dict(message["usage"])
+    # message_start has final input counts but only a token of output so far (api doc §5.2).
     usage["output_tokens"] = min(1, usage["output_tokens"])
     start = dict(message, content=[], stop_reason=None, stop_sequence=None, usage=usage)
     return event("message_start", {"type": "message_start", "message": start})
@@ -165,6 +171,7 @@ def _message_start(message: dict[str, Any]) -> bytes:
 
 def _tail(message: dict[str, Any]) -> bytes:
     usage = message["usage"]
+    # Cumulative usage, repeating the input counts as 2026 streams do (api doc §5.3).
     delta_usage = {
         "input_tokens": usage["input_tokens"],
         "cache_creation_input_tokens": usage["cache_creation_input_tokens"],

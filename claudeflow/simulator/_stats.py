@@ -52,6 +52,7 @@ class Stats:
     def finish(self, output_tokens: int) -> None:
         """An admitted request ended having produced ``output_tokens``."""
         self.output_tokens += output_tokens
+        # Called once per admitted request, by Settlement.finish (idempotent) or the hot path.
         self.in_flight -= 1
         self.completed += 1
 

@@ -42,6 +42,7 @@ def count_text(text: str) -> int:
     raw = text.encode()
     size = len(raw)
     punctuation = size - len(raw.translate(None, _PUNCTUATION))
+    # At least 1: any non-empty text costs a token, as it does on the server.
     return max(1, len(raw.split()) + punctuation + size // 16 + (size - len(text)) // 2)
 
 
@@ -49,6 +50,7 @@ def count_json(value: Any) -> int:
     """Tokens of a JSON value as the model would see it (compact, keys sorted)."""
     if isinstance(value, str):
         return count_text(value)
+    # Sorted keys: the same value written in another key order counts the same.
     return count_text(json.dumps(value, separators=(",", ":"), sort_keys=True))
 
 
@@ -98,6 +100,7 @@ def measure_prompt(body: dict[str, Any]) -> Prompt:
     top = body.get("cache_control")
     if isinstance(top, dict) and units:
         # Automatic caching: a top-level cache_control marks the last block.
+        # After the sum: the marker moves a breakpoint, it adds no tokens.
         units[-1].ttl = _ttl_of(top)
         has_breakpoint = True
     return Prompt(total, units, has_breakpoint)

@@ -30,6 +30,7 @@ def example_input(schema: Any) -> dict[str, Any]:
 
 
 def _value(schema: Any, depth: int) -> Any:
+    # The depth cap makes a recursive or very deep schema end, with a null.
     if not isinstance(schema, dict) or depth > _MAX_DEPTH:
         return None
     if "const" in schema:

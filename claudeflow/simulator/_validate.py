@@ -60,6 +60,7 @@ def authenticate(headers: Mapping[str, str], api_keys: frozenset[str] | None) ->
             key = bearer[7:].strip()
     if not key:
         raise SimError(401, "authentication_error", "x-api-key header is required")
+    # No key list configured: any key is accepted, so tests need no secrets.
     if api_keys is not None and key not in api_keys:
         raise SimError(401, "authentication_error", "invalid x-api-key")
     return key
@@ -124,6 +125,7 @@ def validate_count_tokens(body: dict[str, Any], version: str, models: ModelCatal
 
 def _extra_fields(body: dict[str, Any], allowed: frozenset[str], version: str) -> None:
     for name in body:
+        # Version dates compare as strings: ISO dates sort in time order.
         if name in allowed or (name in _SAMPLING and version < API_VERSION_2026):
             continue
         # API 2026-10-21 removed the sampling parameters, even at default values (VER).
@@ -170,6 +172,7 @@ def _messages(messages: Any, *, strict: bool) -> None:
             raise invalid(f"{where}.role: Input should be 'user' or 'assistant'")
         if "content" not in message:
             raise invalid(f"{where}.content: Field required")
+        # Only a final assistant turn may be empty: it is a prefill the model continues.
         optional_empty = index == last and role == "assistant"
         _content(message["content"], where, optional_empty=optional_empty)
         if strict and isinstance(message["content"], list):

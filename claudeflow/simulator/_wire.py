@@ -55,6 +55,7 @@ class IdFactory:
 
     def __init__(self, seed: int) -> None:
         rng = random.Random(f"{seed}/ids")
+        # "011C" starts the real ids too (api doc §2.2): the ids look like the API's.
         self._stem = "011C" + "".join(rng.choice(_BASE62) for _ in range(12))
         self._counter = itertools.count(1)
         self.org_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -76,6 +77,7 @@ def rfc3339_ceil(wall: float) -> str:
 
 def rfc3339_floor(wall: float) -> str:
     """RFC 3339 UTC in whole seconds, rounded down (the current second)."""
+    # The epsilon keeps a float just under a whole second from reading as the second before.
     stamp = datetime.fromtimestamp(math.floor(wall + 1e-9), UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
