@@ -101,4 +101,6 @@ def check_count(
 def check_instance(argument: str, value: object, kind: type) -> None:
     """Raise :class:`ConfigError` unless ``value`` is ``None`` or a ``kind``."""
     if value is not None and not isinstance(value, kind):
-        raise ConfigError(argument, f"must be a {kind.__name__}, got {type(value).__name__}")
+        name = kind.__name__
+        article = "an" if name[0] in "AEIOU" else "a"
+        raise ConfigError(argument, f"must be {article} {name}, got {type(value).__name__}")

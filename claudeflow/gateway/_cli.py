@@ -36,7 +36,13 @@ def register(subparsers: Any) -> None:
         default=1,
         help="gateway processes on one port (N > 1 shares limits through upstream.redis)",
     )
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        type=str.upper,
+        help="the gateway's log level (default INFO)",
+    )
     parser.set_defaults(func=run)
 
 

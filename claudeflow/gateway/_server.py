@@ -122,7 +122,7 @@ async def serve(path: str | Path, *, sock: socket.socket | None = None) -> None:
         # In the loop, not a signal.signal handler: a reload then never runs mid-request code.
         loop.add_signal_handler(signal.SIGHUP, reload_config, running.gateway)
         if sock is None:
-            logger.info("claudeflow gateway listening on %s", running.url)
+            # Printed, not logged: one banner on stdout, where scripts look for the URL.
             print(f"claudeflow gateway listening on {running.url}", flush=True)
         else:
             logger.info("claudeflow gateway worker %d serving %s", os.getpid(), running.url)

@@ -48,7 +48,8 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "run",
         help="send a JSONL file of requests as fast as the limits allow (resumable)",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        # The docstring's first paragraph, without its reST markup.
+        description=__doc__.split("\n\n")[0].replace("``", "") if __doc__ else None,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -71,7 +71,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
 def _files(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="requests, one JSON object per line (- : stdin)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="results (JSONL)")
-    parser.add_argument("--dead-letter", help="failed lines (default: OUTPUT's name + .dead)")
+    parser.add_argument(
+        "--dead-letter", help="failed lines (default: OUTPUT with .dead before its suffix)"
+    )
     parser.add_argument(
         "--config", type=Path, help="settings file (.json or .toml; keys listed below)"
     )

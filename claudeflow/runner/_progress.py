@@ -293,9 +293,11 @@ class Progress:
 
     def _eta(self, rate: float) -> str:
         t = self._tally
-        if t.total_lines is None or rate <= 0 or len(self._samples) < 2:
+        left = None if t.total_lines is None else max(0, t.total_lines - t.finished - t.skipped)
+        if left == 0:
+            return format_duration(0.0)  # done: no rate is needed to say so
+        if left is None or rate <= 0 or len(self._samples) < 2:
             return "?"  # unknown total, nothing done yet, or only the start to go by
-        left = max(0, t.total_lines - t.finished - t.skipped)
         return format_duration(left / rate)
 
 

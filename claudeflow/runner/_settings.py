@@ -55,7 +55,7 @@ SETTING_HELP: dict[str, str] = {
     "only if its worst case (estimated input + max_tokens output) still fits",
     "retry_failed": "true: send the lines whose latest result failed again, into OUTPUT",
     "base_url": "API URL (default $ANTHROPIC_BASE_URL, else https://api.anthropic.com)",
-    "dead_letter": "dead-letter file (default OUTPUT's name + .dead)",
+    "dead_letter": "dead-letter file (default OUTPUT with .dead before its suffix: out.dead.jsonl)",
     "fsync_interval": "seconds between fsyncs of the output files (default 1)",
     "progress_interval": "seconds between progress lines (default 1)",
     "max_line_bytes": "longer input lines are bad lines (default 33554432 = 32 MiB)",

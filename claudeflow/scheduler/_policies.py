@@ -77,6 +77,13 @@ class TokenCounting:
         check_positive("count_tokens_rpm", self.count_tokens_rpm, allow_none=False)
         _check_bool("calibrate", self.calibrate)
         _check_bool("count_cache_reads", self.count_cache_reads)
+        if isinstance(self.output_reservation, str):
+            # The runner's and gateway's configs take the mode's name; here it is an object.
+            raise ConfigError(
+                "output_reservation",
+                f"must be an OutputReservation, e.g. "
+                f"OutputReservation(mode={self.output_reservation!r}), got a str",
+            )
         check_instance("output_reservation", self.output_reservation, OutputReservation)
         if self.estimator is None:
             return

@@ -23,6 +23,8 @@ async def test_the_eta_follows_the_recent_rate_not_the_first_burst() -> None:
         line = progress.line()
     # 90 lines left at 15/s: 6 s (the average since the start, 42/s, would say 2.1 s).
     assert "15.0 req/s" in line and "ETA 6.0s" in line
+    tally.succeeded = 300  # every line done: nothing is left to estimate
+    assert "ETA 0.0s" in progress.line()
 
 
 async def test_the_rate_window_forgets_old_samples() -> None:

@@ -131,3 +131,8 @@ def test_the_cushion_raises_every_pools_output_lead_only() -> None:
     assert PoolLimits(None, classes).of("claude-haiku-4") is None
     with pytest.raises(ConfigError, match="output_lead_s"):
         RateLimits(output_lead_s=-1.0)
+
+
+def test_a_mode_name_where_the_object_belongs_says_how_to_write_it() -> None:
+    with pytest.raises(ConfigError, match=r"OutputReservation\(mode=.as_generated.\)"):
+        TokenCounting(output_reservation="as_generated")  # type: ignore[arg-type]
