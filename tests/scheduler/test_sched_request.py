@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sched_helpers import API_KEY, FixedEstimator, body, ok
+from sched_helpers import body, make_flow, ok
 
-from claudeflow import ApiObject, ConfigError, Flow, InvalidRequestError, TokenCounting
+from claudeflow import ApiObject, ConfigError, InvalidRequestError
 from claudeflow.scheduler._request import (
     MAX_PRIORITY,
     encode_body,
@@ -20,7 +19,6 @@ from claudeflow.scheduler._request import (
     validate_body,
 )
 from claudeflow.testing import FakeClock
-from claudeflow.transport import MockTransport
 
 # The names an InvalidRequestError from validation may start with.
 FIELDS = ("model", "max_tokens", "messages", "stream", "body", "extra_body", "extra_query")
@@ -141,19 +139,6 @@ def test_a_plain_body_is_kept_and_its_bytes_are_what_aiohttp_sends() -> None:
 # -- through the Flow: refused before anything is counted -------------------------------
 
 
-def make_flow(clock: FakeClock) -> tuple[Flow, MockTransport]:
-    transport = MockTransport(ok)
-    flow = Flow(
-        api_key=API_KEY,
-        transport=transport,
-        clock=clock,
-        tokens=TokenCounting(estimator=FixedEstimator(), calibrate=False),
-        learn_limits=False,
-        rng=random.Random(1),
-    )
-    return flow, transport
-
-
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
@@ -168,7 +153,7 @@ def make_flow(clock: FakeClock) -> tuple[Flow, MockTransport]:
 async def test_the_flow_refuses_before_submitting(
     clock: FakeClock, options: dict[str, Any], error: type[Exception], match: str
 ) -> None:
-    flow, transport = make_flow(clock)
+    flow, transport = make_flow(clock, ok, seed=1)
     async with flow:
         with pytest.raises(error, match=match):
             await flow.create(**{**body(), **options})
