@@ -98,7 +98,6 @@ class JobMaker:
             # otherwise be counted in full before the first request could go out.
             estimate, reserved_in = None, self._lower_bound(model, body)
         else:
-            self._refuse_hopeless(model, model_class, body)
             estimate = await self._estimator.estimate_async(body)
             reserved_in = self._calibrated(model, estimate)
         cost = Cost(1, reserved_in, self._reservation.reserve(model, body["max_tokens"]))
@@ -148,12 +147,6 @@ class JobMaker:
         assert isinstance(self._estimator, TokenEstimator)
         bound = self._estimator.lower_bound(body)
         return min(bound, self._calibrated(model, bound))
-
-    def _refuse_hopeless(self, model: str, model_class: str, body: Mapping[str, Any]) -> None:
-        """A prompt whose cheap lower bound already overflows every pool is refused before
-        it is counted (counting 5 MB takes seconds; the bound, milliseconds)."""
-        if isinstance(self._estimator, TokenEstimator):
-            self.check_fits(model_class, Cost(1, self._lower_bound(model, body), 0))
 
     def reroute(self, job: Job, error: BaseException) -> bool:
         """Move ``job`` to the next model of its fallback chain that can take it."""
