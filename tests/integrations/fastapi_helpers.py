@@ -44,7 +44,13 @@ def body(prompt: str = "hello there", max_tokens: int = 32) -> dict[str, Any]:
 @asynccontextmanager
 async def served(app: FastAPI) -> AsyncIterator[str]:
     """Run ``app`` under uvicorn on 127.0.0.1 (free port), lifespan included."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    # Idle connections are kept well past any test: uvicorn's default (5 s) equals httpx's
+    # keep-alive, and a request sent on a connection the server is closing just then fails
+    # with "Server disconnected without sending a response".
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", timeout_keep_alive=120
+    )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await until(lambda: server.started or task.done())
     assert server.started, "uvicorn did not start"
