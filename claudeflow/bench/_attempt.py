@@ -5,8 +5,9 @@ the instants at which its output is counted (the ``actual`` OTPM rule debits tok
 they are produced) and the instant it ends (when the ``reserve_max_tokens`` rule refunds
 the unused reservation and the client is free to retry or move on). This module derives
 them from the same rules the simulator's delivery follows: a JSON reply waits
-``ttft_s + per_token_s * (n - 1)`` and settles all ``n`` tokens at the end
-(``_core._json_reply``, ``_reply.deliver_json``); a stream settles chunk by chunk, the
+``ttft_s + per_token_s * (n - 1)``; under the ``actual`` rule its tokens are counted on
+the way, every ``stream_chunk_tokens`` (``_reply.json_steps``), otherwise all ``n`` at
+the end (``_core._json_reply``, ``_reply.deliver_json``); a stream settles chunk by chunk, the
 first after ``ttft_s`` and each later one after ``per_token_s`` per token it carries
 (``_sse.stream_chunks``, ``_reply.stream_body``). Faults cut them as the simulator does:
 a mid-stream error after half the deltas, a dropped connection after half the chunks
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 from ..simulator import SimulatorConfig
 from ..simulator._faults import Fault
+from ..simulator._reply import json_steps
 
 __all__ = ["Timeline", "timeline"]
 
@@ -49,8 +51,19 @@ def timeline(
     """The timeline of an attempt that will produce ``tokens`` output tokens."""
     if streaming:
         return _stream(tokens, config, fault)
-    delay = config.ttft_s + config.per_token_s * max(0, tokens - 1) if config.has_latency else 0.0
-    return Timeline(((delay, tokens),), failed=fault is Fault.CONNECTION_DROP)
+    dropped = fault is Fault.CONNECTION_DROP
+    if not config.has_latency:
+        return Timeline(((0.0, tokens),), failed=dropped)
+    if config.otpm_mode == "actual":
+        steps = json_steps(
+            tokens,
+            ttft_s=config.ttft_s,
+            per_token_s=config.per_token_s,
+            chunk_tokens=config.stream_chunk_tokens,
+        )
+        return Timeline(steps, failed=dropped)
+    delay = config.ttft_s + config.per_token_s * max(0, tokens - 1)
+    return Timeline(((delay, tokens),), failed=dropped)
 
 
 def _stream(tokens: int, config: SimulatorConfig, fault: Fault | None) -> Timeline:

@@ -182,6 +182,7 @@ def simulator_config(scenario: LoadScenario, seed: int) -> SimulatorConfig:
         otpm_mode=model.otpm_mode,
         ttft_s=model.ttft_s,
         per_token_s=model.per_token_s,
+        stream_chunk_tokens=model.stream_chunk_tokens,
         seed=seed,
         faults=faults,
     )

@@ -29,7 +29,7 @@ from ._limits import LimitSet
 from ._models import ModelCatalog
 from ._output import Plan, plan_output
 from ._rate_limits_api import authorize_admin, rate_limits
-from ._reply import Reply, Settlement, deliver_json, stream_body
+from ._reply import Reply, Settlement, deliver_json, json_steps, stream_body
 from ._sse import StreamTiming, stream_chunks
 from ._stats import Stats
 from ._validate import (
@@ -246,6 +246,13 @@ class SimulatedAPI(BatchEndpoints):
         reply.settlement = self._settlement(limits, tokens, max_tokens)
         if limits is not None:
             reply.refresh = lambda: self._admission.headers(limits)
+            if cfg.otpm_mode == "actual" and reply.delay > 0:
+                reply.steps = json_steps(
+                    tokens,
+                    ttft_s=cfg.ttft_s,
+                    per_token_s=cfg.per_token_s,
+                    chunk_tokens=cfg.stream_chunk_tokens,
+                )
         if reply.delay == 0 and not reply.drop:
             # Nothing to wait for: settle now, so the headers sent count this request.
             reply.settlement.produced(tokens)

@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from .._clock import Clock
 from ._limits import Cost, LimitSet
 
-__all__ = ["Chunk", "ConnectionDropped", "Reply", "Settlement", "deliver_json", "stream_body"]
+__all__ = [
+    "Chunk",
+    "ConnectionDropped",
+    "Reply",
+    "Settlement",
+    "deliver_json",
+    "json_steps",
+    "stream_body",
+]
 
 # (seconds to wait before it, bytes, output tokens produced once it is sent)
 Chunk = tuple[float, bytes, int]
@@ -96,6 +104,8 @@ class Reply:
     """What to send back. ``chunks`` is set for a streamed (SSE) body.
 
     :ivar delay: seconds to wait before sending a JSON body (the latency model)
+    :ivar steps: a JSON reply's output as it is generated, ``(seconds after admission,
+        tokens so far)``, settled on the way (see :func:`json_steps`); empty: all at the end
     :ivar drop: close the connection instead of finishing the reply
     :ivar refresh: recomputes the rate-limit headers at send time (JSON replies)
     """
@@ -105,6 +115,7 @@ class Reply:
     body: bytes = b""
     chunks: list[Chunk] | None = None
     delay: float = 0.0
+    steps: tuple[tuple[float, int], ...] = ()
     drop: bool = False
     settlement: Settlement | None = None
     refresh: Callable[[], dict[str, str]] | None = field(default=None, repr=False)
@@ -115,12 +126,32 @@ class Reply:
         return self.settlement is not None or self.delay > 0 or self.drop
 
 
+def json_steps(
+    tokens: int, *, ttft_s: float, per_token_s: float, chunk_tokens: int
+) -> tuple[tuple[float, int], ...]:
+    """When a JSON reply's output exists: ``(seconds after admission, tokens so far)``.
+
+    The server generates a plain reply as it generates a stream, and the 2026 OTPM rule
+    counts tokens as they are produced, streamed or not (api doc §1.4). Token ``k``
+    exists ``ttft_s + per_token_s * (k - 1)`` after admission; counting every
+    ``chunk_tokens`` keeps the timers few. The last step is the reply's end.
+    """
+    ends = [*range(chunk_tokens, tokens, chunk_tokens), tokens]
+    return tuple((ttft_s + per_token_s * max(0, k - 1), k) for k in ends)
+
+
 async def deliver_json(reply: Reply, clock: Clock) -> None:
     """Wait out the latency, settle, and refresh headers (raises on a dropped reply)."""
     settlement = reply.settlement
+    # Every wait is to an instant after the start, not a pause after the last wake-up: a
+    # busy loop wakes each sleeper late, and those delays must not add up over a reply.
+    start = clock.now()
     try:
-        if reply.delay > 0:
-            await clock.sleep(reply.delay)
+        for at, tokens in reply.steps:
+            await _sleep_until(clock, start + at)
+            if settlement is not None:
+                settlement.produced(tokens)
+        await _sleep_until(clock, start + reply.delay)
     finally:
         if settlement is not None:
             # In finally: a client that hung up during the latency still pays for the whole reply.
@@ -137,6 +168,7 @@ async def stream_body(reply: Reply, clock: Clock) -> AsyncGenerator[bytes, None]
     """Yield the SSE body in timed pieces; chunks without delay go out together."""
     settlement = reply.settlement
     pending: list[bytes] = []
+    due = clock.now()  # each chunk's instant, kept from the start (see deliver_json)
     try:
         for delay, data, tokens in reply.chunks or ():
             if delay > 0:
@@ -144,7 +176,8 @@ async def stream_body(reply: Reply, clock: Clock) -> AsyncGenerator[bytes, None]
                 if pending:
                     yield b"".join(pending)
                     pending.clear()
-                await clock.sleep(delay)
+                due += delay
+                await _sleep_until(clock, due)
             pending.append(data)
             if settlement is not None:
                 settlement.produced(tokens)
@@ -155,3 +188,9 @@ async def stream_body(reply: Reply, clock: Clock) -> AsyncGenerator[bytes, None]
     finally:
         if settlement is not None:
             settlement.finish()
+
+
+async def _sleep_until(clock: Clock, instant: float) -> None:
+    wait = instant - clock.now()
+    if wait > 0:
+        await clock.sleep(wait)

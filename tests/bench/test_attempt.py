@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from claudeflow.bench._attempt import timeline
@@ -12,12 +14,20 @@ from claudeflow.simulator._faults import Fault
 _CONFIG = SimulatorConfig(ttft_s=1.0, per_token_s=0.1, stream_chunk_tokens=4)
 
 
-def test_a_json_reply_counts_every_token_at_the_end() -> None:
+def test_a_json_reply_counts_its_tokens_as_they_are_generated() -> None:
+    # The actual rule: token k exists 1 s + 0.1 s * (k - 1) after admission, counted every 4.
     plan = timeline(10, _CONFIG, streaming=False, fault=None)
-    assert plan.steps == ((pytest.approx(1.9), 10),)  # ttft + 9 more tokens
+    assert [tokens for _, tokens in plan.steps] == [4, 8, 10]
+    assert [at for at, _ in plan.steps] == pytest.approx([1.3, 1.7, 1.9])  # ends at ttft + 9
     assert not plan.failed
     dropped = timeline(10, _CONFIG, streaming=False, fault=Fault.CONNECTION_DROP)
     assert (dropped.end, dropped.produced, dropped.failed) == (plan.end, 10, True)
+
+
+def test_a_json_reply_under_the_reserve_rule_counts_at_the_end() -> None:
+    config = replace(_CONFIG, otpm_mode="reserve_max_tokens")
+    plan = timeline(10, config, streaming=False, fault=None)
+    assert plan.steps == ((pytest.approx(1.9), 10),)  # ttft + 9 more tokens
 
 
 def test_zero_latency_replies_end_at_once() -> None:

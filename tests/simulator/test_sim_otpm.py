@@ -44,18 +44,22 @@ async def test_reserve_mode_debits_max_tokens_then_refunds_the_unused_part() -> 
     assert api.stats()["tokens"]["output"] == 11
 
 
-async def test_actual_mode_debits_only_generated_tokens_at_completion() -> None:
+async def test_actual_mode_debits_only_generated_tokens_as_they_are_produced() -> None:
+    # A JSON reply too: the server generates it as it would a stream (4 tokens a step).
     api, clock = make_api(
         output_tpm=6_000, minute_seconds=6_000, ttft_s=1.0, per_token_s=0.1, round_remaining=1
     )
     reply = api.messages(hdrs(), body(out=11, max_tokens=1_000))
     assert _output_level(api) == 6_000  # max_tokens costs nothing
     task = asyncio.create_task(api.deliver(reply))
-    await clock.advance(2.0)
+    await clock.advance(1.3)  # token 4 exists at ttft + 0.3 s
+    assert _output_level(api) == pytest.approx(5_996)
+    await clock.advance(0.7)
     await task
-    assert _output_level(api) == 5_989
-    assert reply.headers["anthropic-ratelimit-output-tokens-remaining"] == "5989"
-    assert reply.headers["anthropic-ratelimit-output-tokens-reset"] == iso(13)
+    # 11 debited in all; 0.7 s refilled since the bucket first dropped below full.
+    assert _output_level(api) == pytest.approx(5_989.7)
+    assert reply.headers["anthropic-ratelimit-output-tokens-remaining"] == "5990"
+    assert api.stats()["tokens"]["output"] == 11
 
 
 async def test_actual_mode_goes_into_debt_and_waits_for_a_positive_balance() -> None:
