@@ -24,9 +24,17 @@ window and resumes the instant it ends. Two line disciplines, both honouring pri
   It can beat FIFO (small requests fill the gaps a large head leaves), so it is the
   tighter reference for wall time, though not a latency promise.
 
-Sending at the earliest instant is optimal for a fixed order: taking from a bucket
-earlier never leaves less in it later (refill is capped at capacity, so waiting wastes
-it), and refunds come back earlier too.
+Sending at the earliest instant is optimal for a fixed order when admission takes what
+it checks: taking from a bucket earlier never leaves less in it later (refill is capped
+at capacity, so waiting wastes it), and refunds come back earlier too. Under the
+``actual`` OTPM rule it is not: admission checks a one-token balance and takes nothing,
+the output is debited later, so holding one request back can let the next in sooner
+(the earliest-instant client sends ``concurrency`` requests at the first positive
+balance, and they all generate into debt together). There the schedule is the best of
+a family of clients that each admit only when the balance covers a fraction
+(:data:`ACTUAL_HOLDBACKS`) of the request's ``max_tokens``, the earliest-instant one
+among them; the best is a schedule some client can run, so efficiency against it is
+never flattered, but it is not proven optimal.
 """
 
 from __future__ import annotations
@@ -49,7 +57,15 @@ from ..simulator._tokenizer import measure_prompt
 from ._attempt import timeline
 from ._workload import WorkItem
 
-__all__ = ["POLICIES", "PerfectRequest", "Policy", "Schedule", "perfect_requests", "schedule"]
+__all__ = [
+    "ACTUAL_HOLDBACKS",
+    "POLICIES",
+    "PerfectRequest",
+    "Policy",
+    "Schedule",
+    "perfect_requests",
+    "schedule",
+]
 
 Policy = Literal["fifo", "work_conserving"]
 POLICIES: tuple[Policy, ...] = ("fifo", "work_conserving")
@@ -57,6 +73,10 @@ _KEY = "perfect"  # one API key: a pool is (key, model class)
 # Faults answered at once (529, 500, ramp 429) are retried at the same instant; this many
 # in a row means the scenario fails every attempt, and the request is given up.
 _MAX_INSTANT_RETRIES = 1_000
+# Under the actual OTPM rule: admit when the output balance covers this fraction of the
+# request's max_tokens (0: one token, the server's own check). On otpm_bound_actual the
+# walls of these differ by up to 10 %, in no monotone order.
+ACTUAL_HOLDBACKS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +108,8 @@ class Schedule:
     :ivar sends: ``(request index, instant)`` of every attempt, in the order the server
         receives them (every one draws a fault, as on the server)
     :ivar failed: requests given up (never fit, spend cap, or nothing but faults)
+    :ivar holdback: the fraction of ``max_tokens`` the output balance had to cover at
+        admission (``actual`` OTPM rule; 0: the server's one-token check)
     """
 
     policy: Policy
@@ -96,6 +118,7 @@ class Schedule:
     ends: tuple[float, ...]
     sends: tuple[tuple[int, float], ...]
     failed: int
+    holdback: float = 0.0
 
     @property
     def attempts(self) -> int:
@@ -138,17 +161,26 @@ def schedule(
     policy: Policy = "fifo",
     concurrency: int | None = None,
     streaming: bool = False,
+    holdbacks: Sequence[float] = ACTUAL_HOLDBACKS,
 ) -> Schedule:
     """The perfect schedule of ``requests`` against a simulator configured by ``config``.
 
     :param concurrency: most requests in flight at once (the client's limit; ``None``: any)
     :param streaming: requests are streamed (output is counted chunk by chunk)
+    :param holdbacks: under the ``actual`` OTPM rule, the fractions of ``max_tokens`` to
+        try as the admission balance; the schedule is the one that ends first (ties:
+        the smaller fraction), with no more requests given up
     """
     if policy not in POLICIES:
         raise ConfigError("policy", f"must be one of {POLICIES}, got {policy!r}")
     if concurrency is not None and (isinstance(concurrency, bool) or concurrency < 1):
         raise ConfigError("concurrency", f"must be an integer >= 1 or None, got {concurrency!r}")
-    return _Simulation(requests, config, policy, concurrency, streaming).run()
+    fractions = (0.0,) if config.otpm_mode == "reserve_max_tokens" else tuple(holdbacks) or (0.0,)
+    runs = (
+        _Simulation(requests, config, policy, concurrency, streaming, holdback).run()
+        for holdback in fractions
+    )
+    return min(runs, key=lambda run: (run.failed, run.wall_s, run.holdback))
 
 
 # An event: (time, sequence, action). The sequence keeps same-instant events in the
@@ -164,8 +196,10 @@ class _Simulation:
         policy: Policy,
         concurrency: int | None,
         streaming: bool,
+        holdback: float = 0.0,
     ) -> None:
         self._requests = {r.index: r for r in requests}
+        self._holdback = holdback
         self._config = config
         self._fifo = policy == "fifo"
         self._policy: Policy = policy
@@ -208,6 +242,7 @@ class _Simulation:
             ends=tuple(self._ends[i] for i in order),
             sends=tuple(self._sends),
             failed=self._failed,
+            holdback=self._holdback,
         )
 
     # -- events ------------------------------------------------------------------------
@@ -285,9 +320,12 @@ class _Simulation:
         return True
 
     def _need(self, request: PerfectRequest) -> Cost:
-        """What admission checks (``actual`` OTPM rule: a positive balance)."""
-        output = request.max_tokens if self._reserve else min(1, request.max_tokens)
-        return Cost(1, request.input_tokens, output)
+        """What admission checks (``actual`` OTPM rule: a positive balance, or the
+        holdback's share of ``max_tokens``, whichever is more)."""
+        if self._reserve:
+            return Cost(1, request.input_tokens, request.max_tokens)
+        held = math.ceil(self._holdback * request.max_tokens)
+        return Cost(1, request.input_tokens, max(min(1, request.max_tokens), held))
 
     # -- one request on the wire -------------------------------------------------------
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from claudeflow.bench._perfect import Schedule, perfect_requests, schedule
+from claudeflow.bench._perfect import ACTUAL_HOLDBACKS, Schedule, perfect_requests, schedule
 from claudeflow.bench._workload import Shape, Stream, WorkItem, Workload
 from claudeflow.simulator import FaultConfig, SimulatedAPI, SimulatorConfig
 from claudeflow.simulator._config import OtpmMode
@@ -87,7 +87,8 @@ async def test_the_simulator_admits_the_schedule_and_nothing_earlier(
     items = _WORKLOAD.build(seed=3)
     config = _config(otpm_mode)
     requests = perfect_requests(items, model=_MODEL, config=config)
-    plan: Schedule = schedule(requests, config, streaming=streaming)
+    # The earliest-instant client: every request at the first instant the server admits it.
+    plan: Schedule = schedule(requests, config, streaming=streaming, holdbacks=(0.0,))
     starts = [s if s is not None else -1.0 for s in plan.starts]
     assert plan.failed == 0 and min(starts) >= 0
 
@@ -101,6 +102,33 @@ async def test_the_simulator_admits_the_schedule_and_nothing_earlier(
     early[waited[0]] -= 1e-3
     statuses, _ = await _replay(items, config, early, streaming=streaming)
     assert statuses[waited[0]] == 429
+
+
+@pytest.mark.parametrize("holdback", ACTUAL_HOLDBACKS)
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_every_holdback_schedule_is_one_the_simulator_admits(
+    holdback: float, streaming: bool
+) -> None:
+    # Under the actual rule the reported schedule is the best of these: each must be real.
+    items = _WORKLOAD.build(seed=3)
+    config = _config("actual")
+    requests = perfect_requests(items, model=_MODEL, config=config)
+    plan = schedule(requests, config, streaming=streaming, holdbacks=(holdback,))
+    assert plan.holdback == holdback and plan.failed == 0
+    starts = [s if s is not None else -1.0 for s in plan.starts]
+    statuses, ends = await _replay(items, config, starts, streaming=streaming)
+    assert statuses == [200] * len(items)
+    assert ends == pytest.approx(list(plan.ends), abs=1e-5)
+
+
+async def test_the_reported_schedule_is_the_best_of_the_holdbacks() -> None:
+    items = _WORKLOAD.build(seed=3)
+    config = _config("actual")
+    requests = perfect_requests(items, model=_MODEL, config=config)
+    walls = [schedule(requests, config, holdbacks=(h,)).wall_s for h in ACTUAL_HOLDBACKS]
+    assert schedule(requests, config).wall_s == min(walls)
+    reserve = _config("reserve_max_tokens")
+    assert schedule(requests, reserve).holdback == 0.0  # the reserve rule takes what it checks
 
 
 async def _replay_attempts(
