@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .._clock import Clock
 from ._clients import client_spec, open_client
-from ._drive import DriveResult, drive
+from ._drive import DriveResult, drive, frozen_heap
 from ._metrics import RunMetrics, lower_bound, summarize
 from ._progress import Progress
 from ._reference import References, references
@@ -77,9 +77,10 @@ async def run_client(
             await ctx.clock.sleep(scenario.limits.minute_seconds * scenario.limits.burst)
         async with Sampler(server.counters, ctx.clock) as sampler:
             before = sampler.base
-            result = await drive(
-                items, send, clock=ctx.clock, timeout_s=timeout, on_tick=ctx.progress.tick
-            )
+            with frozen_heap():
+                result = await drive(
+                    items, send, clock=ctx.clock, timeout_s=timeout, on_tick=ctx.progress.tick
+                )
         after = await server.counters()
     delta = after.minus(before) if after is not None and before is not None else None
     metrics = summarize(

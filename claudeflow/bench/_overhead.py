@@ -13,7 +13,6 @@ which now holds only the client, so it is the client's own cost per request.
 from __future__ import annotations
 
 import asyncio
-import gc
 import math
 import statistics
 import time
@@ -25,6 +24,7 @@ import aiohttp
 
 from .._clock import LoopClock
 from ..scheduler import Flow, QueuePolicy
+from ._drive import frozen_heap
 from ._progress import Progress
 from ._sim_process import simulator_process
 
@@ -114,12 +114,8 @@ async def run_overhead(config: OverheadConfig, progress: Progress) -> OverheadRe
     progress.begin("overhead · raw aiohttp vs Flow", 2 * config.rounds * config.requests)
     # Objects left by earlier runs of the suite would make every full garbage collection
     # slower, taxing whichever client allocates more; freeze them out of the collector.
-    gc.collect()
-    gc.freeze()
-    try:
+    with frozen_heap():
         rounds = await _alternate(config, progress)
-    finally:
-        gc.unfreeze()
     result = _result(config, rounds)
     progress.end(
         f"Flow {result.flow_per_s:.0f}/s vs raw {result.raw_per_s:.0f}/s = {result.ratio:.2f}; "

@@ -23,6 +23,10 @@ from ._queue import WaitingLine
 
 __all__ = ["Lane"]
 
+# A head whose cheap lower bound is at least this many tokens costs more to count (~100 µs
+# and up) than a pass of the event loop; below it, yielding would cost more than it saves.
+_YIELD_BEFORE_COUNTING = 256
+
 
 class Lane:
     """The line of one model class and its admission loop."""
@@ -50,6 +54,7 @@ class Lane:
         self._budget_ok = budget_ok
         self._estimate = estimate
         self._wake_future: asyncio.Future[None] | None = None
+        self._launched = False  # a job went out since the loop last yielded
         self._waiting_class: int | None = None
         self.head_starts_at = 0.0  # when the head expects to start (a QueueFullError hint)
 
@@ -62,6 +67,12 @@ class Lane:
                 await self._sleep(math.inf)
                 continue
             if job.estimate is None:
+                if self._launched and job.cost.input_tokens >= _YIELD_BEFORE_COUNTING:
+                    # Counting a long prompt takes ~0.5 ms: let the jobs just launched put
+                    # their requests on the wire first, not after a whole burst's counts.
+                    self._launched = False
+                    await self._clock.sleep(0)
+                    continue  # the line may have changed meanwhile
                 await self._count(job)
                 continue  # counting may have waited: look at the head again
             try:
@@ -105,6 +116,7 @@ class Lane:
                 if self._still_head(job, pool):
                     self.line.pop()
                     self._launch(job, Permit(pool.buckets, self._slots, job.cost, pool))
+                    self._launched = True
                 return 0.0
             # The soonest any pool could pay: the head never waits longer than it must.
             best = min(best, wait)
@@ -156,6 +168,7 @@ class Lane:
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds`` (``inf``: until woken); :meth:`wake` ends it early."""
+        self._launched = False  # the launched jobs run while we sleep
         future = asyncio.get_running_loop().create_future()
         self._wake_future = future
         timer: TimerHandle | None = None

@@ -8,6 +8,7 @@ out; a request whose count (not its cheap lower bound) overflows still fails wit
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -99,3 +100,39 @@ async def test_a_prompt_whose_count_overflows_fails_and_the_line_goes_on(
         result = await small
     assert result.usage.input_tokens == 10
     assert [name for name, _ in estimator.counted] == [long_prompt, "hi"]
+
+
+async def test_a_launched_request_is_sent_before_the_next_head_is_counted(
+    clock: FakeClock,
+) -> None:
+    # Counting a long prompt takes ~0.5 ms of CPU: a burst must not count its whole
+    # front (32 heads) before the first of them reaches the wire.
+    events: list[str] = []
+    estimator = CountingEstimator(clock)
+    original = estimator.estimate_async
+
+    async def count(body: Mapping[str, Any]) -> int:
+        events.append(f"count {body['messages'][0]['content']}")
+        return await original(body)
+
+    async def answer(request: MockRequest) -> ApiResponse:
+        body = request.json if isinstance(request.json, dict) else json.loads(request.json)
+        events.append(f"send {body['messages'][0]['content']}")
+        return ok(request, input_tokens=10)
+
+    estimator.estimate_async = count  # type: ignore[method-assign]
+    flow = Flow(
+        api_key=API_KEY,
+        transport=MockTransport(answer),
+        clock=clock,
+        tokens=TokenCounting(estimator=estimator, calibrate=False),
+        learn_limits=False,
+        limits=RateLimits(rpm=600),
+        rng=random.Random(3),
+    )
+    long = " word" * 300  # its lower bound (300 tokens) says counting it is costly
+    async with flow:
+        await asyncio.gather(*(flow.create(**_request(f"p{i}{long}")) for i in range(3)))
+    assert [event.split(" word")[0] for event in events] == [
+        "count p0", "send p0", "count p1", "send p1", "count p2", "send p2"
+    ]  # fmt: skip
