@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from sim_helpers import body, hdrs, make_api, parse_sse
 
-from claudeflow.simulator import ConnectionDropped, FaultConfig, Reply, SimulatedAPI
+from claudeflow._clock import TimerHandle
+from claudeflow.simulator import (
+    ConnectionDropped,
+    FaultConfig,
+    Reply,
+    SimulatedAPI,
+    SimulatorConfig,
+)
+from claudeflow.testing import FakeClock
 
 
 async def _collect(api: SimulatedAPI, reply: Reply) -> bytes:
@@ -124,3 +133,35 @@ async def test_connection_drop_of_a_json_reply() -> None:
         await api.deliver(reply)
     assert api.stats()["faults"] == {"connection_drop": 1}
     assert api.stats()["completed"] == 1
+
+
+class _LateClock:
+    """A fake clock whose sleepers wake ``late`` seconds after they asked, as a busy
+    event loop wakes them."""
+
+    def __init__(self, clock: FakeClock, late: float) -> None:
+        self._clock, self._late = clock, late
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    async def sleep(self, seconds: float) -> None:
+        await self._clock.sleep(seconds + self._late if seconds > 0 else 0.0)
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> TimerHandle:
+        return self._clock.call_later(seconds, callback)
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+async def test_late_wake_ups_do_not_add_up_over_a_reply(streamed: bool) -> None:
+    # 1 s to the first token, then 0.1 s per token, 4 tokens a step: 9 steps for 33
+    # tokens. Each wake-up is 50 ms late; the reply ends at most one of them late.
+    clock = FakeClock()
+    config = SimulatorConfig(ttft_s=1.0, per_token_s=0.1, stream_chunk_tokens=4, output_tpm=10**6)
+    api = SimulatedAPI(config, _LateClock(clock, 0.05), wall_offset=0.0)
+    reply = api.messages(hdrs(), body(out=33, stream=streamed))
+    task = asyncio.create_task(_collect(api, reply) if streamed else api.deliver(reply))
+    await clock.run_until_idle()
+    await task
+    due = 1.0 + 0.1 * (33 - 4) if streamed else 1.0 + 0.1 * 32  # a stream's first step holds 4
+    assert due <= clock.now() <= due + 0.05 + 1e-9
