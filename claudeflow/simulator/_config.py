@@ -187,12 +187,15 @@ class SimulatorConfig:
     50
 
     :param otpm_mode: ``"actual"`` (2026 rule: only generated tokens count, debited as
-        they are produced; admission needs a positive OTPM balance) or
+        they are produced, by a plain reply as by a stream (every ``stream_chunk_tokens``);
+        admission needs a positive OTPM balance) or
         ``"reserve_max_tokens"`` (2025 rule: ``max_tokens`` is debited at admission and
         the unused part refunded at the end)
     :param count_cache_reads: count ``cache_read_input_tokens`` toward ITPM (dagger models)
     :param ttft_s: real seconds before the first token; 0 disables the wait entirely
     :param per_token_s: real seconds per output token after the first
+    :param stream_chunk_tokens: output tokens per stream delta (and per debit of a plain
+        reply under the ``actual`` rule)
     :param output_tokens_min: shortest reply of the default output-length model
     :param output_tokens_max: longest reply of the default output-length model; a prompt
         whose last user text contains ``[[output_tokens=N]]`` gets exactly ``N`` tokens
