@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ..simulator import SimulatorConfig
 from ..simulator._faults import Fault
-from ..simulator._reply import json_steps
+from ..simulator._reply import json_delay, json_steps
 
 __all__ = ["Timeline", "timeline"]
 
@@ -62,7 +62,7 @@ def timeline(
             chunk_tokens=config.stream_chunk_tokens,
         )
         return Timeline(steps, failed=dropped)
-    delay = config.ttft_s + config.per_token_s * max(0, tokens - 1)
+    delay = json_delay(tokens, ttft_s=config.ttft_s, per_token_s=config.per_token_s)
     return Timeline(((delay, tokens),), failed=dropped)
 
 

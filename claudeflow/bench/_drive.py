@@ -8,17 +8,15 @@ then are cancelled and recorded as unfinished (never silently dropped).
 from __future__ import annotations
 
 import asyncio
-import gc
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .._clock import Clock
 from ._record import Delivery, Outcome, Send
 from ._workload import WorkItem
 
-__all__ = ["DriveResult", "drive", "frozen_heap"]
+__all__ = ["DriveResult", "drive"]
 
 _TICK_S = 0.25
 
@@ -56,23 +54,6 @@ async def drive(
         if ticker is not None:
             ticker.cancel()
     return run.result(timeout_s)
-
-
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Keep what the process already holds out of the garbage collector for a while.
-
-    Earlier runs leave results, perfect schedules and tokenizer tables behind; a full
-    collection that scans them during a measured run taxes whichever client happens to
-    allocate when it falls due (one fell inside a run's first 30 ms, before any request
-    went out).
-    """
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 class _Run:

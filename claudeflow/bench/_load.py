@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from .._clock import Clock
 from ._clients import client_spec, open_client
-from ._drive import DriveResult, drive, frozen_heap
+from ._drive import DriveResult, drive
+from ._heap import frozen_heap
 from ._metrics import RunMetrics, lower_bound, summarize
 from ._progress import Progress
 from ._reference import References, references
@@ -75,9 +76,10 @@ async def run_client(
         if not await server.reset():
             # The real API cannot be reset: let a full bucket refill before the next run.
             await ctx.clock.sleep(scenario.limits.minute_seconds * scenario.limits.burst)
-        async with Sampler(server.counters, ctx.clock) as sampler:
-            before = sampler.base
-            with frozen_heap():
+        # Frozen first: the collection that freezing starts with is not part of the run.
+        with frozen_heap():
+            async with Sampler(server.counters, ctx.clock) as sampler:
+                before = sampler.base
                 result = await drive(
                     items, send, clock=ctx.clock, timeout_s=timeout, on_tick=ctx.progress.tick
                 )

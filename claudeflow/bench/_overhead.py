@@ -24,7 +24,7 @@ import aiohttp
 
 from .._clock import LoopClock
 from ..scheduler import Flow, QueuePolicy
-from ._drive import frozen_heap
+from ._heap import frozen_heap
 from ._progress import Progress
 from ._sim_process import simulator_process
 

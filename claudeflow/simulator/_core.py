@@ -29,7 +29,7 @@ from ._limits import LimitSet
 from ._models import ModelCatalog
 from ._output import Plan, plan_output
 from ._rate_limits_api import authorize_admin, rate_limits
-from ._reply import Reply, Settlement, deliver_json, json_steps, stream_body
+from ._reply import Reply, Settlement, deliver_json, json_delay, json_steps, stream_body
 from ._sse import StreamTiming, stream_chunks
 from ._stats import Stats
 from ._validate import (
@@ -236,10 +236,10 @@ class SimulatedAPI(BatchEndpoints):
     ) -> Reply:
         cfg = self.config
         tokens: int = message["usage"]["output_tokens"]
-        reply = Reply(200, self._headers(rid), dumps(message))
+        reply = Reply(200, self._headers(rid), dumps(message), admitted_at=self.clock.now())
         reply.drop = fault is Fault.CONNECTION_DROP
         if cfg.has_latency:
-            reply.delay = cfg.ttft_s + cfg.per_token_s * max(0, tokens - 1)
+            reply.delay = json_delay(tokens, ttft_s=cfg.ttft_s, per_token_s=cfg.per_token_s)
         if limits is None and not reply.pending:
             self._stats.finish(tokens)  # the hot path: nothing to wait for, nothing to settle
             return reply
@@ -279,7 +279,7 @@ class SimulatedAPI(BatchEndpoints):
             headers.update(self._admission.headers(limits))
         failing = fault is Fault.STREAM_ERROR
         chunks = stream_chunks(message, output, self._timing, fail_half_way=failing)
-        reply = Reply(200, headers, chunks=chunks)
+        reply = Reply(200, headers, chunks=chunks, admitted_at=self.clock.now())
         if fault is Fault.CONNECTION_DROP:
             # The client sees half a stream, then the connection break.
             reply.chunks = chunks[: max(1, len(chunks) // 2)]

@@ -23,6 +23,7 @@ __all__ = [
     "Reply",
     "Settlement",
     "deliver_json",
+    "json_delay",
     "json_steps",
     "stream_body",
 ]
@@ -108,6 +109,9 @@ class Reply:
         tokens so far)``, settled on the way (see :func:`json_steps`); empty: all at the end
     :ivar drop: close the connection instead of finishing the reply
     :ivar refresh: recomputes the rate-limit headers at send time (JSON replies)
+    :ivar admitted_at: the clock's instant of admission; delivery times (``delay``,
+        ``steps``, chunk delays) count from it, so the handler's own latency before
+        delivery starts is absorbed (``None``: from the start of delivery)
     """
 
     status: int
@@ -119,6 +123,7 @@ class Reply:
     drop: bool = False
     settlement: Settlement | None = None
     refresh: Callable[[], dict[str, str]] | None = field(default=None, repr=False)
+    admitted_at: float | None = None
 
     @property
     def pending(self) -> bool:
@@ -126,26 +131,33 @@ class Reply:
         return self.settlement is not None or self.delay > 0 or self.drop
 
 
+def json_delay(tokens: int, *, ttft_s: float, per_token_s: float) -> float:
+    """Seconds from admission to the end of a JSON reply of ``tokens`` output tokens."""
+    return ttft_s + per_token_s * max(0, tokens - 1)
+
+
 def json_steps(
     tokens: int, *, ttft_s: float, per_token_s: float, chunk_tokens: int
 ) -> tuple[tuple[float, int], ...]:
     """When a JSON reply's output exists: ``(seconds after admission, tokens so far)``.
 
-    The server generates a plain reply as it generates a stream, and the 2026 OTPM rule
-    counts tokens as they are produced, streamed or not (api doc §1.4). Token ``k``
-    exists ``ttft_s + per_token_s * (k - 1)`` after admission; counting every
-    ``chunk_tokens`` keeps the timers few. The last step is the reply's end.
+    The 2026 OTPM rule counts tokens as they are produced, streamed or not (api doc
+    §1.4). Token ``k`` exists ``ttft_s + per_token_s * (k - 1)`` after admission, so the
+    last step is the reply's end (:func:`json_delay`); counting every ``chunk_tokens``
+    keeps the timers few. A stream is timed by its deltas instead: its first
+    ``chunk_tokens`` arrive together at ``ttft_s``, so it counts and ends
+    ``per_token_s * (chunk_tokens - 1)`` sooner than the same reply as JSON.
     """
     ends = [*range(chunk_tokens, tokens, chunk_tokens), tokens]
-    return tuple((ttft_s + per_token_s * max(0, k - 1), k) for k in ends)
+    return tuple((json_delay(k, ttft_s=ttft_s, per_token_s=per_token_s), k) for k in ends)
 
 
 async def deliver_json(reply: Reply, clock: Clock) -> None:
     """Wait out the latency, settle, and refresh headers (raises on a dropped reply)."""
     settlement = reply.settlement
-    # Every wait is to an instant after the start, not a pause after the last wake-up: a
+    # Every wait is to an instant after admission, not a pause after the last wake-up: a
     # busy loop wakes each sleeper late, and those delays must not add up over a reply.
-    start = clock.now()
+    start = _start(reply, clock)
     try:
         for at, tokens in reply.steps:
             await _sleep_until(clock, start + at)
@@ -168,7 +180,7 @@ async def stream_body(reply: Reply, clock: Clock) -> AsyncGenerator[bytes, None]
     """Yield the SSE body in timed pieces; chunks without delay go out together."""
     settlement = reply.settlement
     pending: list[bytes] = []
-    due = clock.now()  # each chunk's instant, kept from the start (see deliver_json)
+    due = _start(reply, clock)  # each chunk's instant, from admission (see deliver_json)
     try:
         for delay, data, tokens in reply.chunks or ():
             if delay > 0:
@@ -188,6 +200,10 @@ async def stream_body(reply: Reply, clock: Clock) -> AsyncGenerator[bytes, None]
     finally:
         if settlement is not None:
             settlement.finish()
+
+
+def _start(reply: Reply, clock: Clock) -> float:
+    return clock.now() if reply.admitted_at is None else reply.admitted_at
 
 
 async def _sleep_until(clock: Clock, instant: float) -> None:

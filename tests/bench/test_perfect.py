@@ -13,7 +13,9 @@ import pytest
 
 from claudeflow._errors import ConfigError
 from claudeflow._types import Priority
+from claudeflow.bench._catalog import load_scenarios
 from claudeflow.bench._perfect import PerfectRequest, Schedule, perfect_requests, schedule
+from claudeflow.bench._server import simulator_config
 from claudeflow.bench._workload import Shape, Stream, WorkItem, Workload
 from claudeflow.simulator import FaultConfig, SimulatorConfig
 from claudeflow.simulator._tokenizer import measure_prompt
@@ -67,7 +69,9 @@ def test_reserved_max_tokens_are_held_for_the_whole_latency() -> None:
 def test_actual_rule_debits_a_stream_chunk_by_chunk() -> None:
     # OTPM 6 (1 token/s back): 8 tokens in two chunks of 4, at 1 s (ttft) and at 2 s.
     # Streamed, the bucket is at -1 by 2 s, so a request arriving at 2.5 s waits for one
-    # token of balance until 4 s; as JSON all 8 are debited only at the end (2.75 s).
+    # token of balance until 4 s. As JSON, 4 are debited at 1.75 s (token 4 exists at
+    # ttft + 3 * 0.25 s) and 4 at the end (2.75 s): the balance at 2.5 s is 2.75, and the
+    # second request goes on arrival.
     config = _config(output_tpm=6, ttft_s=1.0, per_token_s=0.25, stream_chunk_tokens=4)
     requests = [
         _request(0, max_tokens=8, output_tokens=8),
@@ -177,3 +181,40 @@ class _CachedItem(WorkItem):
     def params(self, model: str) -> dict[str, Any]:
         block = {"type": "text", "text": self.prompt, "cache_control": {"type": "ephemeral"}}
         return {**WorkItem.params(self, model), "messages": [{"role": "user", "content": [block]}]}
+
+
+def test_an_admission_threshold_above_the_bucket_still_admits() -> None:
+    # Under the actual rule the server admits on one token of balance, so a holdback
+    # threshold (all of max_tokens=600) is capped at the 60-token bucket, not refused.
+    config = _config(output_tpm=60)
+    plan = _run([_request(0, max_tokens=600)], config, holdbacks=(1.0,))
+    assert (plan.failed, plan.starts) == (0, (0.0,))
+
+
+def test_holdbacks_are_fractions() -> None:
+    for bad in ((1.5,), (-0.1,), (float("nan"),)):
+        with pytest.raises(ConfigError, match="holdbacks"):
+            _run([_request(0)], _config(output_tpm=60), holdbacks=bad)
+
+
+def test_under_the_actual_rule_a_threshold_can_beat_the_earliest_instant() -> None:
+    # otpm_bound_actual, seed 1: the earliest-instant client ends at 6.18 s; waiting for
+    # half a max_tokens of balance before each burst ends at 5.54 s. The reference is the
+    # best of the family, so it is the latter.
+    scenario = next(s for s in load_scenarios() if s.name == "otpm_bound_actual")
+    config = simulator_config(scenario, 1)
+    requests = perfect_requests(
+        scenario.workload.build(1), model="claude-sonnet-4-5", config=config
+    )
+    earliest = schedule(requests, config, concurrency=32, holdbacks=(0.0,))
+    best = schedule(requests, config, concurrency=32)
+    assert earliest.wall_s == pytest.approx(6.18, abs=0.01)
+    assert (best.holdback, best.failed) == (0.5, 0)
+    assert best.wall_s == pytest.approx(5.54, abs=0.01)
+
+
+def test_every_load_scenario_streams_40_token_deltas() -> None:
+    # Events per second on the scenarios' time scale (ServerModel); the perfect schedule
+    # and the simulator read the same config, so both must see it.
+    for scenario in load_scenarios():
+        assert simulator_config(scenario, 1).stream_chunk_tokens == 40, scenario.name

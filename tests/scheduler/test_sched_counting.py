@@ -102,26 +102,22 @@ async def test_a_prompt_whose_count_overflows_fails_and_the_line_goes_on(
     assert [name for name, _ in estimator.counted] == [long_prompt, "hi"]
 
 
-async def test_a_launched_request_is_sent_before_the_next_head_is_counted(
-    clock: FakeClock,
-) -> None:
-    # Counting a long prompt takes ~0.5 ms of CPU: a burst must not count its whole
-    # front (32 heads) before the first of them reaches the wire.
-    events: list[str] = []
+def _recording_flow(clock: FakeClock, events: list[str]) -> Flow:
+    """A Flow whose estimator and transport log ``count <prompt>`` and ``send <prompt>``."""
     estimator = CountingEstimator(clock)
     original = estimator.estimate_async
 
     async def count(body: Mapping[str, Any]) -> int:
-        events.append(f"count {body['messages'][0]['content']}")
+        events.append(f"count {body['messages'][0]['content'][:2]}")
         return await original(body)
 
     async def answer(request: MockRequest) -> ApiResponse:
         body = request.json if isinstance(request.json, dict) else json.loads(request.json)
-        events.append(f"send {body['messages'][0]['content']}")
+        events.append(f"send {body['messages'][0]['content'][:2]}")
         return ok(request, input_tokens=10)
 
     estimator.estimate_async = count  # type: ignore[method-assign]
-    flow = Flow(
+    return Flow(
         api_key=API_KEY,
         transport=MockTransport(answer),
         clock=clock,
@@ -130,9 +126,23 @@ async def test_a_launched_request_is_sent_before_the_next_head_is_counted(
         limits=RateLimits(rpm=600),
         rng=random.Random(3),
     )
+
+
+async def test_a_launched_request_is_sent_before_the_next_long_head_is_counted(
+    clock: FakeClock,
+) -> None:
+    # Counting a long prompt takes ~0.5 ms of CPU: a burst must not count its whole
+    # front (32 heads) before the first of them reaches the wire.
+    events: list[str] = []
     long = " word" * 300  # its lower bound (300 tokens) says counting it is costly
-    async with flow:
+    async with _recording_flow(clock, events) as flow:
         await asyncio.gather(*(flow.create(**_request(f"p{i}{long}")) for i in range(3)))
-    assert [event.split(" word")[0] for event in events] == [
-        "count p0", "send p0", "count p1", "send p1", "count p2", "send p2"
-    ]  # fmt: skip
+    assert events == ["count p0", "send p0", "count p1", "send p1", "count p2", "send p2"]
+
+
+async def test_short_heads_are_counted_without_yielding(clock: FakeClock) -> None:
+    # A short prompt is cheaper to count than a pass of the event loop.
+    events: list[str] = []
+    async with _recording_flow(clock, events) as flow:
+        await asyncio.gather(*(flow.create(**_request(f"p{i}")) for i in range(3)))
+    assert events == ["count p0", "count p1", "count p2", "send p0", "send p1", "send p2"]
