@@ -101,6 +101,14 @@ class PoolBuckets(Protocol):
         """The class of this process's waiting head in this pool (``None``: nobody waits)."""
         ...
 
+    def sent(self) -> int | None:
+        """A request of this pool leaves now; the token goes to :meth:`answered`."""
+        ...
+
+    def answered(self, token: int | None) -> None:
+        """Its response headers are back (or it ended without them)."""
+        ...
+
     @property
     def limits(self) -> RateLimits:
         """The pool's configured limits (``RateLimits()`` when none were given)."""

@@ -20,6 +20,7 @@ from .._errors import CapacityError
 from .._types import Cost
 from ._backend import BucketState
 from ._bucket import TokenBucket
+from ._transit import Transit
 
 __all__ = [
     "DIMENSIONS",
@@ -41,9 +42,12 @@ LIMIT_FIELD = {"requests": "rpm", "input_tokens": "input_tpm", "output_tokens": 
 class LocalBuckets:
     """Buckets for one pool in this process, with the in-memory backend's arithmetic."""
 
-    def __init__(self, limits: RateLimits, clock: Clock) -> None:
+    def __init__(self, limits: RateLimits, clock: Clock, *, transit: Transit | None = None) -> None:
         self._limits = limits
         self._clock = clock
+        # This process's own transit times bound the lead (an in-memory pool; a shared
+        # one also waits for other processes' requests, which it cannot see).
+        self.transit = transit
         self.buckets = limited_buckets(limits, clock.now())
         self.learned: set[str] = set()
         self.paused_until = -math.inf
@@ -59,7 +63,24 @@ class LocalBuckets:
     def delay(self, cost: Cost) -> float:
         """Seconds until ``cost`` can be paid in full from every bucket (lead_s in hand)."""
         now = self._clock.now()
-        return wait_for(self.buckets, cost, self._limits.leads, self.paused_until, now)
+        return wait_for(self.buckets, cost, self._leads(now), self.paused_until, now)
+
+    def _leads(self, now: float) -> tuple[float, float, float]:
+        """The configured leads, cut to the longest transit seen (see :mod:`._transit`)."""
+        leads = self._limits.leads
+        transit = self.transit
+        if transit is None:
+            return leads
+        if all(bucket.level(now) >= bucket.capacity for bucket in self.buckets.values()):
+            transit.full()
+        bound = transit.bound(now)
+        if bound is None:
+            return leads
+        lead, _, output = leads
+        cut = min(lead, bound)
+        # An explicit output lead (as-generated charging's cushion) is for the deltas'
+        # delay, not for transit: it stays.
+        return (cut, cut, min(output, bound) if self._limits.output_lead_s is None else output)
 
     def take(self, cost: Cost) -> None:
         """Debit ``cost`` from every bucket (call when :meth:`delay` is 0)."""

@@ -14,6 +14,7 @@ from .._config import RateLimits
 from .._types import Cost
 from ._backend import BucketState, PoolStatistics
 from ._local import LocalBuckets
+from ._transit import Transit
 
 __all__ = ["MemoryBackend", "MemoryPool"]
 
@@ -46,7 +47,7 @@ class MemoryPool:
         self._clock = clock
         self._limits = limits or RateLimits()
         self.on_change: Callable[[], None] = _noop
-        self._local = LocalBuckets(self._limits, clock)
+        self._local = LocalBuckets(self._limits, clock, transit=Transit())
 
     @property
     def limits(self) -> RateLimits:
@@ -116,6 +117,14 @@ class MemoryPool:
 
     def waiting(self, priority: int | None) -> None:
         return None  # one process: its own line already orders the classes
+
+    def sent(self) -> int | None:
+        assert self._local.transit is not None
+        return self._local.transit.sent(self._clock.now())
+
+    def answered(self, token: int | None) -> None:
+        if token is not None and self._local.transit is not None:
+            self._local.transit.answered(token, self._clock.now())
 
     def __repr__(self) -> str:
         return f"MemoryPool({self.name!r}, buckets={self.buckets()!r})"

@@ -156,6 +156,12 @@ class RedisPool:
             local.pause(seconds, reason)
         self._queue({"k": "pause", "v": float(seconds), "r": str(reason)})
 
+    def sent(self) -> int | None:
+        return None  # the shared lead stays whole: other processes' requests are unseen
+
+    def answered(self, token: int | None) -> None:
+        return None
+
     def waiting(self, priority: int | None) -> None:
         # Unchanged heads are not sent: each would be one more write to the pool's sorted set.
         if priority == self._head:

@@ -86,14 +86,18 @@ class Runner:
         """Run one attempt; return the delay before a retry, or ``None`` if it ended."""
         pool: Pool = permit.owner
         spent = Spent()
+        sent = pool.buckets.sent()  # the pool's lead follows how long answers take
         try:
-            return await self._attempt(job, permit, pool, spent)
+            return await self._attempt(job, permit, pool, spent, sent)
         finally:
+            pool.buckets.answered(sent)  # no headers (an error): the end bounds it too
             pool.in_flight -= 1
             pool.key.in_flight -= 1
             self._spending.settle(job, spent.usd, spent.tokens)
 
-    async def _attempt(self, job: Job, permit: Permit, pool: Pool, spent: Spent) -> float | None:
+    async def _attempt(
+        self, job: Job, permit: Permit, pool: Pool, spent: Spent, sent: int | None
+    ) -> float | None:
         started = self._clock.now()
         # A probe is streamed even when the caller did not ask for a stream: the
         # headers that teach the limits arrive before the generation, not after it.
@@ -105,10 +109,11 @@ class Runner:
         total = _total_s(job, streamed)
         try:
             if total is None:  # the common case; entering a context manager costs µs
-                outcome = await self._exchange(job, permit, pool, acc if streamed else None, live)
+                acc_or_none = acc if streamed else None
+                outcome = await self._exchange(job, permit, pool, acc_or_none, live, sent)
             else:
                 async with _deadline(self._clock, total):
-                    outcome = await self._exchange(job, permit, pool, acc, live)
+                    outcome = await self._exchange(job, permit, pool, acc, live, sent)
         except ClaudeflowError as error:
             if acc.content_started and job.channel is not None:
                 # Content already reached the caller: no retry; settle what was used.
@@ -135,7 +140,13 @@ class Runner:
         return self._after_failure(job, pool, outcome)
 
     async def _exchange(
-        self, job: Job, permit: Permit, pool: Pool, acc: MessageAccumulator | None, live: bool
+        self,
+        job: Job,
+        permit: Permit,
+        pool: Pool,
+        acc: MessageAccumulator | None,
+        live: bool,
+        sent: int | None,
     ) -> Answer | APIStatusError:
         """One request on ``pool``'s key; streamed into ``acc`` when there is one.
 
@@ -146,9 +157,15 @@ class Runner:
             job.body,
             _headers(job, pool),
             job.timeout,
-            observe=lambda headers, status: self._server.observe(pool, headers, status),
+            observe=lambda headers, status: self._observe(pool, sent, headers, status),
             pump=None if acc is None else self._pump_into(job, permit, acc, live),
         )
+
+    def _observe(
+        self, pool: Pool, sent: int | None, headers: Mapping[str, str], status: int
+    ) -> None:
+        pool.buckets.answered(sent)  # the request has reached the server by now
+        self._server.observe(pool, headers, status)
 
     def _pump_into(self, job: Job, permit: Permit, acc: MessageAccumulator, live: bool) -> Pump:
         """What reads a stream's events into ``acc`` (built only for streams)."""
