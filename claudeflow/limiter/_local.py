@@ -69,7 +69,7 @@ class LocalBuckets:
         """The configured leads, cut to the longest transit seen (see :mod:`._transit`)."""
         leads = self._limits.leads
         transit = self.transit
-        if transit is None:
+        if transit is None or not self.buckets:  # no limit, nothing to keep in hand
             return leads
         if all(bucket.level(now) >= bucket.capacity for bucket in self.buckets.values()):
             transit.full()

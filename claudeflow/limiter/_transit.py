@@ -42,7 +42,8 @@ class Transit:
         """The longest transit to allow for (``None``: none answered; assume the worst)."""
         if self._longest is None:
             return None
-        oldest = min(self._pending.values(), default=now)
+        # Sent in clock order and kept in insertion order: the first still out is the oldest.
+        oldest = next(iter(self._pending.values()), now)
         return max(self._longest, now - oldest)
 
     def full(self) -> None:
