@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import pytest
@@ -48,10 +48,15 @@ async def _answer(request: MockRequest) -> ApiResponse:
     return ok(request, input_tokens=10)
 
 
-def _flow(clock: FakeClock, estimator: TokenEstimator, limits: RateLimits) -> Flow:
+def _flow(
+    clock: FakeClock,
+    estimator: TokenEstimator,
+    limits: RateLimits,
+    answer: Callable[[MockRequest], Awaitable[ApiResponse]] = _answer,
+) -> Flow:
     return Flow(
         api_key=API_KEY,
-        transport=MockTransport(_answer),
+        transport=MockTransport(answer),
         clock=clock,
         tokens=TokenCounting(estimator=estimator, calibrate=False),
         learn_limits=False,
@@ -117,15 +122,7 @@ def _recording_flow(clock: FakeClock, events: list[str]) -> Flow:
         return ok(request, input_tokens=10)
 
     estimator.estimate_async = count  # type: ignore[method-assign]
-    return Flow(
-        api_key=API_KEY,
-        transport=MockTransport(answer),
-        clock=clock,
-        tokens=TokenCounting(estimator=estimator, calibrate=False),
-        learn_limits=False,
-        limits=RateLimits(rpm=600),
-        rng=random.Random(3),
-    )
+    return _flow(clock, estimator, RateLimits(rpm=600), answer)
 
 
 async def test_a_launched_request_is_sent_before_the_next_long_head_is_counted(
