@@ -55,14 +55,9 @@ def timeline(
     if not config.has_latency:
         return Timeline(((0.0, tokens),), failed=dropped)
     if config.otpm_mode == "actual":
-        steps = json_steps(
-            tokens,
-            ttft_s=config.ttft_s,
-            per_token_s=config.per_token_s,
-            chunk_tokens=config.stream_chunk_tokens,
-        )
+        steps = json_steps(tokens, config)
         return Timeline(steps, failed=dropped)
-    delay = json_delay(tokens, ttft_s=config.ttft_s, per_token_s=config.per_token_s)
+    delay = json_delay(tokens, config)
     return Timeline(((delay, tokens),), failed=dropped)
 
 

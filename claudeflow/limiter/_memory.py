@@ -47,7 +47,8 @@ class MemoryPool:
         self._clock = clock
         self._limits = limits or RateLimits()
         self.on_change: Callable[[], None] = _noop
-        self._local = LocalBuckets(self._limits, clock, transit=Transit())
+        self._transit = Transit()
+        self._local = LocalBuckets(self._limits, clock, transit=self._transit)
 
     @property
     def limits(self) -> RateLimits:
@@ -119,12 +120,11 @@ class MemoryPool:
         return None  # one process: its own line already orders the classes
 
     def sent(self) -> int | None:
-        assert self._local.transit is not None
-        return self._local.transit.sent(self._clock.now())
+        return self._transit.sent(self._clock.now())
 
     def answered(self, token: int | None) -> None:
-        if token is not None and self._local.transit is not None:
-            self._local.transit.answered(token, self._clock.now())
+        if token is not None:
+            self._transit.answered(token, self._clock.now())
 
     def __repr__(self) -> str:
         return f"MemoryPool({self.name!r}, buckets={self.buckets()!r})"

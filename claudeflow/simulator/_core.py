@@ -239,7 +239,7 @@ class SimulatedAPI(BatchEndpoints):
         reply = Reply(200, self._headers(rid), dumps(message), admitted_at=self.clock.now())
         reply.drop = fault is Fault.CONNECTION_DROP
         if cfg.has_latency:
-            reply.delay = json_delay(tokens, ttft_s=cfg.ttft_s, per_token_s=cfg.per_token_s)
+            reply.delay = json_delay(tokens, cfg)
         if limits is None and not reply.pending:
             self._stats.finish(tokens)  # the hot path: nothing to wait for, nothing to settle
             return reply
@@ -247,12 +247,7 @@ class SimulatedAPI(BatchEndpoints):
         if limits is not None:
             reply.refresh = lambda: self._admission.headers(limits)
             if cfg.otpm_mode == "actual" and reply.delay > 0:
-                reply.steps = json_steps(
-                    tokens,
-                    ttft_s=cfg.ttft_s,
-                    per_token_s=cfg.per_token_s,
-                    chunk_tokens=cfg.stream_chunk_tokens,
-                )
+                reply.steps = json_steps(tokens, cfg)
         if reply.delay == 0 and not reply.drop:
             # Nothing to wait for: settle now, so the headers sent count this request.
             reply.settlement.produced(tokens)

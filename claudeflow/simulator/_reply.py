@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .._clock import Clock
 from ._limits import Cost, LimitSet
+
+if TYPE_CHECKING:
+    from ._config import SimulatorConfig
 
 __all__ = [
     "Chunk",
@@ -131,25 +135,25 @@ class Reply:
         return self.settlement is not None or self.delay > 0 or self.drop
 
 
-def json_delay(tokens: int, *, ttft_s: float, per_token_s: float) -> float:
+def json_delay(tokens: int, config: SimulatorConfig) -> float:
     """Seconds from admission to the end of a JSON reply of ``tokens`` output tokens."""
-    return ttft_s + per_token_s * max(0, tokens - 1)
+    return config.ttft_s + config.per_token_s * max(0, tokens - 1)
 
 
-def json_steps(
-    tokens: int, *, ttft_s: float, per_token_s: float, chunk_tokens: int
-) -> tuple[tuple[float, int], ...]:
+def json_steps(tokens: int, config: SimulatorConfig) -> tuple[tuple[float, int], ...]:
     """When a JSON reply's output exists: ``(seconds after admission, tokens so far)``.
 
     The 2026 OTPM rule counts tokens as they are produced, streamed or not (api doc
     §1.4). Token ``k`` exists ``ttft_s + per_token_s * (k - 1)`` after admission, so the
-    last step is the reply's end (:func:`json_delay`); counting every ``chunk_tokens``
-    keeps the timers few. A stream is timed by its deltas instead: its first
-    ``chunk_tokens`` arrive together at ``ttft_s``, so it counts and ends
-    ``per_token_s * (chunk_tokens - 1)`` sooner than the same reply as JSON.
+    last step is the reply's end (:func:`json_delay`); counting every
+    ``stream_chunk_tokens`` keeps the timers few. A stream is timed by its deltas
+    instead: its first ``stream_chunk_tokens`` arrive together at ``ttft_s``, so it
+    counts and ends ``per_token_s * (stream_chunk_tokens - 1)`` sooner than the same
+    reply as JSON.
     """
-    ends = [*range(chunk_tokens, tokens, chunk_tokens), tokens]
-    return tuple((json_delay(k, ttft_s=ttft_s, per_token_s=per_token_s), k) for k in ends)
+    size = config.stream_chunk_tokens
+    ends = [*range(size, tokens, size), tokens]
+    return tuple((json_delay(k, config), k) for k in ends)
 
 
 async def deliver_json(reply: Reply, clock: Clock) -> None:
