@@ -57,7 +57,7 @@ from .._errors import ConfigError
 from ..limiter._classes import ModelClasses
 from ..simulator import SimulatorConfig
 from ..simulator._faults import Fault, FaultInjector
-from ..simulator._limits import Cost, LimitSet, RateLimiter
+from ..simulator._limits import OUTPUT, Cost, LimitSet, RateLimiter
 from ..simulator._output import plan_output
 from ..simulator._tokenizer import measure_prompt
 from ._attempt import timeline
@@ -210,8 +210,6 @@ class _Simulation:
     ) -> None:
         self._requests = {r.index: r for r in requests}
         self._holdback = holdback
-        output_tpm = config.output_tpm
-        self._output_capacity = math.inf if output_tpm is None else output_tpm * config.burst
         self._config = config
         self._fifo = policy == "fifo"
         self._policy: Policy = policy
@@ -338,7 +336,7 @@ class _Simulation:
             return Cost(1, request.input_tokens, request.max_tokens)
         # At most a full bucket: the server admits on one token, so a threshold above
         # the bucket would give up a request the server takes.
-        held = min(math.ceil(self._holdback * request.max_tokens), self._output_capacity)
+        held = min(math.ceil(self._holdback * request.max_tokens), self._limiter.capacity(OUTPUT))
         return Cost(1, request.input_tokens, max(min(1, request.max_tokens), held))
 
     # -- one request on the wire -------------------------------------------------------

@@ -124,12 +124,17 @@ class RateLimiter:
         self._sets: dict[tuple[str, str], LimitSet] = {}
         self.enabled = bool(self._limits)
 
+    def capacity(self, dimension: str) -> float:
+        """What one bucket of ``dimension`` holds when full (``inf``: not limited)."""
+        limit = self._limits.get(dimension)
+        return math.inf if limit is None else limit * self._burst
+
     def scope(self, api_key: str, model_class: str, now: float) -> LimitSet:
         """The buckets of ``(api_key, model_class)``, created full on first use."""
         found = self._sets.get((api_key, model_class))
         if found is None:
             buckets = {
-                name: TokenBucket(limit / self._minute_seconds, limit * self._burst, now=now)
+                name: TokenBucket(limit / self._minute_seconds, self.capacity(name), now=now)
                 for name, limit in self._limits.items()
             }
             # Created full on first use: an unseen key has its whole minute (api doc §1.2).
