@@ -109,6 +109,11 @@ class PoolBuckets(Protocol):
         """Its response headers are back (or it ended without them)."""
         ...
 
+    def early_headers(self) -> bool:
+        """Whether a request sent now should stream, so that its headers come back before
+        its generation: the pool is timing how long requests take to arrive."""
+        ...
+
     @property
     def limits(self) -> RateLimits:
         """The pool's configured limits (``RateLimits()`` when none were given)."""

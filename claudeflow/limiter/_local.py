@@ -66,26 +66,30 @@ class LocalBuckets:
         return wait_for(self.buckets, cost, self._leads(now), self.paused_until, now)
 
     def _leads(self, now: float) -> tuple[float, float, float]:
-        """The configured leads, cut to the longest transit seen (see :mod:`._transit`)."""
+        """The configured leads, cut to each bucket's lag bound (see :mod:`._transit`)."""
         leads = self._limits.leads
         transit = self.transit
         if transit is None or not self.buckets:  # no limit, nothing to keep in hand
             return leads
-        if all(bucket.level(now) >= bucket.capacity for bucket in self.buckets.values()):
-            transit.full()
-        bound = transit.bound(now)
-        if bound is None:
+        full = all(bucket.level(now) >= bucket.capacity for bucket in self.buckets.values())
+        bounds = transit.bounds(now, full=full)
+        if bounds is None:
             return leads
         lead, _, output = leads
-        cut = min(lead, bound)
+        requests, input_tokens, output_tokens = bounds
         # An explicit output lead (as-generated charging's cushion) is for the deltas'
         # delay, not for transit: it stays.
-        return (cut, cut, min(output, bound) if self._limits.output_lead_s is None else output)
+        if self._limits.output_lead_s is None:
+            output = min(output, output_tokens)
+        return (min(lead, requests), min(lead, input_tokens), output)
 
     def take(self, cost: Cost) -> None:
         """Debit ``cost`` from every bucket (call when :meth:`delay` is 0)."""
+        now = self._clock.now()
+        if self.transit is not None:
+            self.transit.taken(now)
         # Taking is settling a negative amount: one code path moves every bucket.
-        settle(self.buckets, Cost(0, 0, 0) - cost, self._clock.now())
+        settle(self.buckets, Cost(0, 0, 0) - cost, now)
 
     def reserve(self, cost: Cost) -> float:
         """Take ``cost`` if every bucket can pay (lead_s kept in hand); else the wait."""
@@ -103,6 +107,15 @@ class LocalBuckets:
         if bucket is not None and dim not in self.learned:
             # A slice answers for its share of what the server says is left.
             bucket.clamp(remaining / self._share, self._clock.now())
+        self._cover(dim, remaining)
+
+    def _cover(self, dim: str, remaining: float) -> None:
+        """The server's bucket was ``remaining`` (less than one more) when the request just
+        answered arrived: it cannot have been full until it refilled the rest."""
+        bucket = self.buckets.get(dim)
+        if self.transit is not None and bucket is not None:
+            gap = bucket.capacity - (remaining + 1)
+            self.transit.covered(DIMENSIONS.index(dim), gap / bucket.rate)
 
     def learn(
         self, dim: str, limit: float, remaining: float, window_s: float | None = None
@@ -125,6 +138,7 @@ class LocalBuckets:
         else:
             bucket.reconfigure(rate, capacity, now)
         bucket.clamp(remaining, now)
+        self._cover(dim, remaining)
         return True
 
     def pause(self, seconds: float, reason: str) -> None:

@@ -126,6 +126,11 @@ class MemoryPool:
         if token is not None:
             self._transit.answered(token, self._clock.now())
 
+    def early_headers(self) -> bool:
+        # A plain reply's headers wait for its whole generation; a stream's do not, and
+        # until the first come back the lead stays at lead_s (see _transit).
+        return bool(self._local.buckets) and not self._transit.timed
+
     def __repr__(self) -> str:
         return f"MemoryPool({self.name!r}, buckets={self.buckets()!r})"
 

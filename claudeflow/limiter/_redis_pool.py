@@ -162,6 +162,9 @@ class RedisPool:
     def answered(self, token: int | None) -> None:
         return None
 
+    def early_headers(self) -> bool:
+        return False
+
     def waiting(self, priority: int | None) -> None:
         # Unchanged heads are not sent: each would be one more write to the pool's sorted set.
         if priority == self._head:

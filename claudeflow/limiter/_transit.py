@@ -1,55 +1,145 @@
-"""How late the server's bucket may run behind ours: the lead a pool keeps in hand.
+"""How far the server's buckets may run behind ours: the lead a pool keeps in hand.
 
-A request leaves our bucket when it is sent and the server's when it arrives. While
-the server's bucket sits full and ours does not (our requests still on their way), the
-server's refill is lost and ours is not; that gap is what ``RateLimits.lead_s`` keeps
-in hand. It is at most the refill of the longest time one of our requests took to
-arrive, and a request has certainly arrived by the time its response headers are back.
-So, since the pool was last full: the longest send-to-headers time of any answered
-request, or the age of one still waiting for its headers, whichever is longer; the
-configured ``lead_s`` until the first answer, and never more than it.
+A request leaves our bucket when it is taken and the server's when it arrives. That
+delay alone costs nothing: the server's bucket simply drains later. What costs is
+refill the server loses while its bucket sits full and ours does not, because our
+requests are still on their way: ours refills from the take, the server's only once
+something arrives. If the server was last full at instant ``u``, its bucket runs behind
+ours by at most the refill of ``u`` minus the take of the oldest request in flight then.
+That is what ``RateLimits.lead_s`` keeps in hand, bounded here per dimension from what
+the pool sees:
+
+- a request is in flight from its take until its response headers (it has arrived by
+  then), so the oldest one still out bounds the age at any instant;
+- a response's ``remaining`` says the server's bucket was not full when it arrived, nor
+  until it could have refilled the gap: ``(capacity - remaining) / rate`` after the
+  take at the latest, since it arrived after its take. Inside such a span the server
+  cannot have been full, and nothing accrues.
+
+So the bound is the largest age of the oldest request in flight at any instant no
+response covered, since the pool was last surely full (ours full, nothing in flight,
+for as long as the bound: by then the server has caught up). At the start of a burst
+from full it is the time to the first headers, not the longest transit of the burst.
+Until the first answer nothing is known, and the configured ``lead_s`` is kept.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
+
 __all__ = ["Transit"]
+
+_DIMENSIONS = 3  # requests, input tokens, output tokens (Cost field order)
 
 
 class Transit:
-    """Send and header instants of one pool's requests, as an upper bound on transit."""
+    """Takes, sends and headers of one pool's requests, as a bound on each bucket's lag."""
 
-    __slots__ = ("_longest", "_next", "_pending")
+    __slots__ = (
+        "_answered",
+        "_bounds",
+        "_covered",
+        "_full_since",
+        "_last_start",
+        "_next",
+        "_pending",
+        "_unsent",
+    )
 
     def __init__(self) -> None:
-        self._pending: dict[int, float] = {}  # token -> when it was sent
-        self._longest: float | None = None  # None: nothing answered since the reset
+        self._unsent: deque[float] = deque()  # takes not yet sent, oldest first
+        self._pending: dict[int, float] = {}  # token -> its take, while no headers
         self._next = 0
+        self._answered = False  # any headers since the pool was last surely full
+        self._bounds = [0.0] * _DIMENSIONS
+        self._covered = [-math.inf] * _DIMENSIONS  # the server not full before this
+        self._last_start = 0.0  # the take of the request answered last
+        self._full_since: float | None = None
+
+    def taken(self, at: float) -> None:
+        """A request was taken from the buckets at ``at`` (it is sent soon after)."""
+        self._accrue(at)
+        self._unsent.append(at)
+        self._full_since = None
 
     def sent(self, at: float) -> int:
-        """A request left at ``at``; the token is for :meth:`answered`."""
+        """A request leaves at ``at``; the token is for :meth:`answered`."""
+        self._accrue(at)
+        # Its take, if the pool saw one (sends follow takes in order); a take given back
+        # unsent leaves an older instant here, which only lengthens the bound.
+        start = self._unsent.popleft() if self._unsent else at
         token = self._next
         self._next += 1
-        self._pending[token] = at
+        self._pending[token] = start
         return token
 
     def answered(self, token: int, at: float) -> None:
         """Its headers came back at ``at`` (or it ended without any: the same bound)."""
-        sent = self._pending.pop(token, None)
-        if sent is not None:
-            self._longest = max(self._longest or 0.0, at - sent)
+        if token not in self._pending:
+            return  # the headers already counted; this is the attempt's end
+        self._accrue(at)  # while it was still out: its own age counts
+        self._last_start = self._pending.pop(token)
+        self._answered = True
 
-    def bound(self, now: float) -> float | None:
-        """The longest transit to allow for (``None``: none answered; assume the worst)."""
-        if self._longest is None:
+    @property
+    def timed(self) -> bool:
+        """Whether an answer came back since the pool was last surely full."""
+        return self._answered
+
+    def covered(self, dimension: int, gap_s: float) -> None:
+        """The answer just given said bucket ``dimension`` was ``gap_s`` of refill short
+        of full when the request arrived: the server was not full before its take plus
+        ``gap_s``."""
+        until = self._last_start + gap_s
+        if until > self._covered[dimension]:
+            self._covered[dimension] = until
+
+    def bounds(self, now: float, *, full: bool) -> tuple[float, float, float] | None:
+        """Each bucket's lag to allow for (``None``: nothing answered; assume the worst).
+
+        ``full``: whether every one of the pool's buckets is full at ``now``.
+        """
+        self._accrue(now)
+        self._forget_if_caught_up(now, full)
+        if not self._answered:
             return None
-        # Sent in clock order and kept in insertion order: the first still out is the oldest.
-        oldest = next(iter(self._pending.values()), now)
-        return max(self._longest, now - oldest)
+        requests, input_tokens, output_tokens = self._bounds
+        return (requests, input_tokens, output_tokens)
 
-    def full(self) -> None:
-        """The pool's buckets are full again: earlier transits no longer matter."""
-        if not self._pending:
-            self._longest = None
+    def _accrue(self, now: float) -> None:
+        """Lag the server may have built up by ``now`` (the age of the oldest still out,
+        in every bucket no answer covers)."""
+        oldest = self._oldest()
+        if oldest is None:
+            return
+        age = now - oldest
+        bounds, covered = self._bounds, self._covered
+        for dim in range(_DIMENSIONS):
+            if covered[dim] < now and age > bounds[dim]:
+                bounds[dim] = age
+
+    def _oldest(self) -> float | None:
+        # Both kept in take order: the first of each is its oldest.
+        pending = next(iter(self._pending.values()), None)
+        unsent = self._unsent[0] if self._unsent else None
+        if pending is None or unsent is None:
+            return unsent if pending is None else pending
+        return min(pending, unsent)
+
+    def _forget_if_caught_up(self, now: float, full: bool) -> None:
+        """Ours full with nothing out for as long as the lag: the server is full too."""
+        if not full or self._pending:
+            self._full_since = None
+            return
+        if self._full_since is None:
+            self._full_since = now
+        if now - self._full_since >= max(self._bounds):
+            self._unsent.clear()  # takes given back unsent: nothing of them is out
+            self._answered = False
+            self._bounds = [0.0] * _DIMENSIONS
+            self._covered = [-math.inf] * _DIMENSIONS
+            self._full_since = None
 
     def __repr__(self) -> str:
-        return f"Transit(longest={self._longest!r}, pending={len(self._pending)})"
+        return f"Transit(bounds={self._bounds!r}, pending={len(self._pending)})"

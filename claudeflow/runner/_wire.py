@@ -14,11 +14,12 @@ attempt, for the progress line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Final
+from collections.abc import AsyncIterator, Callable, Mapping
+from types import TracebackType
+from typing import Any, Final, Self
 
 from .._errors import ClaudeflowError, status_error
-from ..transport import Response, Transport
+from ..transport import Response, SseEvent, Transport
 
 __all__ = ["TICKET_HEADER", "WireTracker"]
 
@@ -55,32 +56,34 @@ class WireTracker:
         ticket = headers.get(TICKET_HEADER)
         # The ticket is ours alone: it never reaches the API.
         plain = {k: v for k, v in headers.items() if k != TICKET_HEADER}
-        if stream:
-            # Only whole answers are tracked: the runner sends its lines plain, and a
-            # stream's end is known only to whoever reads it.
-            return await self._inner.send(
-                method, path, headers=plain, json=json, timeout=timeout, stream=True
-            )
         if ticket is not None:
             self.on_wire.add(ticket)
-        ok = False
+        ok = handed_on = False
         try:
             response = await self._inner.send(
-                method, path, headers=plain, json=json, timeout=timeout
+                method, path, headers=plain, json=json, timeout=timeout, stream=stream
             )
             ok = response.status < 300
             if not ok:
                 body = await response.read()
                 self._failed(status_error(response.status, response.headers, body))
+            elif stream and ticket is not None:
+                # A line the Flow streams under the hood (a probe, output charged as it is
+                # generated, a pool timing its transit) stays on the wire until it is read.
+                handed_on = True
+                return _Landing(response, lambda: self._off(ticket, True))
             return response
         except ClaudeflowError as error:
             self._failed(error)
             raise
         finally:
-            if ticket is not None:
+            if ticket is not None and not handed_on:
                 # In finally: a cancelled or failed send is off the wire as much as an answered one.
-                self.on_wire.discard(ticket)
-                self.landed(ticket, ok)
+                self._off(ticket, ok)
+
+    def _off(self, ticket: str, ok: bool) -> None:
+        self.on_wire.discard(ticket)
+        self.landed(ticket, ok)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -88,3 +91,51 @@ class WireTracker:
     def _failed(self, error: ClaudeflowError) -> None:
         self.failed_attempts += 1
         self.last_error = error
+
+
+class _Landing:
+    """A streamed answer that calls ``off`` once, when it is closed (read or dropped)."""
+
+    def __init__(self, inner: Response, off: Callable[[], None]) -> None:
+        self._inner = inner
+        self._off: Callable[[], None] | None = off
+
+    @property
+    def status(self) -> int:
+        return self._inner.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._inner.headers
+
+    async def read(self) -> bytes:
+        return await self._inner.read()
+
+    def events(self) -> AsyncIterator[SseEvent]:
+        return self._inner.events()
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            self._land()
+
+    async def __aenter__(self) -> Self:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._inner.__aexit__(exc_type, exc, tb)
+        finally:
+            self._land()
+
+    def _land(self) -> None:
+        off, self._off = self._off, None
+        if off is not None:
+            off()

@@ -103,7 +103,8 @@ class Runner:
         # headers that teach the limits arrive before the generation, not after it.
         # Output charged as generated needs the deltas: such a request always streams.
         live = self._reservation.as_generated(job.body["max_tokens"])
-        streamed = job.channel is not None or pool.probing or live
+        # So is a request whose pool waits for its first answer to time its transit.
+        streamed = job.channel is not None or pool.probing or live or pool.buckets.early_headers()
         acc = MessageAccumulator()
         outcome: Answer | ClaudeflowError
         total = _total_s(job, streamed)

@@ -1,8 +1,9 @@
 """The lead an in-memory pool keeps in hand follows how long its answers take.
 
-The configured ``lead_s`` until the first answer; then the longest send-to-headers time
-since the pool was last full (or the age of a request still waiting), never more than
-``lead_s``. Virtual time, the pool alone.
+The configured ``lead_s`` until the first answer; then the longest a request was out
+(take to headers, or still waiting) at an instant when no answer showed the server's
+bucket short of full, since the pool was last surely full; never more than ``lead_s``.
+Virtual time, the pool alone.
 """
 
 from __future__ import annotations
@@ -65,13 +66,43 @@ async def test_the_lead_never_exceeds_lead_s() -> None:
     assert pool.delay(ONE) == pytest.approx(0.15)  # the 0.05 s lead, not 2 s
 
 
-def test_a_full_pool_forgets_the_transits_seen_before() -> None:
+async def test_a_burst_from_full_keeps_the_time_to_its_first_headers() -> None:
+    clock = FakeClock()
+    pool = _drained(clock)
+    tokens = [pool.sent() for _ in range(10)]
+    await clock.advance(0.01)
+    pool.answered(tokens[0])
+    pool.clamp("requests", 0)  # empty when it arrived: 0.9 s before it could be full
+    await clock.advance(0.03)
+    for token in tokens[1:]:
+        pool.answered(token)  # 40 ms out, all of it while the server was surely not full
+    # Clamped to 0 at 0.01 s, 0.3 refilled since; 1 + 0.01 s of lead (0.1) needed:
+    # 0.08 s more, where a 40 ms lead would need 0.11 s.
+    assert pool.delay(ONE) == pytest.approx(0.08)
+
+
+async def test_an_answer_near_full_covers_nothing() -> None:
+    clock = FakeClock()
+    pool = _drained(clock)
+    pool.answered(pool.sent())
+    pool.clamp("requests", 9)  # one short of its 10: full again at once, for all we know
+    token = pool.sent()
+    await clock.advance(0.03)
+    pool.answered(token)
+    pool.clamp("requests", 9)
+    # The server may have lost 30 ms of refill while full: 0.3 refilled of 1.3 needed.
+    assert pool.delay(ONE) == pytest.approx(0.1)
+
+
+def test_the_lag_is_forgotten_once_the_pool_has_been_full_as_long() -> None:
     transit = Transit()
+    transit.taken(0.0)
     transit.answered(transit.sent(0.0), 0.01)
-    assert transit.bound(1.0) == pytest.approx(0.01)
-    transit.full()
-    assert transit.bound(1.0) is None  # a new burst from full: the configured lead again
+    assert transit.bounds(1.0, full=False) == pytest.approx((0.01, 0.01, 0.01))
+    # Full with nothing out: the server's bucket may still be 10 ms of refill behind.
+    assert transit.bounds(1.0, full=True) == pytest.approx((0.01, 0.01, 0.01))
+    assert transit.bounds(1.01, full=True) is None  # caught up: the configured lead again
     token = transit.sent(2.0)
-    transit.full()  # not while a request is out
-    transit.answered(token, 2.02)
-    assert transit.bound(2.02) == pytest.approx(0.02)
+    assert transit.bounds(3.0, full=True) is None  # nothing answered since
+    transit.answered(token, 3.0)
+    assert transit.bounds(5.0, full=True) == pytest.approx((1.0, 1.0, 1.0))  # not while out

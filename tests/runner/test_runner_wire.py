@@ -1,4 +1,4 @@
-"""WireTracker: one send, tracked when whole; a stream passes straight through."""
+"""WireTracker: one send, tracked until its answer is back (a stream: until it is closed)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ async def test_a_transport_failure_lands_the_ticket_and_is_kept() -> None:
     assert isinstance(tracker.last_error, APIConnectionError)
 
 
-async def test_a_stream_passes_through_untracked_without_its_ticket() -> None:
+async def test_a_stream_is_on_the_wire_until_it_is_closed() -> None:
     events = [SseEvent("message_stop", "{}")]
     inner = MockTransport(lambda request: MockStream(200, {}, events))
     tracker = WireTracker(inner)
@@ -51,6 +51,9 @@ async def test_a_stream_passes_through_untracked_without_its_ticket() -> None:
     response = await tracker.send("POST", "/", headers={TICKET_HEADER: "t3"}, stream=True)
     async with response:
         assert [e async for e in response.events()] == events
+        assert tracker.on_wire == {"t3"} and seen == []  # read, not yet closed
     assert inner.requests[0].stream is True
     assert TICKET_HEADER not in inner.requests[0].headers
-    assert seen == [] and tracker.failed_attempts == 0
+    assert tracker.on_wire == set() and seen == [("t3", True)]
+    await response.aclose()  # closed twice: it landed once
+    assert seen == [("t3", True)] and tracker.failed_attempts == 0
