@@ -51,12 +51,16 @@ class ServerView:
         if self._learn_limits and any(limit is not None for _, limit, _ in counts):
             pool.window.observe(headers)
             window = pool.window.window_s(pool.buckets.limits.window_s)
+        known = pool.buckets.statistics().buckets if window is not None else {}
         for dim, limit, remaining in counts:
             if remaining is None:
                 continue
             slack = 0.0 if dim == "requests" else _TOKEN_ROUNDING
             if window is not None and limit is not None:
-                pool.buckets.learn(dim, limit, remaining + slack, window_s=window)
+                # A new bucket starts at the low end of the rounding: it must not promise
+                # what the server may not have. Later answers correct it from above.
+                start = remaining + slack if dim in known else max(0.0, remaining - slack)
+                pool.buckets.learn(dim, limit, start, window_s=window)
             pool.buckets.clamp(dim, remaining + slack)
         end_probe(pool)
 

@@ -456,6 +456,26 @@ async def test_server_headers_teach_unset_limits_after_a_single_probe(clock: Fak
     assert stats.server is not None and stats.server.requests.limit == 120
 
 
+async def test_a_learned_token_bucket_starts_at_the_low_end_of_the_rounding(
+    clock: FakeClock,
+) -> None:
+    # Token counts come rounded to the nearest thousand: 40,000 may be 39,500. Later
+    # answers clamp from the top of that range, so the first must not start there.
+    headers = {
+        "anthropic-ratelimit-input-tokens-limit": "100000",
+        "anthropic-ratelimit-input-tokens-remaining": "40000",
+        "anthropic-ratelimit-input-tokens-reset": "1970-01-01T00:00:00Z",
+    }
+    flow, _ = make_flow(clock, lambda r: ok(r, headers=headers), learn_limits=True)
+    async with flow:
+        await flow.create(**body("probe"))
+        learned = flow.stats().buckets["input_tokens"]
+        await flow.create(**body("next"))  # 40,000 again: within the rounding, no change
+        again = flow.stats().buckets["input_tokens"]
+    assert learned.learned and learned.level == pytest.approx(39_500)
+    assert again.level == pytest.approx(39_490)  # less the next request's 10 tokens
+
+
 def test_api_key_never_shows_and_missing_key_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
