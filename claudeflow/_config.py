@@ -23,8 +23,9 @@ class RateLimits:
     from our bucket when it is sent but from the server's only when it arrives, so the
     server's bucket refills that much later than ours and, without the margin, a request
     admitted the instant ours can pay finds the server's a little short (a 429). An
-    in-memory pool keeps less once answers come back: the longest time a request took
-    to its response headers since the pool was last full, never more than ``lead_s``.
+    in-memory pool keeps less once answers come back: per bucket, the longest a request
+    was out while the server's bucket may have been full (see ``limiter._transit``),
+    never more than ``lead_s``.
     ``output_lead_s`` (default: ``lead_s``) is the same for output tokens alone; output
     charged as it is generated reaches us late, so it may want more in hand.
 
