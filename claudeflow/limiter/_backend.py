@@ -110,8 +110,8 @@ class PoolBuckets(Protocol):
         ...
 
     def early_headers(self) -> bool:
-        """Whether a request sent now should stream, so that its headers come back before
-        its generation: the pool is timing how long requests take to arrive."""
+        """Whether the request just sent should stream, so that its headers come back
+        before its generation: the pool is timing how long a burst takes to arrive."""
         ...
 
     @property

@@ -129,7 +129,7 @@ class MemoryPool:
     def early_headers(self) -> bool:
         # A plain reply's headers wait for its whole generation; a stream's do not, and
         # until the first come back the lead stays at lead_s (see _transit).
-        return bool(self._local.buckets) and not self._transit.timed
+        return bool(self._local.buckets) and self._transit.wants_early_headers()
 
     def __repr__(self) -> str:
         return f"MemoryPool({self.name!r}, buckets={self.buckets()!r})"

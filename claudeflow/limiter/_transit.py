@@ -82,10 +82,11 @@ class Transit:
         self._last_start = self._pending.pop(token)
         self._answered = True
 
-    @property
-    def timed(self) -> bool:
-        """Whether an answer came back since the pool was last surely full."""
-        return self._answered
+    def wants_early_headers(self) -> bool:
+        """Whether a request just sent should stream: nothing has answered since the pool
+        was last surely full, and others are out with it (a burst, whose lead the first
+        headers set; a request alone gains nothing from being timed)."""
+        return not self._answered and len(self._pending) + len(self._unsent) > 1
 
     def covered(self, dimension: int, gap_s: float) -> None:
         """The answer just given said bucket ``dimension`` was ``gap_s`` of refill short

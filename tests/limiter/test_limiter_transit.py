@@ -106,3 +106,15 @@ def test_the_lag_is_forgotten_once_the_pool_has_been_full_as_long() -> None:
     assert transit.bounds(3.0, full=True) is None  # nothing answered since
     transit.answered(token, 3.0)
     assert transit.bounds(5.0, full=True) == pytest.approx((1.0, 1.0, 1.0))  # not while out
+
+
+def test_only_a_burst_streams_for_early_headers() -> None:
+    transit = Transit()
+    transit.taken(0.0)
+    first = transit.sent(0.0)
+    assert not transit.wants_early_headers()  # alone: nothing to time
+    transit.taken(0.0)
+    assert transit.wants_early_headers()  # another is out with it
+    transit.answered(first, 0.01)
+    transit.sent(0.01)
+    assert not transit.wants_early_headers()  # timed: the first headers set the lead

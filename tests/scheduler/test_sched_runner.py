@@ -49,16 +49,20 @@ async def test_the_first_requests_from_a_full_pool_stream_for_their_early_header
     clock: FakeClock,
 ) -> None:
     # Until an answer times the transit the lead stays whole; a plain reply's headers
-    # would wait for its generation. Once one is back, the line goes plain.
+    # would wait for its generation. Once one is back, the line goes plain; a request
+    # alone (nothing else out) is never streamed for it.
     flow, transport = make_flow(
         clock, lambda r: ok(r, output_tokens=4, text="same"), limits=RateLimits(rpm=600)
     )
     async with flow:
-        first = await flow.create(**body("r0"))
-        later = await flow.create(**body("r1"))
-    assert [r.stream for r in transport.requests] == [True, False]
-    assert (first.text, later.text) == ("same", "same")
-    assert first.usage == later.usage
+        alone = await flow.create(**body("alone"))
+        await clock.advance(1.0)  # full again, with nothing out: the lag is forgotten
+        burst = await asyncio.gather(*(flow.create(**body(f"r{i}")) for i in range(3)))
+        later = await flow.create(**body("later"))
+    streams = [r.stream for r in transport.requests]
+    assert streams[0] is False and streams[1] is True and streams[-1] is False
+    assert {r.text for r in (alone, *burst, later)} == {"same"}
+    assert alone.usage == later.usage
 
 
 async def test_a_probe_streams_a_plain_request_then_the_line_goes_plain(clock: FakeClock) -> None:
