@@ -72,7 +72,7 @@ class LocalBuckets:
         if transit is None or not self.buckets:  # no limit, nothing to keep in hand
             return leads
         full = all(bucket.level(now) >= bucket.capacity for bucket in self.buckets.values())
-        bounds = transit.bounds(now, full=full)
+        bounds = transit.bounds(now, full=full, most=max(leads))
         if bounds is None:
             return leads
         lead, _, output = leads

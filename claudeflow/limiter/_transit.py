@@ -96,13 +96,14 @@ class Transit:
         if until > self._covered[dimension]:
             self._covered[dimension] = until
 
-    def bounds(self, now: float, *, full: bool) -> tuple[float, float, float] | None:
+    def bounds(self, now: float, *, full: bool, most: float) -> tuple[float, float, float] | None:
         """Each bucket's lag to allow for (``None``: nothing answered; assume the worst).
 
-        ``full``: whether every one of the pool's buckets is full at ``now``.
+        ``full``: whether every one of the pool's buckets is full at ``now``; ``most``:
+        the longest lag the pool allows for (its ``lead_s``), whatever the bound.
         """
         self._accrue(now)
-        self._forget_if_caught_up(now, full)
+        self._forget_if_caught_up(now, full, most)
         if not self._answered:
             return None
         requests, input_tokens, output_tokens = self._bounds
@@ -128,14 +129,14 @@ class Transit:
             return unsent if pending is None else pending
         return min(pending, unsent)
 
-    def _forget_if_caught_up(self, now: float, full: bool) -> None:
+    def _forget_if_caught_up(self, now: float, full: bool, most: float) -> None:
         """Ours full with nothing out for as long as the lag: the server is full too."""
         if not full or self._pending:
             self._full_since = None
             return
         if self._full_since is None:
             self._full_since = now
-        if now - self._full_since >= max(self._bounds):
+        if now - self._full_since >= min(max(self._bounds), most):
             self._unsent.clear()  # takes given back unsent: nothing of them is out
             self._answered = False
             self._bounds = [0.0] * _DIMENSIONS

@@ -98,14 +98,17 @@ def test_the_lag_is_forgotten_once_the_pool_has_been_full_as_long() -> None:
     transit = Transit()
     transit.taken(0.0)
     transit.answered(transit.sent(0.0), 0.01)
-    assert transit.bounds(1.0, full=False) == pytest.approx((0.01, 0.01, 0.01))
+    assert transit.bounds(1.0, full=False, most=0.05) == pytest.approx((0.01, 0.01, 0.01))
     # Full with nothing out: the server's bucket may still be 10 ms of refill behind.
-    assert transit.bounds(1.0, full=True) == pytest.approx((0.01, 0.01, 0.01))
-    assert transit.bounds(1.01, full=True) is None  # caught up: the configured lead again
+    assert transit.bounds(1.0, full=True, most=0.05) == pytest.approx((0.01, 0.01, 0.01))
+    # Caught up: the configured lead again.
+    assert transit.bounds(1.01, full=True, most=0.05) is None
     token = transit.sent(2.0)
-    assert transit.bounds(3.0, full=True) is None  # nothing answered since
-    transit.answered(token, 3.0)
-    assert transit.bounds(5.0, full=True) == pytest.approx((1.0, 1.0, 1.0))  # not while out
+    assert transit.bounds(3.0, full=True, most=0.05) is None  # nothing answered since
+    transit.answered(token, 3.0)  # out for 1 s
+    assert transit.bounds(5.0, full=True, most=0.05) == pytest.approx((1.0, 1.0, 1.0))
+    # Forgotten after lead_s, the most the pool allows for, not after the whole second.
+    assert transit.bounds(5.06, full=True, most=0.05) is None
 
 
 def test_only_a_burst_streams_for_early_headers() -> None:
