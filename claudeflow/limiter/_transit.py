@@ -21,6 +21,12 @@ response covered, since the pool was last surely full (ours full, nothing in fli
 for as long as the bound: by then the server has caught up). At the start of a burst
 from full it is the time to the first headers, not the longest transit of the burst.
 Until the first answer nothing is known, and the configured ``lead_s`` is kept.
+
+The span a response covers is computed with our bucket's capacity and rate: it assumes
+the server's bucket takes at least as long to fill as ours. A server that enforces its
+limits over shorter windows than ``burst x window_s`` refuses our first full burst
+anyway (lower ``burst`` then); a bound that is too short costs at most the margin the
+configured ``lead_s`` would have kept.
 """
 
 from __future__ import annotations
