@@ -93,6 +93,8 @@ class Permit:
 
     def release(self) -> None:
         """Give everything back: the request never reached the server."""
+        if not self.settled:
+            self._pool.withdrawn()  # never sent: the pool's transit must not wait for it
         self.settle(Cost(0, 0, 0))
 
 

@@ -109,6 +109,10 @@ class PoolBuckets(Protocol):
         """Its response headers are back (or it ended without them)."""
         ...
 
+    def withdrawn(self) -> None:
+        """A request taken from these buckets will not be sent (it is given back whole)."""
+        ...
+
     def early_headers(self) -> bool:
         """Whether the request just sent should stream, so that its headers come back
         before its generation: the pool is timing how long a burst takes to arrive."""

@@ -35,6 +35,8 @@ __all__ = [
 
 # Bucket names, in Cost field order.
 DIMENSIONS = ("requests", "input_tokens", "output_tokens")
+# The buckets whose lead follows the transit, by their index there (see _transit).
+_TIMED = {"requests": 0, "input_tokens": 1}
 # The RateLimits field that limits each bucket.
 LIMIT_FIELD = {"requests": "rpm", "input_tokens": "input_tpm", "output_tokens": "output_tpm"}
 
@@ -76,11 +78,8 @@ class LocalBuckets:
         if bounds is None:
             return leads
         lead, _, output = leads
-        requests, input_tokens, output_tokens = bounds
-        # An explicit output lead (as-generated charging's cushion) is for the deltas'
-        # delay, not for transit: it stays.
-        if self._limits.output_lead_s is None:
-            output = min(output, output_tokens)
+        requests, input_tokens = bounds
+        # Output keeps its whole lead (see _transit).
         return (min(lead, requests), min(lead, input_tokens), output)
 
     def take(self, cost: Cost) -> None:
@@ -113,9 +112,10 @@ class LocalBuckets:
         """The server's bucket was ``remaining`` (less than one more) when the request just
         answered arrived: it cannot have been full until it refilled the rest."""
         bucket = self.buckets.get(dim)
-        if self.transit is not None and bucket is not None:
+        index = _TIMED.get(dim)
+        if self.transit is not None and bucket is not None and index is not None:
             gap = bucket.capacity - (remaining + 1)
-            self.transit.covered(DIMENSIONS.index(dim), gap / bucket.rate)
+            self.transit.covered(index, gap / bucket.rate)
 
     def learn(
         self, dim: str, limit: float, remaining: float, window_s: float | None = None
@@ -137,8 +137,9 @@ class LocalBuckets:
             self.learned.add(dim)
         else:
             bucket.reconfigure(rate, capacity, now)
+        # No _cover here: a new bucket starts at the low end of the server's rounding,
+        # and the span it covers comes from the clamp that follows (the high end).
         bucket.clamp(remaining, now)
-        self._cover(dim, remaining)
         return True
 
     def pause(self, seconds: float, reason: str) -> None:

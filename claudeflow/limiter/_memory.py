@@ -126,6 +126,9 @@ class MemoryPool:
         if token is not None:
             self._transit.answered(token, self._clock.now())
 
+    def withdrawn(self) -> None:
+        self._transit.withdrawn()
+
     def early_headers(self) -> bool:
         # A plain reply's headers wait for its whole generation; a stream's do not, and
         # until the first come back the lead stays at lead_s (see _transit).

@@ -162,6 +162,9 @@ class RedisPool:
     def answered(self, token: int | None) -> None:
         return None
 
+    def withdrawn(self) -> None:
+        return None
+
     def early_headers(self) -> bool:
         return False
 

@@ -6,8 +6,8 @@ refill the server loses while its bucket sits full and ours does not, because ou
 requests are still on their way: ours refills from the take, the server's only once
 something arrives. If the server was last full at instant ``u``, its bucket runs behind
 ours by at most the refill of ``u`` minus the take of the oldest request in flight then.
-That is what ``RateLimits.lead_s`` keeps in hand, bounded here per dimension from what
-the pool sees:
+That is what ``RateLimits.lead_s`` keeps in hand, bounded here for the requests and
+input buckets from what the pool sees:
 
 - a request is in flight from its take until its response headers (it has arrived by
   then), so the oldest one still out bounds the age at any instant;
@@ -26,7 +26,14 @@ The span a response covers is computed with our bucket's capacity and rate: it a
 the server's bucket takes at least as long to fill as ours. A server that enforces its
 limits over shorter windows than ``burst x window_s`` refuses our first full burst
 anyway (lower ``burst`` then); a bound that is too short costs at most the margin the
-configured ``lead_s`` would have kept.
+configured ``lead_s`` would have kept. An attempt that ends without headers (a timeout,
+a cut connection) leaves the count at its end; should it still reach the server after
+that, the age it adds is not seen.
+
+Output tokens keep the whole lead: a server that reserves ``max_tokens`` refunds the
+unused part when a reply ends, and a refund into its full bucket is lost there while
+ours, lower by the requests still on their way, keeps it. That lag is an amount, not a
+time any transit bounds.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from collections import deque
 
 __all__ = ["Transit"]
 
-_DIMENSIONS = 3  # requests, input tokens, output tokens (Cost field order)
+_DIMENSIONS = 2  # requests and input tokens (Cost field order); output: see above
 
 
 class Transit:
@@ -68,6 +75,13 @@ class Transit:
         self._accrue(at)
         self._unsent.append(at)
         self._full_since = None
+
+    def withdrawn(self) -> None:
+        """A request taken will not be sent after all (it was given back whole)."""
+        # The newest: any of the unsent would do, and the older starts that stay only
+        # lengthen the bound.
+        if self._unsent:
+            self._unsent.pop()
 
     def sent(self, at: float) -> int:
         """A request leaves at ``at``; the token is for :meth:`answered`."""
@@ -102,8 +116,9 @@ class Transit:
         if until > self._covered[dimension]:
             self._covered[dimension] = until
 
-    def bounds(self, now: float, *, full: bool, most: float) -> tuple[float, float, float] | None:
-        """Each bucket's lag to allow for (``None``: nothing answered; assume the worst).
+    def bounds(self, now: float, *, full: bool, most: float) -> tuple[float, float] | None:
+        """The requests and input buckets' lags to allow for (``None``: nothing answered;
+        assume the worst).
 
         ``full``: whether every one of the pool's buckets is full at ``now``; ``most``:
         the longest lag the pool allows for (its ``lead_s``), whatever the bound.
@@ -112,8 +127,8 @@ class Transit:
         self._forget_if_caught_up(now, full, most)
         if not self._answered:
             return None
-        requests, input_tokens, output_tokens = self._bounds
-        return (requests, input_tokens, output_tokens)
+        requests, input_tokens = self._bounds
+        return (requests, input_tokens)
 
     def _accrue(self, now: float) -> None:
         """Lag the server may have built up by ``now`` (the age of the oldest still out,
@@ -137,13 +152,12 @@ class Transit:
 
     def _forget_if_caught_up(self, now: float, full: bool, most: float) -> None:
         """Ours full with nothing out for as long as the lag: the server is full too."""
-        if not full or self._pending:
+        if not full or self._pending or self._unsent:
             self._full_since = None
             return
         if self._full_since is None:
             self._full_since = now
         if now - self._full_since >= min(max(self._bounds), most):
-            self._unsent.clear()  # takes given back unsent: nothing of them is out
             self._answered = False
             self._bounds = [0.0] * _DIMENSIONS
             self._covered = [-math.inf] * _DIMENSIONS

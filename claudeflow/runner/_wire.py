@@ -66,39 +66,43 @@ class WireTracker:
             ok = response.status < 300
             if not ok:
                 body = await response.read()
-                self._failed(status_error(response.status, response.headers, body))
+                self.note_failure(status_error(response.status, response.headers, body))
             elif stream and ticket is not None:
                 # A line the Flow streams under the hood (a probe, output charged as it is
                 # generated, a pool timing its transit) stays on the wire until it is read.
                 handed_on = True
-                return _Landing(response, lambda: self._off(ticket, True))
+                return _Landing(response, self, ticket)
             return response
         except ClaudeflowError as error:
-            self._failed(error)
+            self.note_failure(error)
             raise
         finally:
             if ticket is not None and not handed_on:
                 # In finally: a cancelled or failed send is off the wire as much as an answered one.
-                self._off(ticket, ok)
+                self.off(ticket, ok)
 
-    def _off(self, ticket: str, ok: bool) -> None:
+    def off(self, ticket: str, ok: bool) -> None:
+        """The request of ``ticket`` is off the wire (``ok``: with a 2xx answer)."""
         self.on_wire.discard(ticket)
         self.landed(ticket, ok)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
 
-    def _failed(self, error: ClaudeflowError) -> None:
+    def note_failure(self, error: ClaudeflowError) -> None:
+        """Count a failed attempt and keep it as the latest error."""
         self.failed_attempts += 1
         self.last_error = error
 
 
 class _Landing:
-    """A streamed answer that calls ``off`` once, when it is closed (read or dropped)."""
+    """A streamed answer whose ticket leaves the wire once, when it is closed: landed
+    well if it was read to the end, failed if it was left on an error."""
 
-    def __init__(self, inner: Response, off: Callable[[], None]) -> None:
+    def __init__(self, inner: Response, tracker: WireTracker, ticket: str) -> None:
         self._inner = inner
-        self._off: Callable[[], None] | None = off
+        self._tracker = tracker
+        self._ticket: str | None = ticket
 
     @property
     def status(self) -> int:
@@ -118,10 +122,14 @@ class _Landing:
         try:
             await self._inner.aclose()
         finally:
-            self._land()
+            self._land(None)
 
     async def __aenter__(self) -> Self:
-        await self._inner.__aenter__()
+        try:
+            await self._inner.__aenter__()
+        except BaseException as error:
+            self._land(error)
+            raise
         return self
 
     async def __aexit__(
@@ -133,9 +141,12 @@ class _Landing:
         try:
             await self._inner.__aexit__(exc_type, exc, tb)
         finally:
-            self._land()
+            self._land(exc)
 
-    def _land(self) -> None:
-        off, self._off = self._off, None
-        if off is not None:
-            off()
+    def _land(self, error: BaseException | None) -> None:
+        ticket, self._ticket = self._ticket, None
+        if ticket is None:
+            return
+        if isinstance(error, ClaudeflowError):  # a stream cut or refused mid-way
+            self._tracker.note_failure(error)
+        self._tracker.off(ticket, error is None)

@@ -144,6 +144,7 @@ class Lane:
         """After the (possibly remote) reservation: give it back if the job left meanwhile."""
         if self.line.head() is job and not self._slots.full:
             return True
+        pool.buckets.withdrawn()
         pool.buckets.give_back(job.cost)
         return False
 

@@ -24,6 +24,7 @@ def _drained(clock: FakeClock) -> MemoryPool:
     pool = MemoryPool("p", LIMITS, clock=clock)
     for _ in range(10):
         pool.take(ONE)  # empty: the next request waits for refill (and the lead)
+        pool.withdrawn()  # the arithmetic alone: none of them is on its way
     return pool
 
 
@@ -98,15 +99,15 @@ def test_the_lag_is_forgotten_once_the_pool_has_been_full_as_long() -> None:
     transit = Transit()
     transit.taken(0.0)
     transit.answered(transit.sent(0.0), 0.01)
-    assert transit.bounds(1.0, full=False, most=0.05) == pytest.approx((0.01, 0.01, 0.01))
+    assert transit.bounds(1.0, full=False, most=0.05) == pytest.approx((0.01, 0.01))
     # Full with nothing out: the server's bucket may still be 10 ms of refill behind.
-    assert transit.bounds(1.0, full=True, most=0.05) == pytest.approx((0.01, 0.01, 0.01))
+    assert transit.bounds(1.0, full=True, most=0.05) == pytest.approx((0.01, 0.01))
     # Caught up: the configured lead again.
     assert transit.bounds(1.01, full=True, most=0.05) is None
     token = transit.sent(2.0)
     assert transit.bounds(3.0, full=True, most=0.05) is None  # nothing answered since
     transit.answered(token, 3.0)  # out for 1 s
-    assert transit.bounds(5.0, full=True, most=0.05) == pytest.approx((1.0, 1.0, 1.0))
+    assert transit.bounds(5.0, full=True, most=0.05) == pytest.approx((1.0, 1.0))
     # Forgotten after lead_s, the most the pool allows for, not after the whole second.
     assert transit.bounds(5.06, full=True, most=0.05) is None
 
@@ -121,3 +122,49 @@ def test_only_a_burst_streams_for_early_headers() -> None:
     transit.answered(first, 0.01)
     transit.sent(0.01)
     assert not transit.wants_early_headers()  # timed: the first headers set the lead
+
+
+async def test_ages_count_again_once_an_answer_no_longer_covers() -> None:
+    clock = FakeClock()
+    pool = _drained(clock)
+    first = pool.sent()
+    await clock.advance(0.01)
+    pool.answered(first)
+    pool.clamp("requests", 2)  # 2 left: not full before 0.7 s after its take
+    pool.sent()  # out from 0.01 s, and for the rest of the test
+    await clock.advance(0.59)
+    # At 0.6 s, covered: the lead is the first answer's 10 ms (6 refilled, 6.1 needed).
+    assert pool.delay(Cost(6, 0, 0)) == pytest.approx(0.01)
+    pool.take(Cost(5, 0, 0))
+    pool.withdrawn()
+    await clock.advance(0.2)
+    # At 0.8 s the server may have been full while it was out: the whole lead_s.
+    assert pool.delay(Cost(3, 0, 0)) == pytest.approx(0.05)
+
+
+async def test_a_learned_bucket_is_covered_from_the_top_of_the_rounding() -> None:
+    clock = FakeClock()
+    pool = MemoryPool("p", RateLimits(window_s=60), clock=clock)
+    first, _ = pool.sent(), pool.sent()  # the second stays out
+    pool.answered(first)
+    # As ServerView passes them for a reported 40,000: learned from the low end of the
+    # rounding, clamped (and covered) from the high end.
+    pool.learn("input_tokens", 100_000, 39_500)
+    pool.clamp("input_tokens", 40_500)
+    rate = 100_000 / 60
+    covered = (100_000 - 40_501) / rate  # 35.70 s; from the low end it would be 36.30
+    await clock.advance(covered + 0.1)
+    level = 39_500 + (covered + 0.1) * rate
+    # Past the span: the request still out counts, and the whole 0.05 s lead is kept.
+    wait = pool.delay(Cost(0, int(level) - 10, 0))
+    assert wait == pytest.approx((rate * 0.05 - 10 - (level - int(level))) / rate)
+
+
+def test_a_take_given_back_unsent_does_not_age_the_next_send() -> None:
+    transit = Transit()
+    transit.taken(0.0)
+    transit.withdrawn()
+    transit.taken(1.0)
+    transit.answered(transit.sent(1.0), 1.01)
+    # 10 ms from its own take, not 1.01 s from the one given back.
+    assert transit.bounds(1.01, full=False, most=0.05) == pytest.approx((0.01, 0.01))

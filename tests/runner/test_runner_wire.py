@@ -57,3 +57,16 @@ async def test_a_stream_is_on_the_wire_until_it_is_closed() -> None:
     assert tracker.on_wire == set() and seen == [("t3", True)]
     await response.aclose()  # closed twice: it landed once
     assert seen == [("t3", True)] and tracker.failed_attempts == 0
+
+
+async def test_a_stream_left_on_an_error_lands_failed_and_is_kept() -> None:
+    events = [SseEvent("message_stop", "{}")]
+    tracker = WireTracker(MockTransport(lambda request: MockStream(200, {}, events)))
+    seen: list[tuple[str, bool]] = []
+    tracker.landed = lambda ticket, ok: seen.append((ticket, ok))
+    response = await tracker.send("POST", "/", headers={TICKET_HEADER: "t4"}, stream=True)
+    with pytest.raises(APIConnectionError):
+        async with response:
+            raise APIConnectionError("cut mid-stream")
+    assert seen == [("t4", False)] and tracker.on_wire == set()
+    assert tracker.failed_attempts == 1 and isinstance(tracker.last_error, APIConnectionError)

@@ -33,19 +33,18 @@ async def test_create_and_stream_take_one_send_and_one_handler(clock: FakeClock)
     # One handler returning a whole Message serves both: MockTransport streams it on ask.
     flow, transport = make_flow(clock, lambda r: ok(r, output_tokens=4, text="same"))
     async with flow:
-        # The stream first: a pool's first request streams anyway, to time its transit.
+        plain = await flow.create(**body("a", tokens=12))
         async with flow.stream(**body("b", tokens=12)) as stream:
             streamed = await stream.result()
-        plain = await flow.create(**body("a", tokens=12))
-    assert [r.stream for r in transport.requests] == [True, False]
-    assert transport.requests[0].json["stream"] is True
-    assert "stream" not in transport.requests[1].json
+    assert [r.stream for r in transport.requests] == [False, True]
+    assert "stream" not in transport.requests[0].json
+    assert transport.requests[1].json["stream"] is True
     assert (plain.text, streamed.text) == ("same", "same")
     assert plain.usage == streamed.usage
     assert flow.stats().output_tokens == 8
 
 
-async def test_the_first_requests_from_a_full_pool_stream_for_their_early_headers(
+async def test_a_burst_from_a_full_pool_streams_for_its_first_headers(
     clock: FakeClock,
 ) -> None:
     # Until an answer times the transit the lead stays whole; a plain reply's headers

@@ -69,6 +69,29 @@ async def test_mixed_workload_completes_with_no_429_when_limits_match() -> None:
     assert stats.output_tokens == server["tokens"]["output"]
 
 
+@pytest.mark.parametrize("otpm_mode", ["reserve_max_tokens", "actual"])
+async def test_bursts_from_a_full_pool_get_no_429_with_the_lead_cut_to_the_transit(
+    otpm_mode: str,
+) -> None:
+    # Each burst starts from full buckets, is twice a bucket, and is cut off by an idle
+    # gap long enough to refill: every burst's lead is timed again from its first
+    # headers (a plain reply here takes ~20 ms, a stream's headers come at once).
+    limits: dict[str, float] = {"rpm": 240, "input_tpm": 60_000, "output_tpm": 30_000}
+    async with simulator(
+        minute_seconds=WINDOW, burst=0.25, otpm_mode=otpm_mode, ttft_s=0.02, **limits
+    ) as sim:
+        flow_limits = RateLimits(window_s=WINDOW, burst=0.25, **limits)
+        async with Flow(api_key="sk-test", base_url=sim.url, limits=flow_limits) as flow:
+            outcomes: list[Any] = []
+            for burst in range(2):
+                bodies = [request(1000 * burst + i, words=5) for i in range(120)]
+                outcomes += await run_all(flow, bodies)
+                await asyncio.sleep(0.6)  # a bucket (60) refills in 0.5 s: full again
+        server = sim.stats()
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    assert server["rate_limited"] == 0 and server["completed"] == 240
+
+
 async def test_unknown_limits_are_learned_with_at_most_one_percent_429() -> None:
     async with simulator(minute_seconds=WINDOW, rpm=300, input_tpm=15_000, output_tpm=4_000) as sim:
         # No limits given, only the length of the simulator's "minute".
