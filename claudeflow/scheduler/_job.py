@@ -43,6 +43,7 @@ class Job:
     queue_wait_s: float = 0.0
     retry_wait_s: float = 0.0
     overloaded_since: float | None = None  # its first 529 (the gate paces the rest)
+    overloaded_attempts: int = 0  # attempts that met a 529: counted in time, not number
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     timer: TimerHandle | None = field(default=None, repr=False)
     channel: FlowStream | None = field(default=None, repr=False)  # set for streamed jobs

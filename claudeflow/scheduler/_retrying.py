@@ -55,11 +55,14 @@ class RetryDecision:
         if isinstance(error, _KEY_REFUSED) and self._refuse_key(job, pool, error):
             return 0.0
         overload = is_overload(error)
-        # 529s are counted in time (patience_s), not attempts: the gate's probes are fast.
+        # 529s are counted in time (patience_s), not attempts: the gate's probes are fast,
+        # and the attempts they took must not use up the retries of a later 500.
+        if overload:
+            job.overloaded_attempts += 1
+        attempt = 1 if overload else job.attempts - job.overloaded_attempts
         delay = self.retry.next_delay(
-            error, attempt=1 if overload else job.attempts, waited_s=job.retry_wait_s,
-            rng=self.rng, now_wall=wall_time(),
-        )  # fmt: skip
+            error, attempt=attempt, waited_s=job.retry_wait_s, rng=self.rng, now_wall=wall_time()
+        )
         if delay is not None and overload and self._out_of_patience(job):
             delay = None
         if delay is not None and overload:

@@ -103,3 +103,24 @@ def test_probe_delays_are_checked() -> None:
         RetryPolicy(probe_delay=1.0, max_probe_delay=0.5)
     with pytest.raises(ConfigError, match="probe_delay"):
         RetryPolicy(probe_delay=0.0)
+
+
+async def test_probes_through_an_overload_leave_a_later_500_its_retries(clock: FakeClock) -> None:
+    statuses = [529] * 6 + [500]  # more 529 attempts than max_retries, then one 500
+
+    async def handler(request: MockRequest) -> ApiResponse:
+        if statuses:
+            status = statuses.pop(0)
+            if status == 529:
+                return error(529, "overloaded_error", "Overloaded")
+            return error(500, "api_error", "Internal server error")
+        return ok(request)
+
+    # 529s may go on for the schedule's 5 s (1 + 2 + 2); the 500 gets max_retries of its own.
+    policy = RetryPolicy(max_retries=3, base_delay=1.0, max_delay=2.0, probe_delay=0.01)
+    flow, _ = make_flow(clock, handler, limits=RateLimits(rpm=600), concurrency=1, retry=policy)
+    async with flow:
+        task = asyncio.create_task(flow.create(**body("r")))
+        await clock.run_until(20)
+        result = await task
+    assert result.attempts == 8  # six probes, the 500, then the answer
