@@ -47,7 +47,8 @@ _DIMENSIONS = 2  # requests and input tokens (Cost field order); output: see abo
 
 
 class Transit:
-    """Takes, sends and headers of one pool's requests, as a bound on each bucket's lag."""
+    """Takes, sends and headers of one pool's requests, as a bound on the requests and
+    input buckets' lag."""
 
     __slots__ = (
         "_answered",
@@ -64,10 +65,14 @@ class Transit:
         self._unsent: deque[float] = deque()  # takes not yet sent, oldest first
         self._pending: dict[int, float] = {}  # token -> its take, while no headers
         self._next = 0
+        self._last_start = 0.0  # the take of the request answered last
+        self._start_over()
+
+    def _start_over(self) -> None:
+        """Nothing known: the state at first, and once the server has surely caught up."""
         self._answered = False  # any headers since the pool was last surely full
         self._bounds = [0.0] * _DIMENSIONS
         self._covered = [-math.inf] * _DIMENSIONS  # the server not full before this
-        self._last_start = 0.0  # the take of the request answered last
         self._full_since: float | None = None
 
     def taken(self, at: float) -> None:
@@ -158,10 +163,7 @@ class Transit:
         if self._full_since is None:
             self._full_since = now
         if now - self._full_since >= min(max(self._bounds), most):
-            self._answered = False
-            self._bounds = [0.0] * _DIMENSIONS
-            self._covered = [-math.inf] * _DIMENSIONS
-            self._full_since = None
+            self._start_over()
 
     def __repr__(self) -> str:
         return f"Transit(bounds={self._bounds!r}, pending={len(self._pending)})"
