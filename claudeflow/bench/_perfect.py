@@ -41,6 +41,14 @@ nothing, so every request checked at that instant still goes (a client that also
 pledged the fraction per request in flight, spreading the burst, ended later than the
 earliest-instant one on every seed tried). The best is a schedule some client can
 run, so efficiency against it is never flattered, but it is not proven optimal.
+
+Each threshold is tried twice more under that rule: once as above, and once with the
+line's tail gathered (:data:`TAIL_GROUPS`). When no more of the head's class wait than
+``concurrency`` allows in flight, but they do not all fit beside the requests already
+out, the whole group waits to go together. The instant of the last admission is what
+the output balance allows after everything before it is debited, so it comes sooner
+the more output is still undebited then: a last burst of ``concurrency`` requests
+rather than a remainder. A client can run it without knowing any reply's length.
 """
 
 from __future__ import annotations
@@ -66,6 +74,7 @@ from ._workload import WorkItem
 __all__ = [
     "ACTUAL_HOLDBACKS",
     "POLICIES",
+    "TAIL_GROUPS",
     "PerfectRequest",
     "Policy",
     "Schedule",
@@ -83,6 +92,8 @@ _MAX_INSTANT_RETRIES = 1_000
 # request's max_tokens (0: one token, the server's own check). On otpm_bound_actual the
 # walls of these differ by up to 12 % (19 % streamed), in no monotone order.
 ACTUAL_HOLDBACKS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+# Under the actual OTPM rule, each holdback with and without the tail gathered (above).
+TAIL_GROUPS: tuple[bool, ...] = (False, True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +127,7 @@ class Schedule:
     :ivar failed: requests given up (never fit, spend cap, or nothing but faults)
     :ivar holdback: the fraction of ``max_tokens`` the output balance had to cover at
         admission (``actual`` OTPM rule; 0: the server's one-token check)
+    :ivar tail_group: whether the line's last group went together (``actual`` rule)
     """
 
     policy: Policy
@@ -125,6 +137,7 @@ class Schedule:
     sends: tuple[tuple[int, float], ...]
     failed: int
     holdback: float = 0.0
+    tail_group: bool = False
 
     @property
     def attempts(self) -> int:
@@ -168,6 +181,7 @@ def schedule(
     concurrency: int | None = None,
     streaming: bool = False,
     holdbacks: Sequence[float] = ACTUAL_HOLDBACKS,
+    tail_groups: Sequence[bool] = TAIL_GROUPS,
 ) -> Schedule:
     """The perfect schedule of ``requests`` against a simulator configured by ``config``.
 
@@ -175,7 +189,10 @@ def schedule(
     :param streaming: requests are streamed (output is counted chunk by chunk)
     :param holdbacks: under the ``actual`` OTPM rule, the fractions of ``max_tokens`` (in
         [0, 1]) to try as the admission balance; the schedule is the one that ends first
-        (ties: the smaller fraction), with no more requests given up
+        (ties: the smaller fraction, then the tail not gathered), with no more requests
+        given up
+    :param tail_groups: under the ``actual`` OTPM rule with a ``concurrency``, whether to
+        try each threshold with the line's tail gathered (``True``), without (``False``)
     """
     if policy not in POLICIES:
         raise ConfigError("policy", f"must be one of {POLICIES}, got {policy!r}")
@@ -184,13 +201,18 @@ def schedule(
     fractions = tuple(holdbacks) or (0.0,)
     if not all(isinstance(f, int | float) and 0.0 <= f <= 1.0 for f in fractions):
         raise ConfigError("holdbacks", f"must be fractions in [0, 1], got {holdbacks!r}")
+    gathers = tuple(dict.fromkeys(bool(g) for g in tail_groups)) or (False,)
     if config.otpm_mode == "reserve_max_tokens" or config.output_tpm is None:
-        fractions = (0.0,)  # admission takes what it checks, or output is not limited
+        # Admission takes what it checks, or output is not limited: sooner is better.
+        fractions, gathers = (0.0,), (False,)
+    if concurrency is None:
+        gathers = (False,)  # with no limit in flight the whole line goes at once anyway
     runs = (
-        _Simulation(requests, config, policy, concurrency, streaming, holdback).run()
+        _Simulation(requests, config, policy, concurrency, streaming, holdback, gather).run()
         for holdback in fractions
+        for gather in gathers
     )
-    return min(runs, key=lambda run: (run.failed, run.wall_s, run.holdback))
+    return min(runs, key=lambda run: (run.failed, run.wall_s, run.holdback, run.tail_group))
 
 
 # An event: (time, sequence, action). The sequence keeps same-instant events in the
@@ -207,9 +229,11 @@ class _Simulation:
         concurrency: int | None,
         streaming: bool,
         holdback: float = 0.0,
+        gather: bool = False,
     ) -> None:
         self._requests = {r.index: r for r in requests}
         self._holdback = holdback
+        self._gather = gather
         self._config = config
         self._fifo = policy == "fifo"
         self._policy: Policy = policy
@@ -253,6 +277,7 @@ class _Simulation:
             sends=tuple(self._sends),
             failed=self._failed,
             holdback=self._holdback,
+            tail_group=self._gather,
         )
 
     # -- events ------------------------------------------------------------------------
@@ -303,6 +328,12 @@ class _Simulation:
                 return
             bound = False
             request = self._requests[line.entries[position][1]]
+            if self._gather and self._holds_tail(line, request.priority):
+                # Its group goes together once all of it fits: a finish dispatches again.
+                if self._fifo:
+                    break
+                position += 1
+                continue
             need = self._need(request)
             denial = None if limits is None else self._limiter.check(limits, need, now)
             if denial is None or denial.never_fits:
@@ -319,6 +350,12 @@ class _Simulation:
             position += 1
         if soonest < math.inf:
             self._wake(now + soonest, now)
+
+    def _holds_tail(self, line: _Line, priority: int) -> bool:
+        """Whether the last requests of ``priority``'s class must wait to go together:
+        no more wait than may be in flight, but not all fit beside those out now."""
+        waiting = line.count(priority)
+        return waiting <= self._concurrency < self._in_flight + waiting
 
     def _none_fits(self, line: _Line, limits: LimitSet, now: float) -> bool:
         """Whether even the smallest need of each dimension is short (then wake when it
@@ -412,6 +449,12 @@ class _Line:
         del self.entries[position]
         del self._inputs[bisect_left(self._inputs, need.input_tokens)]
         del self._outputs[bisect_left(self._outputs, need.output_tokens)]
+
+    def count(self, priority: int) -> int:
+        """How many of ``priority``'s class wait."""
+        return bisect_left(self.entries, (priority + 1, -1)) - bisect_left(
+            self.entries, (priority, -1)
+        )
 
     def smallest(self) -> Cost:
         """A need no waiting request is below in any dimension (a lower bound for all)."""

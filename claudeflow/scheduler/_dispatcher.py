@@ -52,6 +52,7 @@ class Dispatcher:
         estimate: Callable[[Job], Awaitable[None]],
         on_launch: Callable[[Job, Permit], None],
         reroute: Callable[[Job, BaseException], bool],
+        charged_as_generated: Callable[[Job], bool] = lambda job: False,
     ) -> None:
         self._ring = ring
         self._slots = slots
@@ -63,6 +64,7 @@ class Dispatcher:
         self._estimate = estimate
         self._on_launch = on_launch
         self._reroute = reroute
+        self._charged_as_generated = charged_as_generated
         self._lanes: dict[str, Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._space_waiters: deque[asyncio.Future[None]] = deque()
@@ -196,6 +198,7 @@ class Dispatcher:
                 reject=self._reject,
                 budget_ok=self._budget_ok,
                 estimate=self._estimate,
+                charged_as_generated=self._charged_as_generated,
             )
             # Lanes are made on first use: a Flow serving one model runs one loop.
             self._group.create_task(lane.run(), name=f"claudeflow-lane-{model_class}")

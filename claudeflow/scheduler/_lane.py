@@ -5,6 +5,18 @@ key) can pay for it in full. It never polls: it sleeps until the exact instant t
 answer said, or until something changes (a job arrives, a permit is settled, the server's
 headers move a limit, a key joins or leaves), whichever comes first. Nobody barges: a
 later job never starts while the head waits, so a large head accumulates capacity.
+
+Output charged as generated (the 2026 rule: the server admits on a positive balance and
+counts tokens as they are produced) adds one rule, for the tail of a line whose output
+binds. The last instant anything can be admitted is when the balance has paid for
+everything generated before it, so the more output is still ungenerated then, the
+sooner the line ends: its last requests should go as one group, not as a remainder
+that finishes early and pushes the rest a whole refill cycle later. So once no more of
+the head's class wait than may be in flight, the head waits until all of them fit
+beside the requests already out, and goes when the output balance covers the whole
+group (each member still reserves only its own cost). Output binds when every pool's
+output bucket is below half full; otherwise the concurrency limit binds, and holding
+back would idle its slots. A group of one is a request alone: it never waits more.
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ from collections.abc import Awaitable, Callable
 
 from .._clock import Clock, TimerHandle
 from .._errors import AuthenticationError, CapacityError, ClaudeflowError, RequestRejected
+from .._types import Cost
 from ..limiter import Permit, Slots
 from ..routing import KeyRing, Pool
 from ._job import Job
@@ -44,6 +57,7 @@ class Lane:
         reject: Callable[[Job, BaseException], None],
         budget_ok: Callable[[Job], float],
         estimate: Callable[[Job], Awaitable[None]],
+        charged_as_generated: Callable[[Job], bool] = lambda job: False,
     ) -> None:
         self.model_class = model_class
         self.line: WaitingLine[Job] = WaitingLine(aging_s)
@@ -54,6 +68,7 @@ class Lane:
         self._reject = reject
         self._budget_ok = budget_ok
         self._estimate = estimate
+        self._charged_as_generated = charged_as_generated
         self._wake_future: asyncio.Future[None] | None = None
         self._launched_since_yield = False
         self._waiting_class: int | None = None
@@ -82,18 +97,25 @@ class Lane:
             except RequestRejected as error:  # the budget or a quota can no longer pay
                 self._fail_head(job, error)
                 continue
+            group = self._tail_group(job) if wait == 0 else 1
+            if group == 0:
+                wait = math.inf  # its group waits for room: a release wakes us
             if wait == 0:
                 # Only a head that waits for capacity holds other processes back.
                 self._announce(job.priority)
-                wait = await self._admit(job)
+                wait = await self._admit(job, group)
             else:
                 self._announce(None)
             if wait > 0:
                 self.head_starts_at = self._clock.now() + wait
                 await self._sleep(wait)
 
-    async def _admit(self, job: Job) -> float:
-        """Reserve ``job`` in the first pool that can pay; launch it, or say how long to wait."""
+    async def _admit(self, job: Job, group: int = 1) -> float:
+        """Reserve ``job`` in the first pool that can pay; launch it, or say how long to wait.
+
+        ``group``: the output balance must cover that many of ``job``'s output tokens
+        (the tail group it leads); only its own are kept.
+        """
         pools = self._ring.pools(self.model_class)
         if not pools:
             self._fail_head(job, _no_keys(self._ring, self.model_class))
@@ -108,12 +130,15 @@ class Lane:
             if gate > 0:
                 best = min(best, gate)
                 continue
+            extra = Cost(0, 0, job.cost.output_tokens * (group - 1))
             try:
-                wait = await pool.buckets.reserve(job.cost, priority=job.priority)
+                wait = await pool.buckets.reserve(job.cost + extra, priority=job.priority)
             except ClaudeflowError as error:  # e.g. a shared backend that is unreachable
                 self._fail_head(job, error)
                 return 0.0
             if wait == 0:
+                if group > 1:
+                    pool.buckets.give_back(extra)  # the rest of the group takes it next
                 if self._still_head(job, pool):
                     self.line.pop()
                     self._launch(job, Permit(pool.buckets, self._slots, job.cost, pool))
@@ -125,6 +150,26 @@ class Lane:
         if best == math.inf and not self._still_fits(job, pools):
             return 0.0
         return best
+
+    def _tail_group(self, job: Job) -> int:
+        """How many requests go with ``job`` as its line's tail group (see the module
+        docstring): 1 when it goes alone, 0 while the group waits for room."""
+        limit = self._slots.limit
+        if limit is None or not self._charged_as_generated(job):
+            return 1
+        waiting = self.line.depth(job.priority)
+        if waiting > limit or waiting == 1 or not self._output_binds():
+            return 1
+        return waiting if self._slots.in_flight + waiting <= limit else 0
+
+    def _output_binds(self) -> bool:
+        """Whether every pool's output bucket is below half full."""
+        pools = self._ring.pools(self.model_class)
+        for pool in pools:
+            state = pool.buckets.statistics().buckets.get("output_tokens")
+            if state is None or state.level >= state.capacity / 2:
+                return False
+        return bool(pools)
 
     def _yields_before_counting(self, job: Job) -> bool:
         """Whether to let launched jobs run before counting ``job`` (a long prompt)."""

@@ -7,6 +7,7 @@ limit of N refills N/6 per second from a capacity of N.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -199,18 +200,44 @@ def test_holdbacks_are_fractions() -> None:
 
 def test_under_the_actual_rule_a_threshold_can_beat_the_earliest_instant() -> None:
     # otpm_bound_actual, seed 1: the earliest-instant client ends at 6.18 s; waiting for
-    # half a max_tokens of balance before each burst ends at 5.54 s. The reference is the
-    # best of the family, so it is the latter.
+    # half a max_tokens of balance before each burst ends at 5.54 s. Gathering the
+    # line's tail into one last burst ends at 5.49 s, whatever the threshold. The
+    # reference is the best of the family, so it is the last.
     scenario = next(s for s in load_scenarios() if s.name == "otpm_bound_actual")
     config = simulator_config(scenario, 1)
     requests = perfect_requests(
         scenario.workload.build(1), model="claude-sonnet-4-5", config=config
     )
-    earliest = schedule(requests, config, concurrency=32, holdbacks=(0.0,))
+    plain = (False,)
+    earliest = schedule(requests, config, concurrency=32, holdbacks=(0.0,), tail_groups=plain)
+    threshold = schedule(requests, config, concurrency=32, tail_groups=plain)
     best = schedule(requests, config, concurrency=32)
     assert earliest.wall_s == pytest.approx(6.18, abs=0.01)
-    assert (best.holdback, best.failed) == (0.5, 0)
-    assert best.wall_s == pytest.approx(5.54, abs=0.01)
+    assert (threshold.holdback, threshold.failed) == (0.5, 0)
+    assert threshold.wall_s == pytest.approx(5.54, abs=0.01)
+    assert (best.holdback, best.tail_group, best.failed) == (0.0, True, 0)
+    assert best.wall_s == pytest.approx(5.49, abs=0.01)
+
+
+def test_the_tail_of_a_line_goes_as_one_group() -> None:
+    # OTPM 60 per 6 s (10 tokens/s back), two in flight at most, each reply 60 tokens
+    # debited when it ends 1 s after admission; the bucket is full (60) until then. The
+    # earliest-instant client sends A and B at 0 s; at 1 s both debit, leaving -60, and
+    # C waits for one token until 7.1 s. Gathered, A goes alone (three wait, more than
+    # two may be out) and B and C wait to go together: at 1 s A leaves 0, and both go
+    # on the first token, at 1.1 s.
+    config = _config(output_tpm=60, ttft_s=1.0)
+    requests = [_request(n, max_tokens=60, output_tokens=60) for n in range(3)]
+    greedy = _run(requests, config, concurrency=2, holdbacks=(0.0,), tail_groups=(False,))
+    assert greedy.starts == (0.0, 0.0, pytest.approx(7.1))
+    assert greedy.wall_s == pytest.approx(8.1)
+    gathered = _run(requests, config, concurrency=2)
+    assert gathered.tail_group
+    assert gathered.starts == pytest.approx((0.0, 1.1, 1.1))
+    assert gathered.wall_s == pytest.approx(2.1)
+    # Under the reserve rule admission takes what it checks: nothing is gathered.
+    reserve = _run(requests, replace(config, otpm_mode="reserve_max_tokens"), concurrency=2)
+    assert not reserve.tail_group
 
 
 def test_every_load_scenario_streams_40_token_deltas() -> None:

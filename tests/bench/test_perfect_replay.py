@@ -121,6 +121,22 @@ async def test_every_holdback_schedule_is_one_the_simulator_admits(
     assert ends == pytest.approx(list(plan.ends), abs=1e-5)
 
 
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_a_gathered_tail_is_a_schedule_the_simulator_admits(streaming: bool) -> None:
+    # Six in flight at most: the line's last six wait to go as one group.
+    items = _WORKLOAD.build(seed=3)
+    config = _config("actual")
+    requests = perfect_requests(items, model=_MODEL, config=config)
+    plan = schedule(requests, config, concurrency=6, streaming=streaming, tail_groups=(True,))
+    assert plan.tail_group and plan.failed == 0
+    plain = schedule(requests, config, concurrency=6, streaming=streaming, tail_groups=(False,))
+    assert plan.starts != plain.starts  # the rule changed the schedule
+    starts = [s if s is not None else -1.0 for s in plan.starts]
+    statuses, ends = await _replay(items, config, starts, streaming=streaming)
+    assert statuses == [200] * len(items)
+    assert ends == pytest.approx(list(plan.ends), abs=1e-5)
+
+
 async def test_the_reported_schedule_is_the_best_of_the_holdbacks() -> None:
     items = _WORKLOAD.build(seed=3)
     config = _config("actual")

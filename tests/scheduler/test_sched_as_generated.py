@@ -3,6 +3,7 @@ the deltas a step ahead, squared to the final count. Virtual time, scripted stre
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -136,3 +137,75 @@ def test_the_cushion_raises_every_pools_output_lead_only() -> None:
 def test_a_mode_name_where_the_object_belongs_says_how_to_write_it() -> None:
     with pytest.raises(ConfigError, match=r"OutputReservation\(mode=.as_generated.\)"):
         TokenCounting(output_reservation="as_generated")  # type: ignore[arg-type]
+
+
+def _timed_stream(clock: FakeClock, starts: list[float], output_tokens: int) -> Any:
+    """A 1-second stream that records when it was sent and reports ``output_tokens``."""
+
+    def handler(request: MockRequest) -> MockStream:
+        starts.append(clock.now())
+
+        async def events() -> AsyncIterator[SseEvent]:
+            start = {
+                "id": "msg_t",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-haiku-4-5",
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 10, "output_tokens": 1},
+            }
+            yield _sse("message_start", message=start)
+            await clock.sleep(1.0)
+            yield _sse(
+                "message_delta",
+                delta={"stop_reason": "end_turn", "stop_sequence": None},
+                usage={"output_tokens": output_tokens},
+            )
+            yield _sse("message_stop")
+
+        return MockStream(200, {}, events())
+
+    return handler
+
+
+async def _starts(clock: FakeClock, output_tokens: int, requests: int = 5) -> list[float]:
+    """When each of ``requests`` submitted at once was sent: two in flight at most,
+    OTPM 600 a minute (10 tokens/s back, a bucket of 600), 10 tokens charged ahead."""
+    starts: list[float] = []
+    policy = OutputReservation(mode="as_generated", ahead=10, cushion_s=0.0, whole_up_to=50)
+    flow, _ = make_flow(
+        clock,
+        _timed_stream(clock, starts, output_tokens),
+        concurrency=2,
+        limits=RateLimits(output_tpm=600, lead_s=0.0),
+        tokens=TokenCounting(estimator=None, calibrate=False, output_reservation=policy),
+    )
+    params = {"model": "claude-haiku-4-5", "max_tokens": 1_000, "messages": _HI}
+    async with flow:
+        calls = [asyncio.ensure_future(flow.create(**params)) for _ in range(requests)]
+        await clock.run_until_idle(limit=1_000.0)
+        assert all(call.done() for call in calls)
+        await asyncio.gather(*calls)
+    return starts
+
+
+_HI = [{"role": "user", "content": "hi"}]
+
+
+async def test_the_tail_of_an_output_bound_line_goes_as_one_group(clock: FakeClock) -> None:
+    # A and B go at once from a full bucket (600 - 20). At 1 s A reports 400 tokens
+    # (590 - 390 = 200) and C goes at once, alone: three waited, more than may be in
+    # flight. B's 400 then leave -200. Now D and E are the tail: they wait for C to end
+    # (2 s: -190 - 390 = -580), then for the 20 tokens of their two charges ahead, 60 s
+    # of refill, and go together at 62 s.
+    starts = await _starts(clock, output_tokens=400)
+    assert starts == pytest.approx([0.0, 0.0, 1.0, 62.0, 62.0])
+
+
+async def test_a_line_that_output_does_not_bind_is_not_held_back(clock: FakeClock) -> None:
+    # Replies of 20 tokens keep the bucket above half full: the slots bind, and each
+    # request goes the moment one is free (a group would idle them).
+    starts = await _starts(clock, output_tokens=20)
+    assert starts == pytest.approx([0.0, 0.0, 1.0, 1.0, 2.0])
