@@ -16,7 +16,9 @@ the head's class wait than may be in flight, the head waits until all of them fi
 beside the requests already out, and goes when the output balance covers the whole
 group (each member still reserves only its own cost). Output binds when every pool's
 output bucket is below half full; otherwise the concurrency limit binds, and holding
-back would idle its slots. A group of one is a request alone: it never waits more.
+back would idle its slots. The rule holds only while every request out is the class's
+own (they always end; another class could keep the slots busy for ever), and a group
+of one is a request alone: it never waits more.
 """
 
 from __future__ import annotations
@@ -158,18 +160,16 @@ class Lane:
         if limit is None or not self._charged_as_generated(job):
             return 1
         waiting = self.line.depth(job.priority)
-        if waiting > limit or waiting == 1 or not self._output_binds():
+        if waiting > limit or waiting == 1:
+            return 1
+        pools = self._ring.pools(self.model_class)
+        # Only while every request out is this class's own: those always end, while
+        # other classes could keep the slots busy for ever.
+        if sum(pool.in_flight for pool in pools) < self._slots.in_flight:
+            return 1
+        if not pools or not all(_output_binds(pool) for pool in pools):
             return 1
         return waiting if self._slots.in_flight + waiting <= limit else 0
-
-    def _output_binds(self) -> bool:
-        """Whether every pool's output bucket is below half full."""
-        pools = self._ring.pools(self.model_class)
-        for pool in pools:
-            state = pool.buckets.statistics().buckets.get("output_tokens")
-            if state is None or state.level >= state.capacity / 2:
-                return False
-        return bool(pools)
 
     def _yields_before_counting(self, job: Job) -> bool:
         """Whether to let launched jobs run before counting ``job`` (a long prompt)."""
@@ -244,6 +244,12 @@ def _no_keys(ring: KeyRing, model_class: str) -> BaseException:
     if refusal is not None:
         return copy.copy(refusal)
     return AuthenticationError("no API key is left in the rotation", status_code=401)
+
+
+def _output_binds(pool: Pool) -> bool:
+    """Whether the pool's output bucket is below half full (output, not slots, binds)."""
+    state = pool.buckets.statistics().buckets.get("output_tokens")
+    return state is not None and state.level < state.capacity / 2
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -139,11 +139,16 @@ def test_a_mode_name_where_the_object_belongs_says_how_to_write_it() -> None:
         TokenCounting(output_reservation="as_generated")  # type: ignore[arg-type]
 
 
-def _timed_stream(clock: FakeClock, starts: list[float], output_tokens: int) -> Any:
-    """A 1-second stream that records when it was sent and reports ``output_tokens``."""
+def _timed_stream(
+    clock: FakeClock, starts: list[float], output_tokens: int, *, sonnet_s: float = 1.0
+) -> Any:
+    """A 1-second stream (``sonnet_s`` for Sonnet) that records when it was sent and
+    reports ``output_tokens`` (20 for Sonnet)."""
 
     def handler(request: MockRequest) -> MockStream:
-        starts.append(clock.now())
+        sonnet = request.json is not None and request.json["model"] == "claude-sonnet-4-5"
+        if not sonnet:
+            starts.append(clock.now())
 
         async def events() -> AsyncIterator[SseEvent]:
             start = {
@@ -157,11 +162,11 @@ def _timed_stream(clock: FakeClock, starts: list[float], output_tokens: int) -> 
                 "usage": {"input_tokens": 10, "output_tokens": 1},
             }
             yield _sse("message_start", message=start)
-            await clock.sleep(1.0)
+            await clock.sleep(sonnet_s if sonnet else 1.0)
             yield _sse(
                 "message_delta",
                 delta={"stop_reason": "end_turn", "stop_sequence": None},
-                usage={"output_tokens": output_tokens},
+                usage={"output_tokens": 20 if sonnet else output_tokens},
             )
             yield _sse("message_stop")
 
@@ -209,3 +214,34 @@ async def test_a_line_that_output_does_not_bind_is_not_held_back(clock: FakeCloc
     # request goes the moment one is free (a group would idle them).
     starts = await _starts(clock, output_tokens=20)
     assert starts == pytest.approx([0.0, 0.0, 1.0, 1.0, 2.0])
+
+
+async def test_a_tail_does_not_wait_for_another_class_to_free_its_slots(
+    clock: FakeClock,
+) -> None:
+    # A Sonnet request holds one of the two slots for 100 s. A Haiku request reports
+    # 400 tokens at 1 s, leaving Haiku's bucket below half; two more Haiku requests
+    # arrive then. They are all of their line, but a slot is another class's: held as
+    # a group they would wait until 100 s for it. The first goes at once instead; the
+    # second takes its slot when it frees at 2 s, and then waits for its 10 tokens of
+    # balance (the first's 400 left -190): 21 s.
+    starts: list[float] = []
+    policy = OutputReservation(mode="as_generated", ahead=10, cushion_s=0.0, whole_up_to=50)
+    flow, _ = make_flow(
+        clock,
+        _timed_stream(clock, starts, 400, sonnet_s=100.0),
+        concurrency=2,
+        limits=RateLimits(output_tpm=600, lead_s=0.0),
+        tokens=TokenCounting(estimator=None, calibrate=False, output_reservation=policy),
+    )
+    haiku = {"model": "claude-haiku-4-5", "max_tokens": 1_000, "messages": _HI}
+    async with flow:
+        calls = [
+            asyncio.ensure_future(flow.create(**{**haiku, "model": "claude-sonnet-4-5"})),
+            asyncio.ensure_future(flow.create(**haiku)),
+        ]
+        await clock.run_until(1.0)
+        calls += [asyncio.ensure_future(flow.create(**haiku)) for _ in range(2)]
+        await clock.run_until_idle(limit=1_000.0)
+        await asyncio.gather(*calls)
+    assert starts == pytest.approx([0.0, 1.0, 21.0])
