@@ -42,10 +42,10 @@ pledged the fraction per request in flight, spreading the burst, ended later tha
 earliest-instant one on every seed tried). The best is a schedule some client can
 run, so efficiency against it is never flattered, but it is not proven optimal.
 
-Each threshold is tried twice more under that rule: once as above, and once with the
-line's tail gathered (:data:`TAIL_GROUPS`). When no more of the head's class wait than
-``concurrency`` allows in flight, but they do not all fit beside the requests already
-out, the whole group waits to go together. The instant of the last admission is what
+Each threshold is tried twice under that rule: once as above, and once with the
+line's tail gathered (:data:`TAIL_GROUPS`). When no more requests wait in the line
+than ``concurrency`` allows in flight, but they do not all fit beside the requests
+already out, the whole group waits to go together. The instant of the last admission is what
 the output balance allows after everything before it is debited, so it comes sooner
 the more output is still undebited then: a last burst of ``concurrency`` requests
 rather than a remainder. A client can run it without knowing any reply's length.
@@ -328,7 +328,7 @@ class _Simulation:
                 return
             bound = False
             request = self._requests[line.entries[position][1]]
-            if self._gather and self._holds_tail(line, request.priority):
+            if self._gather and self._holds_tail(line):
                 # Its group goes together once all of it fits: a finish dispatches again.
                 if self._fifo:
                     break
@@ -351,10 +351,10 @@ class _Simulation:
         if soonest < math.inf:
             self._wake(now + soonest, now)
 
-    def _holds_tail(self, line: _Line, priority: int) -> bool:
-        """Whether the last requests of ``priority``'s class must wait to go together:
-        no more wait than may be in flight, but not all fit beside those out now."""
-        waiting = line.count(priority)
+    def _holds_tail(self, line: _Line) -> bool:
+        """Whether the line's last requests must wait to go together: no more wait than
+        may be in flight, but not all fit beside those out now."""
+        waiting = len(line.entries)
         return waiting <= self._concurrency < self._in_flight + waiting
 
     def _none_fits(self, line: _Line, limits: LimitSet, now: float) -> bool:
@@ -449,12 +449,6 @@ class _Line:
         del self.entries[position]
         del self._inputs[bisect_left(self._inputs, need.input_tokens)]
         del self._outputs[bisect_left(self._outputs, need.output_tokens)]
-
-    def count(self, priority: int) -> int:
-        """How many of ``priority``'s class wait."""
-        return bisect_left(self.entries, (priority + 1, -1)) - bisect_left(
-            self.entries, (priority, -1)
-        )
 
     def smallest(self) -> Cost:
         """A need no waiting request is below in any dimension (a lower bound for all)."""

@@ -51,6 +51,7 @@ class Dispatcher:
         budget_ok: Callable[[Job], float],
         estimate: Callable[[Job], Awaitable[None]],
         on_launch: Callable[[Job, Permit], None],
+        on_unlaunch: Callable[[Job, Permit], None],
         reroute: Callable[[Job, BaseException], bool],
         charged_as_generated: Callable[[Job], bool] = lambda job: False,
     ) -> None:
@@ -63,6 +64,7 @@ class Dispatcher:
         self._budget_ok = budget_ok
         self._estimate = estimate
         self._on_launch = on_launch
+        self._on_unlaunch = on_unlaunch
         self._reroute = reroute
         self._charged_as_generated = charged_as_generated
         self._lanes: dict[str, Lane] = {}
@@ -298,6 +300,10 @@ class Dispatcher:
         if task.cancelled():
             # A task cancelled before its first step never ran its body, so nothing in
             # it released the permit or ended the job: do both here (no-ops otherwise).
+            # Its attempt settles the permit on every path, so one left unsettled never
+            # ran, and what the launch counted and charged is undone too.
+            if not permit.settled:
+                self._on_unlaunch(job, permit)
             permit.release()
             if not job.future.done():
                 self._fail(job, FlowClosedError(_cancel_reason(task)))

@@ -11,14 +11,15 @@ counts tokens as they are produced) adds one rule, for the tail of a line whose 
 binds. The last instant anything can be admitted is when the balance has paid for
 everything generated before it, so the more output is still ungenerated then, the
 sooner the line ends: its last requests should go as one group, not as a remainder
-that finishes early and pushes the rest a whole refill cycle later. So once no more of
-the head's class wait than may be in flight, the head waits until all of them fit
-beside the requests already out, and goes when the output balance covers the whole
-group (each member still reserves only its own cost). Output binds when every pool's
-output bucket is below half full; otherwise the concurrency limit binds, and holding
-back would idle its slots. The rule holds only while every request out is the class's
-own (they always end; another class could keep the slots busy for ever), and a group
-of one is a request alone: it never waits more.
+that finishes early and pushes the rest a whole refill cycle later. So once no more
+jobs wait in the line than may be in flight, the head goes only when the output
+balance covers that many times its own output reservation, and then they all go in
+one pass (each still takes only its own). Until all of them fit beside the requests
+already out, the head waits for a release, unless the balance covers the group now:
+then the requests out are not draining it, and holding back would only idle slots.
+The rule holds only while every request out is this model class's own (they always
+end; another class could keep the slots busy for ever), and never for a group a
+bucket could not hold at once, or a group of one.
 """
 
 from __future__ import annotations
@@ -115,8 +116,9 @@ class Lane:
     async def _admit(self, job: Job, group: int = 1) -> float:
         """Reserve ``job`` in the first pool that can pay; launch it, or say how long to wait.
 
-        ``group``: the output balance must cover that many of ``job``'s output tokens
-        (the tail group it leads); only its own are kept.
+        ``group``: the pool's output balance must cover that many times ``job``'s
+        output reservation (the tail group it leads); only its own is kept. With several
+        keys the members may then go to other keys' pools, each paying its own way.
         """
         pools = self._ring.pools(self.model_class)
         if not pools:
@@ -154,22 +156,27 @@ class Lane:
         return best
 
     def _tail_group(self, job: Job) -> int:
-        """How many requests go with ``job`` as its line's tail group (see the module
+        """How many requests, ``job`` first, go as its line's tail group (see the module
         docstring): 1 when it goes alone, 0 while the group waits for room."""
         limit = self._slots.limit
         if limit is None or not self._charged_as_generated(job):
             return 1
-        waiting = self.line.depth(job.priority)
+        waiting = len(self.line)
         if waiting > limit or waiting == 1:
             return 1
         pools = self._ring.pools(self.model_class)
-        # Only while every request out is this class's own: those always end, while
-        # other classes could keep the slots busy for ever.
-        if sum(pool.in_flight for pool in pools) < self._slots.in_flight:
+        # Only while every request out is this model class's own: those always end,
+        # while another class could keep the slots busy for ever.
+        if not pools or sum(pool.in_flight for pool in pools) < self._slots.in_flight:
             return 1
-        if not pools or not all(_output_binds(pool) for pool in pools):
+        covers = [_covers_group(pool, job.cost.output_tokens, waiting) for pool in pools]
+        if None in covers:  # a bucket that could never hold the group: it would wait for ever
             return 1
-        return waiting if self._slots.in_flight + waiting <= limit else 0
+        if self._slots.in_flight + waiting <= limit:
+            return waiting
+        # No room for the group yet. If the balance could pay for all of it now, the
+        # requests out are not draining it: holding back would only idle slots.
+        return 1 if any(covers) else 0
 
     def _yields_before_counting(self, job: Job) -> bool:
         """Whether to let launched jobs run before counting ``job`` (a long prompt)."""
@@ -246,10 +253,16 @@ def _no_keys(ring: KeyRing, model_class: str) -> BaseException:
     return AuthenticationError("no API key is left in the rotation", status_code=401)
 
 
-def _output_binds(pool: Pool) -> bool:
-    """Whether the pool's output bucket is below half full (output, not slots, binds)."""
+def _covers_group(pool: Pool, output_tokens: int, group: int) -> bool | None:
+    """Whether the pool's output bucket holds ``group`` times ``output_tokens`` now, with
+    its lead in hand; ``None`` if it never could at once (or has no limit)."""
     state = pool.buckets.statistics().buckets.get("output_tokens")
-    return state is not None and state.level < state.capacity / 2
+    if state is None:
+        return None
+    need = group * output_tokens + pool.buckets.limits.leads[2] * state.rate_per_s
+    if need > state.capacity:
+        return None
+    return state.level >= need
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

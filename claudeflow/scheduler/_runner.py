@@ -82,6 +82,14 @@ class Runner:
         pool.key.requests += 1
         self._spending.reserve(job)
 
+    def unlaunched(self, job: Job, permit: Permit) -> None:
+        """The attempt :meth:`launched` counted never ran (cancelled before it began)."""
+        pool: Pool = permit.owner
+        pool.in_flight -= 1
+        pool.key.in_flight -= 1
+        pool.key.requests -= 1
+        self._spending.settle(job, 0.0, 0)
+
     async def attempt(self, job: Job, permit: Permit) -> float | None:
         """Run one attempt; return the delay before a retry, or ``None`` if it ended."""
         pool: Pool = permit.owner

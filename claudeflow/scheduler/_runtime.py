@@ -107,6 +107,7 @@ class Runtime:
             budget_ok=self.spending.delay,
             estimate=self.jobs.estimate,
             on_launch=self.runner.launched,
+            on_unlaunch=self.runner.unlaunched,
             reroute=self.jobs.reroute,
             charged_as_generated=self._charged_as_generated,
         )

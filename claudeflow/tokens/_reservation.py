@@ -41,11 +41,12 @@ class OutputReservation:
     smaller ``max_tokens`` is reserved whole: streaming it would cost more than it frees.
     A stream's tokens reach us a moment after the server counts them, so every pool keeps
     ``cushion_s`` of refill in hand (it raises :class:`~claudeflow.RateLimits` ``lead_s``
-    to that). While output binds, a line's last requests (no more than the Flow's
-    ``concurrency``) wait to go as one group: the line then ends as soon as the balance
-    has paid for what came before them (see the scheduler's lane). Against a server that
-    still reserves ``max_tokens`` this mode admits more than the server allows, and its
-    429s say so.
+    to that). A line's last requests (no more than the Flow's ``concurrency``) go as
+    one group once the balance covers all their charges ahead, and wait for room
+    together while the requests out drain it: the line then ends as soon as the balance
+    has paid for what came before them (the scheduler's lane has the conditions).
+    Against a server that still reserves ``max_tokens`` this mode admits more than the
+    server allows, and its 429s say so.
 
     :param mode: ``"max_tokens"``, ``"adaptive"`` or ``"as_generated"``
     :param quantile: quantile of observed outputs to reserve, in (0, 1]

@@ -15,6 +15,7 @@ from claudeflow import ConfigError, OutputReservation, RateLimits, TokenCounting
 from claudeflow.limiter import ModelClasses
 from claudeflow.routing import PoolLimits
 from claudeflow.scheduler import Flow
+from claudeflow.scheduler._lane import Lane
 from claudeflow.testing import FakeClock
 from claudeflow.transport import MockRequest, MockStream, SseEvent
 
@@ -142,8 +143,8 @@ def test_a_mode_name_where_the_object_belongs_says_how_to_write_it() -> None:
 def _timed_stream(
     clock: FakeClock, starts: list[float], output_tokens: int, *, sonnet_s: float = 1.0
 ) -> Any:
-    """A 1-second stream (``sonnet_s`` for Sonnet) that records when it was sent and
-    reports ``output_tokens`` (20 for Sonnet)."""
+    """A 1-second stream (``sonnet_s`` for Sonnet) reporting ``output_tokens`` (20 for
+    Sonnet); ``starts`` records when each Haiku request was sent."""
 
     def handler(request: MockRequest) -> MockStream:
         sonnet = request.json is not None and request.json["model"] == "claude-sonnet-4-5"
@@ -245,3 +246,92 @@ async def test_a_tail_does_not_wait_for_another_class_to_free_its_slots(
         await clock.run_until_idle(limit=1_000.0)
         await asyncio.gather(*calls)
     assert starts == pytest.approx([0.0, 1.0, 21.0])
+
+
+def _scripted_replies(
+    clock: FakeClock, starts: list[float], replies: list[tuple[float, int]]
+) -> Any:
+    """The n-th request sent streams for ``replies[n][0]`` seconds and reports
+    ``replies[n][1]`` output tokens; ``starts`` records when each was sent."""
+
+    def handler(request: MockRequest) -> MockStream:
+        seconds, output_tokens = replies[len(starts)]
+        starts.append(clock.now())
+
+        async def events() -> AsyncIterator[SseEvent]:
+            start = {
+                "id": "msg_s",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-haiku-4-5",
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 10, "output_tokens": 1},
+            }
+            yield _sse("message_start", message=start)
+            await clock.sleep(seconds)
+            yield _sse(
+                "message_delta",
+                delta={"stop_reason": "end_turn", "stop_sequence": None},
+                usage={"output_tokens": output_tokens},
+            )
+            yield _sse("message_stop")
+
+        return MockStream(200, {}, events())
+
+    return handler
+
+
+@pytest.mark.parametrize("gathered", [True, False])
+async def test_a_held_tail_keeps_its_output_ungenerated_until_the_end(
+    clock: FakeClock, gathered: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two in flight at most, OTPM 600 a minute (10 tokens/s back), 10 charged ahead.
+    # A (1 s, 585 tokens) and B (2 s, 300) go at 0 s. At 1 s A leaves 15 tokens: C and
+    # D are the tail, and B is still out. 15 pays C alone, not both, so C is held for
+    # B. At 2 s B leaves -265, and C and D go together on 20 tokens, at 30.5 s. Without
+    # the rule C goes at 1 s and its 100 tokens come due at 2 s too (-365): D goes at
+    # 39.5 s. Held, the group's output is still ungenerated when the line's last
+    # request goes, and the line ends 9 s sooner.
+    if not gathered:
+        monkeypatch.setattr(Lane, "_tail_group", lambda self, job: 1)
+    starts: list[float] = []
+    policy = OutputReservation(mode="as_generated", ahead=10, cushion_s=0.0, whole_up_to=50)
+    replies = [(1.0, 585), (2.0, 300), (1.0, 100), (1.0, 100)]
+    flow, _ = make_flow(
+        clock,
+        _scripted_replies(clock, starts, replies),
+        concurrency=2,
+        limits=RateLimits(output_tpm=600, lead_s=0.0),
+        tokens=TokenCounting(estimator=None, calibrate=False, output_reservation=policy),
+    )
+    params = {"model": "claude-haiku-4-5", "max_tokens": 1_000, "messages": _HI}
+    async with flow:
+        calls = [asyncio.ensure_future(flow.create(**params)) for _ in range(4)]
+        await clock.run_until_idle(limit=1_000.0)
+        await asyncio.gather(*calls)
+    expected = [0.0, 0.0, 30.5, 30.5] if gathered else [0.0, 0.0, 1.0, 39.5]
+    assert starts == pytest.approx(expected)
+
+
+async def test_a_group_no_bucket_could_hold_goes_one_by_one(clock: FakeClock) -> None:
+    # 200 tokens charged ahead, a bucket of 600, four in flight at most: a tail of four
+    # would need 800 at once, which the bucket never holds. Gathered, it would wait
+    # for ever; it goes one by one instead, and every request ends.
+    starts: list[float] = []
+    policy = OutputReservation(mode="as_generated", ahead=200, cushion_s=0.0, whole_up_to=50)
+    flow, _ = make_flow(
+        clock,
+        _timed_stream(clock, starts, 400),
+        concurrency=4,
+        limits=RateLimits(output_tpm=600, lead_s=0.0),
+        tokens=TokenCounting(estimator=None, calibrate=False, output_reservation=policy),
+    )
+    params = {"model": "claude-haiku-4-5", "max_tokens": 1_000, "messages": _HI}
+    async with flow:
+        calls = [asyncio.ensure_future(flow.create(**params)) for _ in range(6)]
+        await clock.run_until_idle(limit=10_000.0)
+        assert all(call.done() for call in calls), starts
+        await asyncio.gather(*calls)
+    assert len(starts) == 6

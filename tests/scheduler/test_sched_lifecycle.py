@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sched_helpers import body, make_flow, ok
 
-from claudeflow import Cost, FlowClosedError, RateLimits
+from claudeflow import Cost, FlowClosedError, RateLimits, SpendPolicy
 from claudeflow.limiter import MemoryBackend, MemoryPool
 from claudeflow.testing import FakeClock
 from claudeflow.transport import ApiResponse, MockRequest
@@ -97,3 +97,26 @@ async def test_a_crashed_dispatcher_fails_every_caller_and_logs_it(
     with pytest.raises(FlowClosedError, match="crashed"):
         await flow.create(**body())
     await flow.aclose()
+
+
+async def test_a_caller_cancelled_as_its_job_launches_leaves_no_count_behind(
+    clock: FakeClock,
+) -> None:
+    # The caller's cancel is scheduled while create() queues the job; the lane then
+    # launches it, and the cancel reaches the job's task before its first step, so no
+    # attempt ever starts. The key's in-flight and request counts and the budget's
+    # reservation all come back (before, the key kept 1 in flight and the budget held
+    # the job's worst case for ever: a stale count keeps a probing pool from starting
+    # again, and the lane's tail group from going).
+    flow, transport = make_flow(clock, slow(clock), spend=SpendPolicy(budget_usd=10.0))
+    async with flow:
+        call = asyncio.ensure_future(flow.create(**body()))
+        await asyncio.sleep(0)  # create() starts and queues the job
+        call.cancel()
+        await clock.run_until_idle()
+        stats = flow.stats()
+        (key,) = stats.keys.values()
+        assert (stats.in_flight, key.in_flight, key.requests) == (0, 0, 0)
+        assert stats.budget_reserved_usd == 0.0
+        assert not transport.requests
+    assert call.cancelled()
