@@ -140,7 +140,13 @@ async def test_streamed_and_plain_results_match_on_the_same_requests() -> None:
 async def test_injected_faults_are_retried_and_nothing_is_lost() -> None:
     faults = FaultConfig(error_529=0.2, error_500=0.1, connection_drop=0.05)
     async with simulator(seed=11, faults=faults) as sim:
-        retry = RetryPolicy(base_delay=0.01, max_delay=0.05, max_retries=10)
+        # The overload gate's probes on the back-off's scale, and patience (the back-off
+        # schedule's total, 0.92 s) for many of them: at the default probe pacing (up
+        # to 0.5 s) a request that met two 529s one gate pause apart once ran out of
+        # the 0.42 s that max_retries=10 gives, and failed with OverloadedError.
+        retry = RetryPolicy(
+            base_delay=0.01, max_delay=0.05, max_retries=20, probe_delay=0.01, max_probe_delay=0.05
+        )
         async with Flow(api_key="sk-test", base_url=sim.url, retry=retry) as flow:
             outcomes = await run_all(flow, [request(i) for i in range(80)])
             stats = flow.stats()
