@@ -303,6 +303,7 @@ class Dispatcher:
             # Its attempt settles the permit on every path, so one left unsettled never
             # ran, and what the launch counted and charged is undone too.
             if not permit.settled:
+                self.attempts -= 1
                 self._on_unlaunch(job, permit)
             permit.release()
             if not job.future.done():

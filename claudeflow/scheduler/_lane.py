@@ -19,7 +19,11 @@ already out, the head waits for a release, unless the balance covers the group n
 then the requests out are not draining it, and holding back would only idle slots.
 The rule holds only while every request out is this model class's own (they always
 end; another class could keep the slots busy for ever), and never for a group a
-bucket could not hold at once, or a group of one.
+bucket could not hold at once, or a group of one. A held head looks again at every
+release and every charge a stream makes: a quiet request of the class (reserved whole,
+or still before its first token) can hold the tail until it ends, even once refill
+alone would cover the group. (A timer at that instant would undo the rule: the local
+view covers the group long before the streams out have charged what they generate.)
 """
 
 from __future__ import annotations
@@ -137,6 +141,11 @@ class Lane:
             extra = Cost(0, 0, job.cost.output_tokens * (group - 1))
             try:
                 wait = await pool.buckets.reserve(job.cost + extra, priority=job.priority)
+                if wait == math.inf and group > 1:
+                    # The group can never be paid here (a degraded share is smaller than
+                    # the view it was sized on): the head alone, then.
+                    extra = Cost(0, 0, 0)
+                    wait = await pool.buckets.reserve(job.cost, priority=job.priority)
             except ClaudeflowError as error:  # e.g. a shared backend that is unreachable
                 self._fail_head(job, error)
                 return 0.0

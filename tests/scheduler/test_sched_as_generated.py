@@ -13,6 +13,7 @@ from sched_helpers import make_flow
 
 from claudeflow import ConfigError, OutputReservation, RateLimits, TokenCounting
 from claudeflow.limiter import ModelClasses
+from claudeflow.limiter._redis_pool import RedisPool
 from claudeflow.routing import PoolLimits
 from claudeflow.scheduler import Flow
 from claudeflow.scheduler._lane import Lane
@@ -335,3 +336,65 @@ async def test_a_group_no_bucket_could_hold_goes_one_by_one(clock: FakeClock) ->
         assert all(call.done() for call in calls), starts
         await asyncio.gather(*calls)
     assert len(starts) == 6
+
+
+class _DegradedLink:
+    """A Redis link that is down, with ``on_failure="degrade"``: the pool admits from
+    its 1/N share of the last shared view (the real pool; only the link is stubbed)."""
+
+    pid = "p1"
+    mode = "degraded"
+
+    async def run(self, *args: Any) -> Any:
+        raise AssertionError("a degraded pool does not ask Redis")
+
+    async def joined(self, pool: Any) -> None:
+        return None
+
+    def lost(self, error: BaseException) -> None:
+        return None
+
+    def unavailable(self) -> Any:
+        raise AssertionError("a degraded pool admits locally")
+
+    def grace_left(self) -> float:
+        return 0.0
+
+    def poke(self) -> None:
+        return None
+
+
+class _DegradedBackend:
+    def pool(self, name: str, limits: Any, *, clock: Any) -> RedisPool:
+        pool = RedisPool(_DegradedLink(), name, limits, clock=clock, key_ttl_s=10, head_ttl_s=10)  # type: ignore[arg-type]
+        pool.processes = 2  # the last shared reply counted two processes: a half share
+        return pool
+
+    async def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_group_a_degraded_share_cannot_pay_goes_one_by_one(clock: FakeClock) -> None:
+    # 200 charged ahead: the shared view's bucket (600) holds a group of two, so the
+    # head reserves for both; the degraded half share (300) never can. The head then
+    # goes alone instead of sleeping with nothing in flight to wake it.
+    starts: list[float] = []
+    policy = OutputReservation(mode="as_generated", ahead=200, cushion_s=0.0, whole_up_to=50)
+    flow, _ = make_flow(
+        clock,
+        _timed_stream(clock, starts, 100),
+        concurrency=2,
+        backend=_DegradedBackend(),
+        limits=RateLimits(output_tpm=600, lead_s=0.0),
+        tokens=TokenCounting(estimator=None, calibrate=False, output_reservation=policy),
+    )
+    params = {"model": "claude-haiku-4-5", "max_tokens": 1_000, "messages": _HI}
+    async with flow:
+        calls = [asyncio.ensure_future(flow.create(**params)) for _ in range(2)]
+        await clock.run_until_idle(limit=1_000.0)
+        assert all(call.done() for call in calls), starts
+        await asyncio.gather(*calls)
+    assert len(starts) == 2

@@ -116,7 +116,7 @@ async def test_a_caller_cancelled_as_its_job_launches_leaves_no_count_behind(
         await clock.run_until_idle()
         stats = flow.stats()
         (key,) = stats.keys.values()
-        assert (stats.in_flight, key.in_flight, key.requests) == (0, 0, 0)
+        assert (stats.in_flight, key.in_flight, key.requests, stats.attempts) == (0, 0, 0, 0)
         assert stats.budget_reserved_usd == 0.0
         assert not transport.requests
     assert call.cancelled()
