@@ -45,10 +45,10 @@ run, so efficiency against it is never flattered, but it is not proven optimal.
 Each threshold is tried twice under that rule: once as above, and once with the
 line's tail gathered (:data:`TAIL_GROUPS`). When no more requests wait in the line
 than ``concurrency`` allows in flight, but they do not all fit beside the requests
-already out, the whole group waits to go together. The instant of the last admission is what
-the output balance allows after everything before it is debited, so it comes sooner
-the more output is still undebited then: a last burst of ``concurrency`` requests
-rather than a remainder. A client can run it without knowing any reply's length.
+already out, the whole group waits to go together. The instant of the last admission
+is what the output balance allows after everything before it is debited, so it comes
+sooner the more output is still undebited then: a last burst of ``concurrency``
+requests rather than a remainder. A client can run it without knowing any reply's length.
 """
 
 from __future__ import annotations
@@ -329,11 +329,9 @@ class _Simulation:
             bound = False
             request = self._requests[line.entries[position][1]]
             if self._gather and self._holds_tail(line):
-                # Its group goes together once all of it fits: a finish dispatches again.
-                if self._fifo:
-                    break
-                position += 1
-                continue
+                # The whole line waits to go together once it fits: a finish dispatches
+                # again. (It is the line's tail, so nobody behind it may go instead.)
+                break
             need = self._need(request)
             denial = None if limits is None else self._limiter.check(limits, need, now)
             if denial is None or denial.never_fits:

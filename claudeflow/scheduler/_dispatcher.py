@@ -53,7 +53,7 @@ class Dispatcher:
         on_launch: Callable[[Job, Permit], None],
         on_unlaunch: Callable[[Job, Permit], None],
         reroute: Callable[[Job, BaseException], bool],
-        charged_as_generated: Callable[[Job], bool] = lambda job: False,
+        charged_as_generated: Callable[[Job], bool],
     ) -> None:
         self._ring = ring
         self._slots = slots

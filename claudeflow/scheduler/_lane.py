@@ -64,7 +64,7 @@ class Lane:
         reject: Callable[[Job, BaseException], None],
         budget_ok: Callable[[Job], float],
         estimate: Callable[[Job], Awaitable[None]],
-        charged_as_generated: Callable[[Job], bool] = lambda job: False,
+        charged_as_generated: Callable[[Job], bool],
     ) -> None:
         self.model_class = model_class
         self.line: WaitingLine[Job] = WaitingLine(aging_s)
@@ -150,7 +150,7 @@ class Lane:
                 self._fail_head(job, error)
                 return 0.0
             if wait == 0:
-                if group > 1:
+                if extra.output_tokens:
                     pool.buckets.give_back(extra)  # the rest of the group takes it next
                 if self._still_head(job, pool):
                     self.line.pop()

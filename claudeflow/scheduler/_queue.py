@@ -80,10 +80,6 @@ class WaitingLine(Generic[J]):
         self._heap.clear()
         return jobs
 
-    def depth(self, priority: int) -> int:
-        """How many of class ``priority`` wait."""
-        return self._by_class[priority]
-
     def depth_by_class(self) -> dict[int, int]:
         return {p: n for p, n in sorted(self._by_class.items()) if n}
 

@@ -82,6 +82,10 @@ class Runner:
         pool.key.requests += 1
         self._spending.reserve(job)
 
+    def charged_as_generated(self, job: Job) -> bool:
+        """Whether ``job``'s output is charged as it is generated (it always streams)."""
+        return self._reservation.as_generated(job.body["max_tokens"])
+
     def unlaunched(self, job: Job, permit: Permit) -> None:
         """The attempt :meth:`launched` counted never ran (cancelled before it began)."""
         pool: Pool = permit.owner
@@ -110,7 +114,7 @@ class Runner:
         # A probe is streamed even when the caller did not ask for a stream: the
         # headers that teach the limits arrive before the generation, not after it.
         # Output charged as generated needs the deltas: such a request always streams.
-        live = self._reservation.as_generated(job.body["max_tokens"])
+        live = self.charged_as_generated(job)
         # So is a request whose pool waits for its first answer to time its transit.
         streamed = job.channel is not None or pool.probing or live or pool.buckets.early_headers()
         acc = MessageAccumulator()

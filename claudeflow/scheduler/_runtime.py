@@ -16,7 +16,6 @@ from ._arguments import Headers, extra_headers
 from ._budget import Budget, Spending
 from ._cheaper import CheaperPaths
 from ._dispatcher import Dispatcher
-from ._job import Job
 from ._jobs import JobMaker
 from ._parts import Parts
 from ._runner import Runner
@@ -109,8 +108,5 @@ class Runtime:
             on_launch=self.runner.launched,
             on_unlaunch=self.runner.unlaunched,
             reroute=self.jobs.reroute,
-            charged_as_generated=self._charged_as_generated,
+            charged_as_generated=self.runner.charged_as_generated,
         )
-
-    def _charged_as_generated(self, job: Job) -> bool:
-        return self.parts.reservation.as_generated(job.body["max_tokens"])

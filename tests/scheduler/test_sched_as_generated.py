@@ -27,6 +27,33 @@ def _sse(kind: str, **data: Any) -> SseEvent:
     return SseEvent(kind, json.dumps({"type": kind, **data}))
 
 
+_START = {
+    "id": "msg_g",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-haiku-4-5",
+    "content": [],
+    "stop_reason": None,
+    "stop_sequence": None,
+    "usage": {"input_tokens": 10, "output_tokens": 1},
+}
+
+
+async def _quiet_reply(
+    clock: FakeClock, seconds: float, output_tokens: int
+) -> AsyncIterator[SseEvent]:
+    """A stream with no deltas: ``seconds`` after its start, a final count of
+    ``output_tokens``."""
+    yield _sse("message_start", message=_START)
+    await clock.sleep(seconds)
+    yield _sse(
+        "message_delta",
+        delta={"stop_reason": "end_turn", "stop_sequence": None},
+        usage={"output_tokens": output_tokens},
+    )
+    yield _sse("message_stop")
+
+
 def _output_level(flow: Flow) -> float:
     (pool,) = flow.stats().pools.values()
     return pool.buckets["output_tokens"].level
@@ -37,18 +64,8 @@ def _scripted(flow_box: list[Flow], levels: list[float]) -> Any:
     (so after the previous one was read), ending with a final count of 25 tokens."""
 
     async def events() -> AsyncIterator[SseEvent]:
-        start = {
-            "id": "msg_g",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-haiku-4-5",
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": 10, "output_tokens": 1},
-        }
         script = [
-            _sse("message_start", message=start),
+            _sse("message_start", message=_START),
             _sse("content_block_start", index=0, content_block={"type": "text", "text": ""}),
             *(
                 _sse("content_block_delta", index=0, delta={"type": "text_delta", "text": t})
@@ -152,27 +169,8 @@ def _timed_stream(
         if not sonnet:
             starts.append(clock.now())
 
-        async def events() -> AsyncIterator[SseEvent]:
-            start = {
-                "id": "msg_t",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-haiku-4-5",
-                "content": [],
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {"input_tokens": 10, "output_tokens": 1},
-            }
-            yield _sse("message_start", message=start)
-            await clock.sleep(sonnet_s if sonnet else 1.0)
-            yield _sse(
-                "message_delta",
-                delta={"stop_reason": "end_turn", "stop_sequence": None},
-                usage={"output_tokens": 20 if sonnet else output_tokens},
-            )
-            yield _sse("message_stop")
-
-        return MockStream(200, {}, events())
+        seconds, tokens = (sonnet_s, 20) if sonnet else (1.0, output_tokens)
+        return MockStream(200, {}, _quiet_reply(clock, seconds, tokens))
 
     return handler
 
@@ -259,27 +257,7 @@ def _scripted_replies(
         seconds, output_tokens = replies[len(starts)]
         starts.append(clock.now())
 
-        async def events() -> AsyncIterator[SseEvent]:
-            start = {
-                "id": "msg_s",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-haiku-4-5",
-                "content": [],
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {"input_tokens": 10, "output_tokens": 1},
-            }
-            yield _sse("message_start", message=start)
-            await clock.sleep(seconds)
-            yield _sse(
-                "message_delta",
-                delta={"stop_reason": "end_turn", "stop_sequence": None},
-                usage={"output_tokens": output_tokens},
-            )
-            yield _sse("message_stop")
-
-        return MockStream(200, {}, events())
+        return MockStream(200, {}, _quiet_reply(clock, seconds, output_tokens))
 
     return handler
 
