@@ -201,7 +201,9 @@ def schedule(
     fractions = tuple(holdbacks) or (0.0,)
     if not all(isinstance(f, int | float) and 0.0 <= f <= 1.0 for f in fractions):
         raise ConfigError("holdbacks", f"must be fractions in [0, 1], got {holdbacks!r}")
-    gathers = tuple(dict.fromkeys(bool(g) for g in tail_groups)) or (False,)
+    if not all(isinstance(g, bool) for g in tail_groups):
+        raise ConfigError("tail_groups", f"must be booleans, got {tail_groups!r}")
+    gathers = tuple(dict.fromkeys(tail_groups)) or (False,)
     if config.otpm_mode == "reserve_max_tokens" or config.output_tpm is None:
         # Admission takes what it checks, or output is not limited: sooner is better.
         fractions, gathers = (0.0,), (False,)

@@ -192,6 +192,11 @@ def test_an_admission_threshold_above_the_bucket_still_admits() -> None:
     assert (plan.failed, plan.starts) == (0, (0.0,))
 
 
+def test_tail_groups_are_booleans() -> None:
+    with pytest.raises(ConfigError, match="tail_groups"):
+        _run([_request(0)], _config(output_tpm=60), concurrency=2, tail_groups=("yes",))
+
+
 def test_holdbacks_are_fractions() -> None:
     for bad in ((1.5,), (-0.1,), (float("nan"),)):
         with pytest.raises(ConfigError, match="holdbacks"):
