@@ -2,7 +2,8 @@
 
 Everything here happens before the job enters a line (or, for a fallback, between two
 lines), so a request that can never be served is refused at once, within milliseconds,
-with an error that says why.
+with an error that says why. (A prompt counted locally is only bounded here, cheaply:
+one whose count alone overflows every pool is refused when its line counts it.)
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ __all__ = ["UNSET", "Estimator", "JobMaker"]
 log = logging.getLogger("claudeflow")
 
 UNSET: Final[Any] = object()  # "not given", as distinct from None ("no limit")
+# About 256 tokens of prompt: counting more costs more (~0.1 ms) than a pass of the loop.
+_COSTLY_TO_COUNT_CHARS = 1_000
 
 
 class Estimator(Protocol):
@@ -138,6 +141,11 @@ class JobMaker:
         self.check_fits(job.model_class, cost)
         job.estimate, job.cost = estimate, cost
         job.worst_usd = self._worst_usd(job.model, cost.input_tokens, job.body["max_tokens"])
+
+    def costly_to_count(self, job: Job) -> bool:
+        """Whether counting ``job`` costs more than a pass of the event loop."""
+        assert isinstance(self._estimator, TokenEstimator)  # only deferred jobs are asked
+        return self._estimator.work(job.body) >= _COSTLY_TO_COUNT_CHARS
 
     def _calibrated(self, model: str, estimate: int) -> int:
         return self._calibrator.adjust(model, estimate) if self._calibrator else estimate

@@ -43,11 +43,6 @@ from ._queue import WaitingLine
 
 __all__ = ["Lane"]
 
-# A head whose cheap lower bound is at least this many tokens costs more to count (~0.1 ms
-# at 256, ~0.5 ms at 2,500) than a pass of the event loop; below it, yielding would cost
-# more than it saves.
-_YIELD_BEFORE_COUNTING = 256
-
 
 class Lane:
     """The line of one model class and its admission loop."""
@@ -64,6 +59,7 @@ class Lane:
         reject: Callable[[Job, BaseException], None],
         budget_ok: Callable[[Job], float],
         estimate: Callable[[Job], Awaitable[None]],
+        costly_to_count: Callable[[Job], bool],
         charged_as_generated: Callable[[Job], bool],
     ) -> None:
         self.model_class = model_class
@@ -75,6 +71,7 @@ class Lane:
         self._reject = reject
         self._budget_ok = budget_ok
         self._estimate = estimate
+        self._costly_to_count = costly_to_count
         self._charged_as_generated = charged_as_generated
         self._wake_future: asyncio.Future[None] | None = None
         self._launched_since_yield = False
@@ -189,7 +186,7 @@ class Lane:
 
     def _yields_before_counting(self, job: Job) -> bool:
         """Whether to let launched jobs run before counting ``job`` (a long prompt)."""
-        return self._launched_since_yield and job.cost.input_tokens >= _YIELD_BEFORE_COUNTING
+        return self._launched_since_yield and self._costly_to_count(job)
 
     async def _count(self, job: Job) -> None:
         """Count the head's input tokens (deferred until now so that a backlog submitted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from claudeflow.tokens import (
     encoding_backend,
     text_lower_bound,
 )
-from claudeflow.tokens._bound import LONGEST_TOKEN_BYTES
+from claudeflow.tokens._bound import LONGEST_TOKEN_BYTES, WORDS_FROM_CHARS
 from claudeflow.tokens._encoding import (
     CHUNK_CHARS,
     HEURISTIC_BACKEND,
@@ -49,13 +50,21 @@ def test_the_text_bound_never_exceeds_the_count(text: str) -> None:
     assert text_lower_bound(text) <= count_text(text)
 
 
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(texts.filter(bool))
+def test_the_words_bound_of_a_long_text_never_exceeds_the_count(text: str) -> None:
+    long = text * math.ceil(WORDS_FROM_CHARS / len(text))  # long enough for its words
+    assert text_lower_bound(long) <= count_text(long)
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        pytest.param("hello world " * 1000, id="prose"),
-        pytest.param(" " * 10_000, id="spaces"),
-        pytest.param("a" * 10_000, id="one-run"),
-        pytest.param("!\x1c!\x1d!" * 100, id="not-separators"),
+        pytest.param("hello world " * 3000, id="prose"),
+        pytest.param(" " * 40_000, id="spaces"),
+        pytest.param("a" * 40_000, id="one-run"),
+        pytest.param("!\x1c!\x1d!" * 7000, id="not-separators"),
+        pytest.param("hello world " * 100, id="short"),
     ],
 )
 def test_the_text_bound_is_close_on_ordinary_text_and_safe_on_odd_text(text: str) -> None:
@@ -63,9 +72,19 @@ def test_the_text_bound_is_close_on_ordinary_text_and_safe_on_odd_text(text: str
     assert 0 < bound <= count
 
 
-def test_prose_bound_is_at_least_half_the_count() -> None:
-    prose = ("The quick brown fox jumps over the lazy dog, again and again. " * 500).strip()
+def test_long_prose_bound_is_at_least_half_the_count() -> None:
+    prose = ("The quick brown fox jumps over the lazy dog, again and again. " * 600).strip()
+    assert len(prose) >= WORDS_FROM_CHARS
     assert text_lower_bound(prose) >= count_text(prose) / 2
+
+
+def test_a_shorter_text_is_bounded_by_its_bytes_alone() -> None:
+    # Its words would cost a pass that every submitted request pays; it is counted soon.
+    prose = "hello world " * 1000
+    assert len(prose) < WORDS_FROM_CHARS
+    assert text_lower_bound(prose) == math.ceil(len(prose) / LONGEST_TOKEN_BYTES) == 94
+    accented = "é" * 200  # two UTF-8 bytes each
+    assert text_lower_bound(accented) == math.ceil(400 / LONGEST_TOKEN_BYTES)
 
 
 BODIES: list[dict[str, Any]] = [
