@@ -50,7 +50,6 @@ class Dispatcher:
         fail: Fail,
         budget_ok: Callable[[Job], float],
         estimate: Callable[[Job], Awaitable[None]],
-        costly_to_count: Callable[[Job], bool],
         on_launch: Callable[[Job, Permit], None],
         on_unlaunch: Callable[[Job, Permit], None],
         reroute: Callable[[Job, BaseException], bool],
@@ -64,7 +63,6 @@ class Dispatcher:
         self._fail = fail
         self._budget_ok = budget_ok
         self._estimate = estimate
-        self._costly_to_count = costly_to_count
         self._on_launch = on_launch
         self._on_unlaunch = on_unlaunch
         self._reroute = reroute
@@ -202,7 +200,6 @@ class Dispatcher:
                 reject=self._reject,
                 budget_ok=self._budget_ok,
                 estimate=self._estimate,
-                costly_to_count=self._costly_to_count,
                 charged_as_generated=self._charged_as_generated,
             )
             # Lanes are made on first use: a Flow serving one model runs one loop.

@@ -31,6 +31,7 @@ class Job:
     priority: int
     cost: Cost
     estimate: int | None  # counted input tokens (None: not yet; ``cost`` holds a lower bound)
+    costly_count: bool  # not counted yet, and counting costs more than a pass of the loop
     worst_usd: float  # the price if the reservation is used in full (budget charge)
     future: asyncio.Future[Any]
     submitted_at: float

@@ -99,9 +99,9 @@ class JobMaker:
         if self._deferred:
             # Counted later, at the head of the line: a backlog submitted at once would
             # otherwise be counted in full before the first request could go out.
-            estimate, reserved_in = None, self._lower_bound(model, body)
+            estimate, (reserved_in, costly) = None, self._lower_bound(model, body)
         else:
-            estimate = await self._estimator.estimate_async(body)
+            estimate, costly = await self._estimator.estimate_async(body), False
             reserved_in = self._calibrated(model, estimate)
         cost = Cost(1, reserved_in, self._reservation.reserve(model, body["max_tokens"]))
         self.check_fits(model_class, cost)
@@ -118,6 +118,7 @@ class JobMaker:
             priority=priority,
             cost=cost,
             estimate=estimate,
+            costly_count=costly,
             worst_usd=self._worst_usd(model, reserved_in, body["max_tokens"]),
             future=asyncio.get_running_loop().create_future(),
             submitted_at=now,
@@ -139,22 +140,18 @@ class JobMaker:
         estimate = await self._estimator.estimate_async(job.body)
         cost = Cost(1, self._calibrated(job.model, estimate), job.cost.output_tokens)
         self.check_fits(job.model_class, cost)
-        job.estimate, job.cost = estimate, cost
+        job.estimate, job.cost, job.costly_count = estimate, cost, False
         job.worst_usd = self._worst_usd(job.model, cost.input_tokens, job.body["max_tokens"])
-
-    def costly_to_count(self, job: Job) -> bool:
-        """Whether counting ``job`` costs more than a pass of the event loop."""
-        assert isinstance(self._estimator, TokenEstimator)  # only deferred jobs are asked
-        return self._estimator.work(job.body) >= _COSTLY_TO_COUNT_CHARS
 
     def _calibrated(self, model: str, estimate: int) -> int:
         return self._calibrator.adjust(model, estimate) if self._calibrator else estimate
 
-    def _lower_bound(self, model: str, body: Mapping[str, Any]) -> int:
-        """At most what :meth:`estimate` will reserve (the calibrator may scale it down)."""
+    def _lower_bound(self, model: str, body: Mapping[str, Any]) -> tuple[int, bool]:
+        """At most what :meth:`estimate` will reserve (the calibrator may scale it down),
+        and whether counting it will cost more than a pass of the event loop."""
         assert isinstance(self._estimator, TokenEstimator)
-        bound = self._estimator.lower_bound(body)
-        return min(bound, self._calibrated(model, bound))
+        bound, work = self._estimator.lower_bound_and_work(body)
+        return min(bound, self._calibrated(model, bound)), work >= _COSTLY_TO_COUNT_CHARS
 
     def reroute(self, job: Job, error: BaseException) -> bool:
         """Move ``job`` to the next model of its fallback chain that can take it."""

@@ -59,7 +59,6 @@ class Lane:
         reject: Callable[[Job, BaseException], None],
         budget_ok: Callable[[Job], float],
         estimate: Callable[[Job], Awaitable[None]],
-        costly_to_count: Callable[[Job], bool],
         charged_as_generated: Callable[[Job], bool],
     ) -> None:
         self.model_class = model_class
@@ -71,7 +70,6 @@ class Lane:
         self._reject = reject
         self._budget_ok = budget_ok
         self._estimate = estimate
-        self._costly_to_count = costly_to_count
         self._charged_as_generated = charged_as_generated
         self._wake_future: asyncio.Future[None] | None = None
         self._launched_since_yield = False
@@ -186,7 +184,7 @@ class Lane:
 
     def _yields_before_counting(self, job: Job) -> bool:
         """Whether to let launched jobs run before counting ``job`` (a long prompt)."""
-        return self._launched_since_yield and self._costly_to_count(job)
+        return self._launched_since_yield and job.costly_count
 
     async def _count(self, job: Job) -> None:
         """Count the head's input tokens (deferred until now so that a backlog submitted

@@ -105,7 +105,6 @@ class Runtime:
             fail=self.runner.fail,
             budget_ok=self.spending.delay,
             estimate=self.jobs.estimate,
-            costly_to_count=self.jobs.costly_to_count,
             on_launch=self.runner.launched,
             on_unlaunch=self.runner.unlaunched,
             reroute=self.jobs.reroute,

@@ -27,11 +27,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._body import collect
+from ._body import Parts, collect
 from ._encoding import HEURISTIC_BACKEND, count_text, encoding_backend, heuristic_count
 from ._numbers import ceil_tokens
 
-__all__ = ["LONGEST_TOKEN_BYTES", "WORDS_FROM_CHARS", "body_lower_bound", "text_lower_bound"]
+__all__ = [
+    "LONGEST_TOKEN_BYTES",
+    "WORDS_FROM_CHARS",
+    "body_lower_bound",
+    "parts_lower_bound",
+    "text_lower_bound",
+]
 
 # The longest cl100k token, in UTF-8 bytes (tests check it against the vocabulary).
 LONGEST_TOKEN_BYTES = 128
@@ -63,7 +69,11 @@ def body_lower_bound(body: Mapping[str, Any]) -> int:
     Text parts get :func:`text_lower_bound`; images and documents count as 0; the fixed
     overheads count in full (they are part of every estimate).
     """
-    parts = collect(body)
+    return parts_lower_bound(collect(body))
+
+
+def parts_lower_bound(parts: Parts) -> int:
+    """:func:`body_lower_bound` of a body already taken apart."""
     return parts.fixed + sum(
         text_lower_bound(payload) for counter, payload in parts.pieces if counter is count_text
     )

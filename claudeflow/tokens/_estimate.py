@@ -8,7 +8,7 @@ from typing import Any
 
 from .._checks import check_count, check_non_negative
 from ._body import collect
-from ._bound import body_lower_bound
+from ._bound import parts_lower_bound
 from ._numbers import ceil_tokens
 
 __all__ = ["DEFAULT_MARGIN", "DEFAULT_THREAD_THRESHOLD", "TokenEstimator"]
@@ -77,11 +77,13 @@ class TokenEstimator:
         When even this exceeds the input-token capacity, the request can never fit and
         need not be counted at all (see :mod:`claudeflow.tokens._bound` for the proof).
         """
-        return self._with_margin(body_lower_bound(body))
+        return self._with_margin(parts_lower_bound(collect(body)))
 
-    def work(self, body: Mapping[str, Any]) -> int:
-        """Characters :meth:`estimate` reads to count ``body``: what its cost scales with."""
-        return collect(body).work
+    def lower_bound_and_work(self, body: Mapping[str, Any]) -> tuple[int, int]:
+        """:meth:`lower_bound`, and the characters :meth:`estimate` would read to count
+        ``body`` (what counting costs), from one walk of it."""
+        parts = collect(body)
+        return self._with_margin(parts_lower_bound(parts)), parts.work
 
     async def estimate_async(self, body: Mapping[str, Any]) -> int:
         """Like :meth:`estimate`, but big bodies are counted in a worker thread."""
