@@ -287,6 +287,32 @@ def test_default_margin() -> None:
     ("chars", "threaded"),
     [
         pytest.param(1_000, False, id="small-on-loop"),
+        pytest.param(5_000, True, id="a-few-kib-in-thread"),
+    ],
+)
+async def test_async_offloads_bodies_of_a_few_kib_by_default(
+    monkeypatch: pytest.MonkeyPatch, chars: int, threaded: bool
+) -> None:
+    # Counting 4 KiB on the loop would hold it longer than the hop to a thread costs.
+    calls: list[object] = []
+    real = asyncio.to_thread
+
+    async def spy(func: Any, /, *args: Any) -> Any:
+        calls.append(func)
+        return await real(func, *args)
+
+    monkeypatch.setattr(asyncio, "to_thread", spy)
+    body = {"messages": [user("word " * (chars // 5))]}
+    estimator = TokenEstimator()
+    assert estimator.thread_threshold == 4 * 1024
+    assert await estimator.estimate_async(body) == estimator.estimate(body)
+    assert len(calls) == (1 if threaded else 0)
+
+
+@pytest.mark.parametrize(
+    ("chars", "threaded"),
+    [
+        pytest.param(1_000, False, id="small-on-loop"),
         pytest.param(40_000, True, id="big-in-thread"),
     ],
 )
