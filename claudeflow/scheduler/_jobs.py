@@ -3,7 +3,8 @@
 Everything here happens before the job enters a line (or, for a fallback, between two
 lines), so a request that can never be served is refused at once, within milliseconds,
 with an error that says why. (A prompt counted locally is only bounded here, cheaply:
-one whose count alone overflows every pool is refused when its line counts it.)
+one whose count alone overflows every pool is refused when its line counts it, unless
+its queue timeout ends it first.)
 """
 
 from __future__ import annotations
@@ -137,7 +138,10 @@ class JobMaker:
 
         :raises CapacityError: the counted request can never fit any pool
         """
-        estimate = await self._estimator.estimate_async(job.body)
+        body = job.body
+        estimate = await self._estimator.estimate_async(body)
+        if job.body is not body:
+            return  # moved to a fallback model while it was counted: its new line counts it
         cost = Cost(1, self._calibrated(job.model, estimate), job.cost.output_tokens)
         self.check_fits(job.model_class, cost)
         job.estimate, job.cost, job.costly_count = estimate, cost, False
@@ -147,14 +151,30 @@ class JobMaker:
         return self._calibrator.adjust(model, estimate) if self._calibrator else estimate
 
     def _lower_bound(self, model: str, body: Mapping[str, Any]) -> tuple[int, bool]:
-        """At most what :meth:`estimate` will reserve (the calibrator may scale it down),
-        and whether counting it will cost more than a pass of the event loop."""
+        """At most what :meth:`estimate` will reserve, and whether counting it will cost
+        more than a pass of the event loop."""
         assert isinstance(self._estimator, TokenEstimator)
         bound, work = self._estimator.lower_bound_and_work(body)
-        return min(bound, self._calibrated(model, bound)), work >= _COSTLY_TO_COUNT_CHARS
+        return self._at_most(model, bound), work >= _COSTLY_TO_COUNT_CHARS
+
+    def _tight_bound(self, job: Job) -> int | None:
+        """An uncounted job's bound with every text's words (``None``: it is counted).
+
+        The bound at submission skips the words of shorter texts: a fallback that could
+        not hold even those is skipped here, not refused once its line counts the job.
+        """
+        if job.estimate is not None or not isinstance(self._estimator, TokenEstimator):
+            return None
+        return self._estimator.lower_bound(job.body, words_from=0)
+
+    def _at_most(self, model: str, bound: int) -> int:
+        """A lower bound as ``model``'s reservation sees it (the calibrator may scale it
+        down)."""
+        return min(bound, self._calibrated(model, bound))
 
     def reroute(self, job: Job, error: BaseException) -> bool:
         """Move ``job`` to the next model of its fallback chain that can take it."""
+        tight = self._tight_bound(job)
         while job.fallbacks:
             model, job.fallbacks = job.fallbacks[0], job.fallbacks[1:]
             body = {**job.body, "model": model}
@@ -162,7 +182,8 @@ class JobMaker:
             if cap is not None and body["max_tokens"] > cap:
                 body["max_tokens"] = cap  # the same request, within what this model allows
             out = self._reservation.reserve(model, body["max_tokens"])
-            cost = Cost(1, job.cost.input_tokens, out)
+            input_tokens = job.cost.input_tokens if tight is None else self._at_most(model, tight)
+            cost = Cost(1, input_tokens, out)
             model_class = self._pool_limits.classes(model)
             try:
                 self.check_fits(model_class, cost)

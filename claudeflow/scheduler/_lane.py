@@ -192,7 +192,9 @@ class Lane:
         try:
             await self._estimate(job)
         except Exception as error:  # CapacityError, or a counting bug: the caller gets it
-            if job.queued:  # still waiting (not cancelled or expired while it was counted)
+            # Still waiting here: not cancelled, expired or moved to a fallback's line
+            # while it was counted (a long prompt is counted in a worker thread).
+            if job.queued and job.model_class == self.model_class:
                 self.line.discard(job)
                 self._reject(job, error)
 

@@ -1,4 +1,4 @@
-"""A cheap, proven lower bound on a request's input tokens, to refuse hopeless ones at once.
+"""A cheap, proven lower bound on a request's input tokens, to refuse hopeless ones uncounted.
 
 Counting a 5 MB prompt takes a noticeable fraction of a second (more for odd text); when
 even a lower bound exceeds the input-token bucket's capacity, the request can never fit
@@ -17,9 +17,9 @@ and counting it is wasted. The bound is of the *raw* count :func:`count_text` gi
 Every request a Flow queues is bounded when it is submitted, and most fit: a burst of
 them is all bounded before the first goes out. Splitting into words costs ~4 ns a
 character (~80 us for 18 KB, a twelfth of counting it), so shorter texts keep only the
-byte bound: they are counted, and refused if hopeless, a millisecond later at the head
-of their line. The bytes of an ASCII text are its length (no pass at all); the words
-take one pass at C speed (~20 ms for 5 MB here).
+byte bound: they are counted, and refused if hopeless, when they reach the head of their
+line (a queue timeout may come first). The bytes of an ASCII text are its length (no
+pass at all); the words take one pass at C speed (~20 ms for 5 MB here).
 """
 
 from __future__ import annotations
@@ -47,15 +47,18 @@ WORDS_FROM_CHARS = 32 * 1024
 _NOT_SEPARATORS = str.maketrans("\x1c\x1d\x1e\x1f", "xxxx")
 
 
-def text_lower_bound(text: str) -> int:
-    """At most :func:`~claudeflow.tokens.count_text` of ``text``, computed without BPE."""
+def text_lower_bound(text: str, *, words_from: int = WORDS_FROM_CHARS) -> int:
+    """At most :func:`~claudeflow.tokens.count_text` of ``text``, computed without BPE.
+
+    :param words_from: the length from which the words are counted too (0: always)
+    """
     if not text:
         return 0
     if encoding_backend() == HEURISTIC_BACKEND:
         return heuristic_count(text)
     # isascii() reads a flag CPython keeps: no copy for the common case.
     size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-    if len(text) < WORDS_FROM_CHARS:
+    if len(text) < words_from:
         return ceil_tokens(size / LONGEST_TOKEN_BYTES)
     # Rarely present: the scan is far cheaper than always translating a 5 MB text.
     if any(c in text for c in "\x1c\x1d\x1e\x1f"):
@@ -63,17 +66,20 @@ def text_lower_bound(text: str) -> int:
     return max(ceil_tokens(size / LONGEST_TOKEN_BYTES), len(text.split()))
 
 
-def body_lower_bound(body: Mapping[str, Any]) -> int:
-    """At most the raw count :class:`~claudeflow.tokens.TokenEstimator` makes of ``body``.
+def body_lower_bound(body: Mapping[str, Any], *, words_from: int = WORDS_FROM_CHARS) -> int:
+    """At most the raw count :class:`~claudeflow.tokens.TokenEstimator` makes of ``body``
+    (``words_from`` as in :func:`text_lower_bound`).
 
     Text parts get :func:`text_lower_bound`; images and documents count as 0; the fixed
     overheads count in full (they are part of every estimate).
     """
-    return parts_lower_bound(collect(body))
+    return parts_lower_bound(collect(body), words_from=words_from)
 
 
-def parts_lower_bound(parts: Parts) -> int:
+def parts_lower_bound(parts: Parts, *, words_from: int = WORDS_FROM_CHARS) -> int:
     """:func:`body_lower_bound` of a body already taken apart."""
     return parts.fixed + sum(
-        text_lower_bound(payload) for counter, payload in parts.pieces if counter is count_text
+        text_lower_bound(payload, words_from=words_from)
+        for counter, payload in parts.pieces
+        if counter is count_text
     )

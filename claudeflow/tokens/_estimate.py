@@ -8,7 +8,7 @@ from typing import Any
 
 from .._checks import check_count, check_non_negative
 from ._body import collect
-from ._bound import parts_lower_bound
+from ._bound import WORDS_FROM_CHARS, parts_lower_bound
 from ._numbers import ceil_tokens
 
 __all__ = ["DEFAULT_MARGIN", "DEFAULT_THREAD_THRESHOLD", "TokenEstimator"]
@@ -35,7 +35,7 @@ class TokenEstimator:
     It never raises on odd input: unknown parts are counted by their JSON text.
 
     :param margin: fraction added on top of the raw count (0.15 = +15 %)
-    :param thread_threshold: characters to count above which :meth:`estimate_async`
+    :param thread_threshold: characters to count from which :meth:`estimate_async`
         counts in a worker thread
     :raises ConfigError: if ``margin`` is negative or ``thread_threshold`` below 0
 
@@ -64,20 +64,22 @@ class TokenEstimator:
 
     @property
     def thread_threshold(self) -> int:
-        """Characters above which :meth:`estimate_async` counts off the event loop."""
+        """Characters from which :meth:`estimate_async` counts off the event loop."""
         return self._thread_threshold
 
     def estimate(self, body: Mapping[str, Any]) -> int:
         """Input tokens of the request ``body`` (the Messages API's JSON params)."""
         return self._with_margin(collect(body).count())
 
-    def lower_bound(self, body: Mapping[str, Any]) -> int:
+    def lower_bound(self, body: Mapping[str, Any], *, words_from: int = WORDS_FROM_CHARS) -> int:
         """At most :meth:`estimate` of ``body``, at a fraction of its cost.
 
         When even this exceeds the input-token capacity, the request can never fit and
         need not be counted at all (see :mod:`claudeflow.tokens._bound` for the proof).
+
+        :param words_from: the text length from which words are counted too (0: always)
         """
-        return self._with_margin(parts_lower_bound(collect(body)))
+        return self._with_margin(parts_lower_bound(collect(body), words_from=words_from))
 
     def lower_bound_and_work(self, body: Mapping[str, Any]) -> tuple[int, int]:
         """:meth:`lower_bound`, and the characters :meth:`estimate` would read to count
