@@ -3,8 +3,8 @@
 Everything here happens before the job enters a line (or, for a fallback, between two
 lines), so a request that can never be served is refused at once, within milliseconds,
 with an error that says why. (A prompt counted locally is only bounded here, cheaply:
-one whose count alone overflows every pool is refused when its line counts it, unless
-its queue timeout ends it first.)
+one whose count overflows every pool, though its bound does not, is refused when its
+line counts it, unless its queue timeout ends it first.)
 """
 
 from __future__ import annotations
@@ -97,14 +97,16 @@ class JobMaker:
     ) -> Job:
         model = body["model"]
         model_class = self._pool_limits.classes(model)
+        output_tokens = self._reservation.reserve(model, body["max_tokens"])
         if self._deferred:
             # Counted later, at the head of the line: a backlog submitted at once would
             # otherwise be counted in full before the first request could go out.
-            estimate, (reserved_in, costly) = None, self._lower_bound(model, body)
+            estimate = None
+            reserved_in, costly = self._lower_bound(model, model_class, body, output_tokens)
         else:
             estimate, costly = await self._estimator.estimate_async(body), False
             reserved_in = self._calibrated(model, estimate)
-        cost = Cost(1, reserved_in, self._reservation.reserve(model, body["max_tokens"]))
+        cost = Cost(1, reserved_in, output_tokens)
         self.check_fits(model_class, cost)
         if queue_timeout is UNSET:
             queue_timeout = self._queue_timeout  # checked once, by QueuePolicy
@@ -150,12 +152,30 @@ class JobMaker:
     def _calibrated(self, model: str, estimate: int) -> int:
         return self._calibrator.adjust(model, estimate) if self._calibrator else estimate
 
-    def _lower_bound(self, model: str, body: Mapping[str, Any]) -> tuple[int, bool]:
+    def _lower_bound(
+        self, model: str, model_class: str, body: Mapping[str, Any], output_tokens: int
+    ) -> tuple[int, bool]:
         """At most what :meth:`estimate` will reserve, and whether counting it will cost
-        more than a pass of the event loop."""
-        assert isinstance(self._estimator, TokenEstimator)
-        bound, work = self._estimator.lower_bound_and_work(body)
+        more than a pass of the event loop.
+
+        The cheap bound skips the words of shorter texts. A text has no more words than
+        characters, so when even that many more could not fit, the words are read too:
+        a request they show hopeless is refused at submission, uncounted.
+        """
+        estimator = self._estimator
+        assert isinstance(estimator, TokenEstimator)
+        bound, work = estimator.lower_bound_and_work(body)
+        most = bound + math.ceil(work * (1.0 + estimator.margin))  # any words at all
+        if not self._fits(model_class, Cost(1, self._at_most(model, most), output_tokens)):
+            bound = estimator.lower_bound(body, words_from=0)
         return self._at_most(model, bound), work >= _COSTLY_TO_COUNT_CHARS
+
+    def _fits(self, model_class: str, cost: Cost) -> bool:
+        try:
+            self.check_fits(model_class, cost)
+        except CapacityError:
+            return False
+        return True
 
     def _tight_bound(self, job: Job) -> int | None:
         """An uncounted job's bound with every text's words (``None``: it is counted).

@@ -16,10 +16,11 @@ and counting it is wasted. The bound is of the *raw* count :func:`count_text` gi
 
 Every request a Flow queues is bounded when it is submitted, and most fit: a burst of
 them is all bounded before the first goes out. Splitting into words costs ~4 ns a
-character (~80 us for 18 KB, a twelfth of counting it), so shorter texts keep only the
-byte bound: they are counted, and refused if hopeless, when they reach the head of their
-line (a queue timeout may come first). The bytes of an ASCII text are its length (no
-pass at all); the words take one pass at C speed (~20 ms for 5 MB here).
+character (~80 us for 18 KB, a twelfth of counting it), so by default shorter texts
+keep only the byte bound. A Flow asks for the words too (``words_from=0``) only when a
+request might not fit once they are read (a text has no more words than characters).
+The bytes of an ASCII text are its length (no pass at all); the words take one pass at
+C speed (~20 ms for 5 MB here).
 """
 
 from __future__ import annotations

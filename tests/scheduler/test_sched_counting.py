@@ -88,11 +88,11 @@ async def test_a_prompt_whose_count_overflows_fails_and_the_line_goes_on(
     clock: FakeClock,
 ) -> None:
     estimator = CountingEstimator(clock)
-    # ITPM capacity 100 tokens. The 40 words like "x7y" are a short text, bounded by its
-    # bytes alone (it passes the submission check), but each is several tokens: 127.
+    # ITPM capacity 100 tokens. 40 words like "x7y" bound the count from below at 47
+    # (it passes the submission check), but each word is several tokens: 127 in all.
     long_prompt = " ".join(f"x{i}y" for i in range(40))
     assert (
-        estimator.lower_bound(_request(long_prompt))
+        estimator.lower_bound(_request(long_prompt), words_from=0)
         < 100
         < estimator.estimate(_request(long_prompt))
     )
@@ -123,6 +123,18 @@ def _recording_flow(clock: FakeClock, events: list[str]) -> Flow:
 
     estimator.estimate_async = count  # type: ignore[method-assign]
     return _flow(clock, estimator, RateLimits(rpm=600), answer)
+
+
+async def test_a_short_prompt_its_words_show_hopeless_is_refused_uncounted(
+    clock: FakeClock,
+) -> None:
+    # ITPM capacity 200 tokens: WORDY's bytes bound it at 21, its words at 307.
+    estimator = CountingEstimator(clock)
+    async with _flow(clock, estimator, RateLimits(input_tpm=200)) as flow:
+        with pytest.raises(CapacityError, match="input tokens"):
+            await flow.create(**_request(WORDY))
+        assert flow.stats().submitted == 0
+    assert estimator.counted == []
 
 
 async def test_a_launched_request_is_sent_before_the_next_long_head_is_counted(
