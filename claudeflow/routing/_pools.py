@@ -33,11 +33,21 @@ LimitsSpec = RateLimits | Mapping[str, RateLimits] | None
 class PoolLimits:
     """Which configured limits apply to which pool."""
 
-    __slots__ = ("_by_class", "_default", "classes", "min_lead_s")
+    __slots__ = ("_by_class", "_default", "classes", "min_lead_s", "min_lead_tokens")
 
-    def __init__(self, spec: LimitsSpec, classes: ModelClasses, *, min_lead_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        spec: LimitsSpec,
+        classes: ModelClasses,
+        *,
+        min_lead_s: float = 0.0,
+        min_lead_tokens: int = 0,
+    ) -> None:
         self.classes = classes
-        self.min_lead_s = min_lead_s  # output refill every pool keeps in hand, at least
+        # Output every pool keeps in hand, at least: seconds of refill, and tokens (as
+        # seconds of a configured output limit's refill, at most half its window).
+        self.min_lead_s = min_lead_s
+        self.min_lead_tokens = min_lead_tokens
         self._by_class: dict[str, RateLimits] = {}
         self._default: RateLimits | None = None
         if spec is None or isinstance(spec, RateLimits):
@@ -62,9 +72,14 @@ class PoolLimits:
 
     def of(self, model_class: str) -> RateLimits | None:
         limits = self._by_class.get(model_class, self._default)
-        if self.min_lead_s > (RateLimits() if limits is None else limits).leads[2]:
+        base = RateLimits() if limits is None else limits
+        lead = self.min_lead_s
+        if self.min_lead_tokens and base.output_tpm:
+            rate = base.output_tpm / base.window_s
+            lead = max(lead, min(self.min_lead_tokens / rate, base.window_s / 2))
+        if lead > base.leads[2]:
             # A pool's learned limits start from the defaults: carry the lead there too.
-            return replace(limits or RateLimits(), output_lead_s=self.min_lead_s)
+            return replace(base, output_lead_s=lead)
         return limits
 
     @property

@@ -75,7 +75,12 @@ def build_parts(given: Mapping[str, Any]) -> Parts:
     reservation = tokens.output_reservation or OutputReservation()
     # Output charged as generated is seen late: every pool keeps a cushion in hand.
     classes = ModelClasses(given["pools"])
-    pool_limits = PoolLimits(given["limits"], classes, min_lead_s=reservation.cushion_s)
+    pool_limits = PoolLimits(
+        given["limits"],
+        classes,
+        min_lead_s=reservation.cushion_s,
+        min_lead_tokens=reservation.lead_tokens(given["concurrency"]),
+    )
     transports = Transports(url, given["transport"], timeouts)
     headers = base_headers(given["anthropic_version"], given["default_headers"])
     signed = Headers({**headers, "x-api-key": keys[0].key})

@@ -41,10 +41,12 @@ class OutputReservation:
     smaller ``max_tokens`` is reserved whole: streaming it would cost more than it frees.
     A stream's tokens reach us a moment after the server counts them, so every pool keeps
     ``cushion_s`` of refill in hand (it raises :class:`~claudeflow.RateLimits` ``lead_s``
-    to that). A line's last requests (no more than the Flow's ``concurrency``) go as
-    one group once the balance covers all their charges ahead, and wait for room
-    together while the requests out drain it: the line then ends as soon as the balance
-    has paid for what came before them (the scheduler's lane has the conditions).
+    to that), and at least the charges ahead of as many streams as the Flow lets out at
+    once (:meth:`lead_tokens`; for a configured output limit). A line's last requests
+    (no more than the Flow's ``concurrency``) go as one group once the balance covers
+    all their charges ahead, and wait for room together while the requests out drain
+    it: the line then ends as soon as the balance has paid for what came before them
+    (the scheduler's lane has the conditions).
     Against a server that still reserves ``max_tokens`` this mode admits more than the
     server allows, and its 429s say so.
 
@@ -55,7 +57,8 @@ class OutputReservation:
     :param window: outputs remembered per model
     :param min_samples: outputs needed before adapting (<= ``window``)
     :param ahead: ``as_generated``: tokens charged ahead of a stream's output
-    :param cushion_s: ``as_generated``: seconds of refill every pool keeps in hand
+    :param cushion_s: ``as_generated``: seconds of refill every pool keeps in hand (0:
+        no cushion, not even :meth:`lead_tokens`)
     :param whole_up_to: ``as_generated``: the largest ``max_tokens`` reserved whole
     :raises ConfigError: on a bad argument
 
@@ -135,6 +138,19 @@ class OutputReservation:
     def cushion_s(self) -> float:
         """Seconds of refill pools keep in hand for output not yet seen (0: none)."""
         return self._cushion_s if self._mode == "as_generated" else 0.0
+
+    def lead_tokens(self, concurrency: int | None) -> int:
+        """Output tokens pools keep in hand at least: the charges ahead of ``concurrency``
+        streams (0 unless ``as_generated``, with ``cushion_s=0``, which asks for no
+        cushion at all, or with no bound on requests in flight).
+
+        A burst sent while the server's bucket is full is charged ahead here at once,
+        while the server debits nothing until the first tokens: its bucket sits full,
+        and the refill ours gets meanwhile, up to those charges, it never gets.
+        """
+        if self.cushion_s == 0 or concurrency is None:
+            return 0
+        return concurrency * self._ahead
 
     def reserve(self, model: str, max_tokens: int) -> int:
         """Output tokens to reserve for a request to ``model`` with this ``max_tokens``."""

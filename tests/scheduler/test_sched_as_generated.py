@@ -153,6 +153,26 @@ def test_the_cushion_raises_every_pools_output_lead_only() -> None:
         RateLimits(output_lead_s=-1.0)
 
 
+def test_a_slow_output_refill_keeps_a_bursts_charges_ahead_in_hand() -> None:
+    # 32 streams x 16 tokens ahead = 512 tokens: at 12,000 OTPM (200 a second) that is
+    # 2.56 s of refill, more than the 0.1 s cushion; at 1.2M OTPM the cushion is more.
+    policy = OutputReservation(mode="as_generated")
+    assert policy.lead_tokens(32) == 512
+    assert policy.lead_tokens(None) == 0 and OutputReservation().lead_tokens(32) == 0
+    assert OutputReservation(mode="as_generated", cushion_s=0).lead_tokens(32) == 0
+    classes = ModelClasses(None)
+
+    def output_lead(limits: RateLimits | None) -> float | None:
+        pools = PoolLimits(limits, classes, min_lead_s=0.1, min_lead_tokens=512)
+        of = pools.of("claude-haiku-4")
+        return None if of is None else of.leads[2]
+
+    assert output_lead(RateLimits(output_tpm=12_000)) == pytest.approx(2.56)
+    assert output_lead(RateLimits(output_tpm=1_200_000)) == pytest.approx(0.1)
+    assert output_lead(RateLimits(output_tpm=100)) == 30.0  # at most half the window
+    assert output_lead(None) == 0.1  # learned limits: the cushion only
+
+
 def test_a_mode_name_where_the_object_belongs_says_how_to_write_it() -> None:
     with pytest.raises(ConfigError, match=r"OutputReservation\(mode=.as_generated.\)"):
         TokenCounting(output_reservation="as_generated")  # type: ignore[arg-type]
