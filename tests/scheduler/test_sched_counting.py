@@ -17,6 +17,7 @@ import pytest
 from sched_helpers import API_KEY, ok
 
 from claudeflow import CapacityError, RateLimits, Routes, TokenCounting
+from claudeflow.routing import LimitsSpec
 from claudeflow.scheduler import Flow
 from claudeflow.testing import FakeClock, settle
 from claudeflow.tokens import TokenEstimator
@@ -51,8 +52,9 @@ async def _answer(request: MockRequest) -> ApiResponse:
 def _flow(
     clock: FakeClock,
     estimator: TokenEstimator,
-    limits: RateLimits,
+    limits: LimitsSpec,
     answer: Callable[[MockRequest], Awaitable[ApiResponse]] = _answer,
+    **options: Any,
 ) -> Flow:
     return Flow(
         api_key=API_KEY,
@@ -62,6 +64,7 @@ def _flow(
         learn_limits=False,
         limits=limits,
         rng=random.Random(3),
+        **options,
     )
 
 
@@ -182,16 +185,8 @@ def _routed_flow(
 ) -> Flow:
     # Sonnet allows one request per 10 s: a second one waits, and its queue timeout ends
     # the wait on Sonnet and moves it down its fallback chain.
-    return Flow(
-        api_key=API_KEY,
-        transport=MockTransport(_answer),
-        clock=clock,
-        tokens=TokenCounting(estimator=estimator, calibrate=False),
-        learn_limits=False,
-        limits={"claude-sonnet-4": RateLimits(rpm=6, burst=1 / 6), **limits},
-        routes=Routes(fallbacks={SONNET: fallbacks}),
-        rng=random.Random(3),
-    )
+    every = {"claude-sonnet-4": RateLimits(rpm=6, burst=1 / 6), **limits}
+    return _flow(clock, estimator, every, routes=Routes(fallbacks={SONNET: fallbacks}))
 
 
 def _wordy(model: str) -> dict[str, Any]:

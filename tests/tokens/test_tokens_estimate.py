@@ -283,41 +283,22 @@ def test_default_margin() -> None:
     assert TokenEstimator().margin == 0.15
 
 
-@pytest.mark.parametrize(
-    ("chars", "threaded"),
-    [
-        pytest.param(1_000, False, id="small-on-loop"),
-        pytest.param(5_000, True, id="a-few-kib-in-thread"),
-    ],
-)
-async def test_async_offloads_bodies_of_a_few_kib_by_default(
-    monkeypatch: pytest.MonkeyPatch, chars: int, threaded: bool
-) -> None:
+def test_the_default_thread_threshold_is_a_few_kib() -> None:
     # Counting 4 KiB on the loop would hold it longer than the hop to a thread costs.
-    calls: list[object] = []
-    real = asyncio.to_thread
-
-    async def spy(func: Any, /, *args: Any) -> Any:
-        calls.append(func)
-        return await real(func, *args)
-
-    monkeypatch.setattr(asyncio, "to_thread", spy)
-    body = {"messages": [user("word " * (chars // 5))]}
-    estimator = TokenEstimator()
-    assert estimator.thread_threshold == 4 * 1024
-    assert await estimator.estimate_async(body) == estimator.estimate(body)
-    assert len(calls) == (1 if threaded else 0)
+    assert TokenEstimator().thread_threshold == 4 * 1024
 
 
 @pytest.mark.parametrize(
-    ("chars", "threaded"),
+    ("threshold", "chars", "threaded"),
     [
-        pytest.param(1_000, False, id="small-on-loop"),
-        pytest.param(40_000, True, id="big-in-thread"),
+        pytest.param(None, 1_000, False, id="default-small-on-loop"),
+        pytest.param(None, 5_000, True, id="default-a-few-kib-in-thread"),
+        pytest.param(32 * 1024, 5_000, False, id="32k-a-few-kib-on-loop"),
+        pytest.param(32 * 1024, 40_000, True, id="32k-big-in-thread"),
     ],
 )
-async def test_async_offloads_only_big_bodies(
-    monkeypatch: pytest.MonkeyPatch, chars: int, threaded: bool
+async def test_async_offloads_only_bodies_from_the_threshold(
+    monkeypatch: pytest.MonkeyPatch, threshold: int | None, chars: int, threaded: bool
 ) -> None:
     calls: list[object] = []
     real = asyncio.to_thread
@@ -328,7 +309,8 @@ async def test_async_offloads_only_big_bodies(
 
     monkeypatch.setattr(asyncio, "to_thread", spy)
     body = {"messages": [user("word " * (chars // 5))]}
-    estimator = TokenEstimator(thread_threshold=32 * 1024)
+    kwargs = {} if threshold is None else {"thread_threshold": threshold}
+    estimator = TokenEstimator(**kwargs)
     assert await estimator.estimate_async(body) == estimator.estimate(body)
     assert len(calls) == (1 if threaded else 0)
 
