@@ -9,7 +9,7 @@ from typing import Any
 
 from claudeflow import Flow, TokenCounting
 from claudeflow.testing import FakeClock
-from claudeflow.transport import ApiResponse, MockHandler, MockRequest, MockTransport
+from claudeflow.transport import ApiResponse, MockHandler, MockRequest, MockTransport, SseEvent
 
 API_KEY = "sk-ant-test-SECRET-0123456789"
 
@@ -93,3 +93,22 @@ def make_flow(
         **kwargs,
     )
     return flow, transport
+
+
+def sse(kind: str, **data: Any) -> SseEvent:
+    """A stream event of ``kind`` whose JSON carries ``data``."""
+    return SseEvent(kind, json.dumps({"type": kind, **data}))
+
+
+def start_message(input_tokens: int = 10) -> dict[str, Any]:
+    """The ``message`` of a stream's ``message_start`` (one output token so far)."""
+    return {
+        "id": "msg_s",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-haiku-4-5",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+    }

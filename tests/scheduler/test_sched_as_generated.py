@@ -4,12 +4,11 @@ the deltas a step ahead, squared to the final count. Virtual time, scripted stre
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sched_helpers import make_flow
+from sched_helpers import make_flow, sse, start_message
 
 from claudeflow import ConfigError, OutputReservation, RateLimits, TokenCounting
 from claudeflow.limiter import ModelClasses
@@ -23,20 +22,7 @@ from claudeflow.transport import MockRequest, MockStream, SseEvent
 TEXT = ["a" * 30, "b" * 30, "c" * 30]  # 30 characters: 10 tokens at the cautious 3 a token
 
 
-def _sse(kind: str, **data: Any) -> SseEvent:
-    return SseEvent(kind, json.dumps({"type": kind, **data}))
-
-
-_START = {
-    "id": "msg_g",
-    "type": "message",
-    "role": "assistant",
-    "model": "claude-haiku-4-5",
-    "content": [],
-    "stop_reason": None,
-    "stop_sequence": None,
-    "usage": {"input_tokens": 10, "output_tokens": 1},
-}
+_START = start_message()
 
 
 async def _quiet_reply(
@@ -44,14 +30,14 @@ async def _quiet_reply(
 ) -> AsyncIterator[SseEvent]:
     """A stream with no deltas: ``seconds`` after its start, a final count of
     ``output_tokens``."""
-    yield _sse("message_start", message=_START)
+    yield sse("message_start", message=_START)
     await clock.sleep(seconds)
-    yield _sse(
+    yield sse(
         "message_delta",
         delta={"stop_reason": "end_turn", "stop_sequence": None},
         usage={"output_tokens": output_tokens},
     )
-    yield _sse("message_stop")
+    yield sse("message_stop")
 
 
 def _output_level(flow: Flow) -> float:
@@ -65,19 +51,19 @@ def _scripted(flow_box: list[Flow], levels: list[float]) -> Any:
 
     async def events() -> AsyncIterator[SseEvent]:
         script = [
-            _sse("message_start", message=_START),
-            _sse("content_block_start", index=0, content_block={"type": "text", "text": ""}),
+            sse("message_start", message=_START),
+            sse("content_block_start", index=0, content_block={"type": "text", "text": ""}),
             *(
-                _sse("content_block_delta", index=0, delta={"type": "text_delta", "text": t})
+                sse("content_block_delta", index=0, delta={"type": "text_delta", "text": t})
                 for t in TEXT
             ),
-            _sse("content_block_stop", index=0),
-            _sse(
+            sse("content_block_stop", index=0),
+            sse(
                 "message_delta",
                 delta={"stop_reason": "end_turn", "stop_sequence": None},
                 usage={"output_tokens": 25},
             ),
-            _sse("message_stop"),
+            sse("message_stop"),
         ]
         for event in script:
             levels.append(_output_level(flow_box[0]))
@@ -195,28 +181,43 @@ def _timed_stream(
     return handler
 
 
-async def _starts(clock: FakeClock, output_tokens: int, requests: int = 5) -> list[float]:
-    """When each of ``requests`` submitted at once was sent: two in flight at most,
-    OTPM 600 a minute (10 tokens/s back, a bucket of 600), 10 tokens charged ahead."""
-    starts: list[float] = []
-    policy = OutputReservation(mode="as_generated", ahead=10, cushion_s=0.0, whole_up_to=50)
+_HI = [{"role": "user", "content": "hi"}]
+_HAIKU = {"model": "claude-haiku-4-5", "max_tokens": 1_000, "messages": _HI}
+
+
+def _generating_flow(
+    clock: FakeClock, handler: Any, *, concurrency: int, ahead: int = 10, **options: Any
+) -> Flow:
+    """OTPM 600 a minute (10 tokens/s back, a bucket of 600), output charged as it is
+    generated with ``ahead`` tokens charged ahead, no cushion and no lead."""
+    policy = OutputReservation(mode="as_generated", ahead=ahead, cushion_s=0.0, whole_up_to=50)
     flow, _ = make_flow(
         clock,
-        _timed_stream(clock, starts, output_tokens),
-        concurrency=2,
+        handler,
+        concurrency=concurrency,
         limits=RateLimits(output_tpm=600, lead_s=0.0),
         tokens=TokenCounting(estimator=None, calibrate=False, output_reservation=policy),
+        **options,
     )
-    params = {"model": "claude-haiku-4-5", "max_tokens": 1_000, "messages": _HI}
+    return flow
+
+
+async def _run_all(clock: FakeClock, flow: Flow, requests: int, limit: float) -> None:
+    """Submit ``requests`` Haiku requests at once and run until every one has ended."""
     async with flow:
-        calls = [asyncio.ensure_future(flow.create(**params)) for _ in range(requests)]
-        await clock.run_until_idle(limit=1_000.0)
+        calls = [asyncio.ensure_future(flow.create(**_HAIKU)) for _ in range(requests)]
+        await clock.run_until_idle(limit=limit)
         assert all(call.done() for call in calls)
         await asyncio.gather(*calls)
+
+
+async def _starts(clock: FakeClock, output_tokens: int, requests: int = 5) -> list[float]:
+    """When each of ``requests`` submitted at once was sent: two in flight at most,
+    10 tokens charged ahead."""
+    starts: list[float] = []
+    flow = _generating_flow(clock, _timed_stream(clock, starts, output_tokens), concurrency=2)
+    await _run_all(clock, flow, requests, limit=1_000.0)
     return starts
-
-
-_HI = [{"role": "user", "content": "hi"}]
 
 
 async def test_the_tail_of_an_output_bound_line_goes_as_one_group(clock: FakeClock) -> None:
@@ -246,22 +247,15 @@ async def test_a_tail_does_not_wait_for_another_class_to_free_its_slots(
     # second takes its slot when it frees at 2 s, and then waits for its 10 tokens of
     # balance (the first's 400 left -190): 21 s.
     starts: list[float] = []
-    policy = OutputReservation(mode="as_generated", ahead=10, cushion_s=0.0, whole_up_to=50)
-    flow, _ = make_flow(
-        clock,
-        _timed_stream(clock, starts, 400, sonnet_s=100.0),
-        concurrency=2,
-        limits=RateLimits(output_tpm=600, lead_s=0.0),
-        tokens=TokenCounting(estimator=None, calibrate=False, output_reservation=policy),
-    )
-    haiku = {"model": "claude-haiku-4-5", "max_tokens": 1_000, "messages": _HI}
+    handler = _timed_stream(clock, starts, 400, sonnet_s=100.0)
+    flow = _generating_flow(clock, handler, concurrency=2)
     async with flow:
         calls = [
-            asyncio.ensure_future(flow.create(**{**haiku, "model": "claude-sonnet-4-5"})),
-            asyncio.ensure_future(flow.create(**haiku)),
+            asyncio.ensure_future(flow.create(**{**_HAIKU, "model": "claude-sonnet-4-5"})),
+            asyncio.ensure_future(flow.create(**_HAIKU)),
         ]
         await clock.run_until(1.0)
-        calls += [asyncio.ensure_future(flow.create(**haiku)) for _ in range(2)]
+        calls += [asyncio.ensure_future(flow.create(**_HAIKU)) for _ in range(2)]
         await clock.run_until_idle(limit=1_000.0)
         await asyncio.gather(*calls)
     assert starts == pytest.approx([0.0, 1.0, 21.0])
@@ -296,20 +290,9 @@ async def test_a_held_tail_keeps_its_output_ungenerated_until_the_end(
     if not gathered:
         monkeypatch.setattr(Lane, "_tail_group", lambda self, job: 1)
     starts: list[float] = []
-    policy = OutputReservation(mode="as_generated", ahead=10, cushion_s=0.0, whole_up_to=50)
     replies = [(1.0, 585), (2.0, 300), (1.0, 100), (1.0, 100)]
-    flow, _ = make_flow(
-        clock,
-        _scripted_replies(clock, starts, replies),
-        concurrency=2,
-        limits=RateLimits(output_tpm=600, lead_s=0.0),
-        tokens=TokenCounting(estimator=None, calibrate=False, output_reservation=policy),
-    )
-    params = {"model": "claude-haiku-4-5", "max_tokens": 1_000, "messages": _HI}
-    async with flow:
-        calls = [asyncio.ensure_future(flow.create(**params)) for _ in range(4)]
-        await clock.run_until_idle(limit=1_000.0)
-        await asyncio.gather(*calls)
+    flow = _generating_flow(clock, _scripted_replies(clock, starts, replies), concurrency=2)
+    await _run_all(clock, flow, 4, limit=1_000.0)
     expected = [0.0, 0.0, 30.5, 30.5] if gathered else [0.0, 0.0, 1.0, 39.5]
     assert starts == pytest.approx(expected)
 
@@ -319,20 +302,8 @@ async def test_a_group_no_bucket_could_hold_goes_one_by_one(clock: FakeClock) ->
     # would need 800 at once, which the bucket never holds. Gathered, it would wait
     # for ever; it goes one by one instead, and every request ends.
     starts: list[float] = []
-    policy = OutputReservation(mode="as_generated", ahead=200, cushion_s=0.0, whole_up_to=50)
-    flow, _ = make_flow(
-        clock,
-        _timed_stream(clock, starts, 400),
-        concurrency=4,
-        limits=RateLimits(output_tpm=600, lead_s=0.0),
-        tokens=TokenCounting(estimator=None, calibrate=False, output_reservation=policy),
-    )
-    params = {"model": "claude-haiku-4-5", "max_tokens": 1_000, "messages": _HI}
-    async with flow:
-        calls = [asyncio.ensure_future(flow.create(**params)) for _ in range(6)]
-        await clock.run_until_idle(limit=10_000.0)
-        assert all(call.done() for call in calls), starts
-        await asyncio.gather(*calls)
+    flow = _generating_flow(clock, _timed_stream(clock, starts, 400), concurrency=4, ahead=200)
+    await _run_all(clock, flow, 6, limit=10_000.0)
     assert len(starts) == 6
 
 
@@ -380,19 +351,7 @@ async def test_a_group_a_degraded_share_cannot_pay_goes_one_by_one(clock: FakeCl
     # head reserves for both; the degraded half share (300) never can. The head then
     # goes alone instead of sleeping with nothing in flight to wake it.
     starts: list[float] = []
-    policy = OutputReservation(mode="as_generated", ahead=200, cushion_s=0.0, whole_up_to=50)
-    flow, _ = make_flow(
-        clock,
-        _timed_stream(clock, starts, 100),
-        concurrency=2,
-        backend=_DegradedBackend(),
-        limits=RateLimits(output_tpm=600, lead_s=0.0),
-        tokens=TokenCounting(estimator=None, calibrate=False, output_reservation=policy),
-    )
-    params = {"model": "claude-haiku-4-5", "max_tokens": 1_000, "messages": _HI}
-    async with flow:
-        calls = [asyncio.ensure_future(flow.create(**params)) for _ in range(2)]
-        await clock.run_until_idle(limit=1_000.0)
-        assert all(call.done() for call in calls), starts
-        await asyncio.gather(*calls)
+    handler = _timed_stream(clock, starts, 100)
+    flow = _generating_flow(clock, handler, concurrency=2, ahead=200, backend=_DegradedBackend())
+    await _run_all(clock, flow, 2, limit=1_000.0)
     assert len(starts) == 2

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import pytest
-from sched_helpers import body, error
+from sched_helpers import body, error, sse, start_message
 from sched_helpers import make_flow as helpers_make_flow
 
 from claudeflow import RateLimits, StreamError
@@ -16,23 +15,9 @@ from claudeflow.testing import FakeClock, settle
 from claudeflow.transport import ApiResponse, MockRequest, MockStream, MockTransport, SseEvent
 
 
-def sse(kind: str, **data: Any) -> SseEvent:
-    return SseEvent(kind, json.dumps({"type": kind, **data}))
-
-
 def events(text: list[str], input_tokens: int = 10, output_tokens: int = 7) -> list[SseEvent]:
-    start_msg = {
-        "id": "msg_s",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-haiku-4-5",
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": 1},
-    }
     out = [
-        sse("message_start", message=start_msg),
+        sse("message_start", message=start_message(input_tokens)),
         sse("content_block_start", index=0, content_block={"type": "text", "text": ""}),
         sse("ping"),
     ]
