@@ -194,7 +194,8 @@ class JobMaker:
 
     def reroute(self, job: Job, error: BaseException) -> bool:
         """Move ``job`` to the next model of its fallback chain that can take it."""
-        tight = self._tight_bound(job)
+        # Read the words once, and only when there is a fallback to check them against.
+        tight = self._tight_bound(job) if job.fallbacks else None
         while job.fallbacks:
             model, job.fallbacks = job.fallbacks[0], job.fallbacks[1:]
             body = {**job.body, "model": model}
